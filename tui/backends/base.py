@@ -1,0 +1,95 @@
+"""The backend interface every model engine implements.
+
+Backends turn token ids (or text) into streamed text. They know nothing of stories:
+the engine builds the prompt, a backend only counts tokens and generates.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from tui.engine.presets import Sampler
+
+
+class BackendError(Exception):
+    """A failure the player should read as one line (bad model file, server down, ...)."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt as token ids of the loaded model, with the text they came from.
+
+    Local backends send `tokens` for exact control; a remote server that cannot take
+    token ids sends `text`.
+    """
+
+    tokens: list[int]
+    text: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    n_ctx: int
+    train_ctx: int | None = None
+    chat_template: str | None = None
+    bos_token: str = ""
+    eos_token: str = ""
+    architecture: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    counts_tokens: bool = True  # False: tokenize() is an estimate
+    can_cancel: bool = True
+    takes_token_prompt: bool = True
+
+
+ProgressCallback = Callable[[float], None]
+
+
+class Backend(ABC):
+    """One model engine. Not thread-safe: one owner thread calls everything (see worker.py)."""
+
+    capabilities: Capabilities = Capabilities()
+
+    @abstractmethod
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        """Load or connect; raise BackendError with a one-line reason on failure."""
+
+    @property
+    @abstractmethod
+    def info(self) -> ModelInfo:
+        """What `load` returned."""
+
+    @property
+    def n_ctx(self) -> int:
+        return self.info.n_ctx
+
+    @abstractmethod
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        """Token ids of `text` without an added BOS; `special` parses template tokens."""
+
+    @abstractmethod
+    def detokenize(self, tokens: list[int]) -> str: ...
+
+    @abstractmethod
+    def stream(
+        self,
+        prompt: Prompt,
+        sampler: Sampler,
+        stop: list[str],
+        cancel: threading.Event,
+    ) -> Iterator[str]:
+        """Yield text pieces as they are generated; stop promptly once `cancel` is set."""
+
+    def unsupported_samplers(self, sampler: Sampler) -> list[str]:
+        """Names of the sampler settings in `sampler` this backend cannot apply."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free the model or connection."""

@@ -1,0 +1,1 @@
+"""The game engine. Nothing below this package may import Textual."""

@@ -1,0 +1,26 @@
+"""Cleaning untrusted text (model output, cards, lore, file names) before it is shown."""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except \t and \n, DEL, and C1 controls. \r is dropped too: a lone carriage
+# return would move the terminal cursor.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Strip control and escape characters, keeping newlines and tabs.
+
+    `\\r\\n` becomes `\\n` first so Windows line endings survive as line breaks.
+    """
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n")
+    return _CONTROL.sub("", text)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A cleaned single line for notices and lists."""
+    flat = " ".join(clean(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
