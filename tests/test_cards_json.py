@@ -160,6 +160,11 @@ def test_data_without_spec_is_read_as_v2() -> None:
     assert (card.spec, card.name) == ("chara_card_v2", "NoSpec")
 
 
+def test_spec_without_data_but_flat_fields_is_read_flat() -> None:
+    card = parse({"spec": "chara_card_v2", "name": "Flat", "first_mes": "hey"})
+    assert (card.spec, card.name, card.first_mes) == ("chara_card_v1", "Flat", "hey")
+
+
 def test_huge_card() -> None:
     big = "w" * 10_000_000
     card = parse({"spec": "chara_card_v2", "data": {"name": "Huge", "description": big}})

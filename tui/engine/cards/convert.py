@@ -67,6 +67,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _dict_list(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _int_or_none(value: Any) -> int | None:
     """Unix seconds; empty strings and junk become None, as SillyTavern tolerates."""
     if isinstance(value, bool) or value is None:
@@ -98,10 +102,12 @@ def card_from_dict(obj: Any, filename: str) -> Card:
         raise CardError(filename, "card JSON is not an object")
     spec = detect_spec(obj)
     data = obj.get("data") if isinstance(obj.get("data"), dict) else None
-    if data is None and spec != SPEC_V1:
-        raise CardError(filename, f"{spec} card has no 'data' object")
     if data is None:
-        data = obj
+        has_v1_fields = any(k in obj for k in V1_FIELDS)
+        if spec != SPEC_V1 and not has_v1_fields:
+            raise CardError(filename, f"{spec} card has no 'data' object")
+        # A spec without `data` but with flat fields: read it as the V1 card it is.
+        spec, data = SPEC_V1, obj
     if spec == SPEC_V1 and not any(k in obj for k in V1_FIELDS):
         raise CardError(filename, "JSON is not a character card (no name or description)")
 
@@ -129,9 +135,7 @@ def card_from_dict(obj: Any, filename: str) -> Card:
         group_only_greetings=_text_list(get("group_only_greetings")),
         creation_date=_int_or_none(get("creation_date")),
         modification_date=_int_or_none(get("modification_date")),
-        assets=[a for a in (get("assets") or []) if isinstance(a, dict)]
-        if isinstance(get("assets"), list)
-        else [],
+        assets=_dict_list(get("assets")),
         spec=spec,
         raw=obj,
     )
