@@ -153,3 +153,10 @@ def test_lying_entry_size_is_still_capped(monkeypatch: pytest.MonkeyPatch) -> No
         data[pos + offset : pos + offset + 4] = struct.pack("<I", 100)
     message = _error(bytes(data))
     assert "card.json" in message
+
+
+def test_zip_needing_a_newer_version() -> None:
+    data = bytearray(charx({"card.json": json.dumps(CARD).encode()}))
+    pos = data.index(b"PK\x01\x02")
+    data[pos + 6] = 192  # "version needed to extract": 19.2
+    assert "not a readable zip" in _error(bytes(data))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from . import errors
 from .convert import card_from_dict
@@ -51,7 +52,14 @@ def read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> byt
                     )
     except CardError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+    ) as exc:
         raise CardError(filename, f"zip entry '{info.filename}' is corrupt ({exc})") from None
     except NotImplementedError:
         raise CardError(
@@ -65,7 +73,13 @@ def read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> byt
 def open_charx(data: bytes, filename: str) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        OSError,
+        ValueError,
+    ) as exc:
         raise CardError(filename, f"not a readable zip ({exc})") from None
     _check_declared(zf.infolist(), filename)
     return zf
