@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tui.engine.lore import (
-    LoreEntry,
     Lorebook,
+    LoreEntry,
     LoreScanner,
     LoreSettings,
     explain_matches,
@@ -143,14 +143,24 @@ def test_explain_matches_lists_entries_and_keys() -> None:
     assert [(e.uid, why) for e, why in out] == [("f", 'key "forest"')]
 
 
-def test_scanner_rebuilds_when_keys_change_in_place() -> None:
+def test_scanner_sees_edits() -> None:
     scanner = LoreScanner()
     b = book(LoreEntry(uid="a", keys=["forest"], content="x"))
-    first = scanner.scan([b], ["the sea"], count_tokens=words, window=1000)
-    assert first.activated == []
-    b.entries[0].keys.append("sea")
-    second = scanner.scan([b], ["the sea"], count_tokens=words, window=1000)
-    assert [a.entry.uid for a in second.activated] == ["a"]
+
+    def uids(text: str) -> list[str]:
+        result = scanner.scan([b], [text], count_tokens=words, window=1000)
+        return [a.entry.uid for a in result.activated]
+
+    assert uids("the sea") == []
+    b.entries[0].keys = ["sea"]  # an assignment is seen at once
+    assert uids("the sea") == ["a"]
+    b.entries.append(LoreEntry(uid="b", keys=["sea"], content="y"))  # so is a new entry
+    assert uids("the sea") == ["a", "b"]
+    b.entries[1].constant = True
+    assert uids("nothing") == ["b"]
+    b.entries[0].keys.append("lake")  # in place: needs invalidate()
+    scanner.invalidate()
+    assert uids("a lake") == ["b", "a"]
 
 
 def test_match_plain_reference() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tui.engine.lore import (
-    LoreEntry,
     Lorebook,
+    LoreEntry,
     LoreSettings,
     LoreState,
     ScanResult,
@@ -58,7 +58,9 @@ def test_secondary_logic(logic: str, text: str, fires: bool) -> None:
 
 
 def test_secondary_keys_ignored_when_not_selective() -> None:
-    entry = LoreEntry(uid="k", keys=["king"], secondary_keys=["crown"], selective=False, content="x")
+    entry = LoreEntry(
+        uid="k", keys=["king"], secondary_keys=["crown"], selective=False, content="x"
+    )
     assert fired([entry], "the king") == ["k"]
 
 
@@ -367,3 +369,53 @@ def test_recursion_respects_budget() -> None:
     result = scan(entries, ["alpha"], settings=LoreSettings(budget_tokens=4))
     assert [a.entry.uid for a in result.activated] == ["a", "b"]
     assert dropped(result) == {"c": "world-info budget full (4 tokens)"}
+
+
+# -- odds and ends
+
+
+def test_regex_keys_that_could_hang_are_refused() -> None:
+    entry = LoreEntry(uid="slow", keys=["/(a+)+$/"], content="x")
+    result = scan([entry], ["a" * 40 + "b"])
+    assert result.activated == []
+    assert "nested repetition" in dropped(result)["slow"]
+
+
+def test_recursion_reaches_entries_whose_key_is_only_deep_in_the_chat() -> None:
+    entries = [
+        LoreEntry(uid="a", name="A", keys=["alpha"], content="see beta"),
+        LoreEntry(uid="b", name="B", keys=["beta"], content="x", scan_depth=1),
+    ]
+    # "beta" is in the chat but outside b's depth; A's content brings it in by recursion.
+    result = scan(entries, ["beta", "alpha"])
+    assert [(a.entry.uid, a.reason) for a in result.activated] == [
+        ("a", 'key "alpha"'),
+        ("b", 'recursion from "A" (key "beta")'),
+    ]
+
+
+def test_several_books_and_book_names_in_the_report() -> None:
+    one = Lorebook(name="one", entries=[LoreEntry(uid="x", keys=["sea"], content="a b c")])
+    two = Lorebook(name="two", entries=[LoreEntry(uid="x", keys=["sea"], content="a b c")])
+    result = scan_lore([one, two], ["the sea"], count_tokens=words, window=1000,
+                       settings=LoreSettings(budget_tokens=4))
+    assert [(a.book, a.entry.uid) for a in result.activated] == [("one", "x")]
+    assert [(d.book, d.reason) for d in result.dropped] == [
+        ("two", "world-info budget full (4 tokens)")
+    ]
+
+
+def test_entry_dict_round_trip_is_tolerant() -> None:
+    entry = LoreEntry(uid="1", keys=["a"], priority=None, case_sensitive=None,
+                      extensions={"x": None, "y": {"z": None, "w": 1}})
+    data = entry.to_dict()
+    assert "priority" not in data and "case_sensitive" not in data
+    assert data["extensions"] == {"y": {"w": 1}}
+    back = LoreEntry.from_dict(data)
+    assert back.keys == ["a"] and back.priority is None and back.extensions == {"y": {"w": 1}}
+    odd = LoreEntry.from_dict({"keys": "solo", "order": "12", "probability": 500,
+                               "position": "nowhere", "selective_logic": "maybe", "mystery": 3})
+    assert (odd.keys, odd.order, odd.probability, odd.position, odd.selective_logic) == (
+        ["solo"], 12, 100, "auto", "and_any",
+    )
+    assert odd.extensions == {"mystery": 3}

@@ -21,7 +21,7 @@ from tui.engine.formats.lorebooks import (
     to_lorebook_v3,
     to_sillytavern,
 )
-from tui.engine.lore import LoreEntry, Lorebook, explain_matches, scan_lore
+from tui.engine.lore import Lorebook, LoreEntry, explain_matches, scan_lore
 
 FIXTURES = Path(__file__).parents[2] / "shared" / "fixtures"
 
@@ -260,7 +260,7 @@ def test_novelai_lorebook_maps_fields() -> None:
     assert detect_lorebook(data) == "novelai"
     winter, ice = parse_lorebook(data).entries
     assert winter.constant and winter.priority == 400 and winter.name == "Winter"
-    assert (winter.position, winter.depth) == ("depth", 0)
+    assert winter.position == "auto"
     assert winter.extensions["novelai"]["searchRange"] == 1000
     assert not ice.enabled and ice.delay_until_recursion and ice.position == "before"
 

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from tui.engine.formats.coerce import (
@@ -59,9 +60,20 @@ _POSITION_RANK = {
 # ---------------------------------------------------------------------------------------------
 # Data
 
+# Bumped whenever a field of any entry, book or settings object is assigned, so a scanner can
+# tell in O(1) that nothing it compiled can have changed. (Editing a key list in place is not
+# seen: assign a new list, or call LoreScanner.invalidate().)
+_edits = [0]
+
+
+class _Tracked:
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        _edits[0] += 1
+
 
 @dataclass
-class LoreEntry:
+class LoreEntry(_Tracked):
     uid: str = ""
     name: str = ""
     keys: list[str] = field(default_factory=list)
@@ -154,7 +166,7 @@ class LoreEntry:
 
 
 @dataclass
-class Lorebook:
+class Lorebook(_Tracked):
     name: str = ""
     description: str = ""
     entries: list[LoreEntry] = field(default_factory=list)
@@ -195,7 +207,7 @@ class Lorebook:
 
 
 @dataclass
-class LoreSettings:
+class LoreSettings(_Tracked):
     scan_depth: int = 2
     budget_percent: int = 25
     budget_tokens: int | None = None
@@ -289,6 +301,9 @@ def _opt_nonneg(value: Any) -> int | None:
 
 _WORD = re.compile(r"\w")
 _REGEX_KEY = re.compile(r"^/(.+)/([a-zA-Z]*)$", re.DOTALL)
+_MAX_REGEX = 1000
+# A repeated group that itself repeats, e.g. "(a+)+" or "(\w+\s?)*": catastrophic backtracking.
+_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)")
 _MAX_TRIE_KEY = 200  # longer plain keys are matched one by one (the trie builder recurses)
 
 # Scripts written without spaces between words: a key edge in one of these gets no boundary.
@@ -336,6 +351,10 @@ def parse_regex_key(key: str) -> re.Pattern[str] | None | str:
     if not m:
         return None
     source, flag_text = m.groups()
+    if len(source) > _MAX_REGEX:
+        return f"longer than {_MAX_REGEX} characters"
+    if _NESTED_REPEAT.search(source):
+        return "nested repetition (can take forever on some text)"
     flags = 0
     for ch in flag_text:
         if ch == "i":
@@ -463,7 +482,8 @@ class _Index:
                 else bool(book.recursive_scanning)
             )
             for ei, entry in enumerate(book.entries):
-                cs = settings.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
+                cs = entry.case_sensitive
+                cs = settings.case_sensitive if cs is None else cs
                 ww = settings.whole_words if entry.whole_words is None else entry.whole_words
                 errors: list[str] = []
                 primary = self._refs(entry.keys, (cs, ww), plain, errors)
@@ -483,6 +503,7 @@ class _Index:
                     if not bucket or bucket[-1] != item.index:
                         bucket.append(item.index)
         self.matchers = {cls: _TrieMatcher(keys, cls[1]) for cls, keys in plain.items()}
+        self.with_errors = [item for item in self.items if item.errors]
 
     def _refs(
         self,
@@ -528,7 +549,15 @@ class _Index:
         return frozenset(found)
 
 
-def _fingerprint(books: list[Lorebook], settings: LoreSettings) -> tuple[Any, ...]:
+# The entry fields the compiled index depends on; everything else is read live at scan time.
+_INDEXED = attrgetter(
+    "keys", "secondary_keys", "case_sensitive", "whole_words", "constant", "scan_depth", "uid"
+)
+
+
+def _fingerprint(books: list[Lorebook], settings: LoreSettings) -> list[Any]:
+    """What the index was built from. Compared by value each scan, so in-place edits of key
+    lists are seen; `map` with `attrgetter` keeps this cheap for large books."""
     parts: list[Any] = [
         settings.case_sensitive,
         settings.whole_words,
@@ -537,22 +566,19 @@ def _fingerprint(books: list[Lorebook], settings: LoreSettings) -> tuple[Any, ..
     ]
     for book in books:
         parts.append((id(book), book.name, book.scan_depth, book.recursive_scanning))
-        parts.append(
-            tuple(
-                (
-                    id(e),
-                    e.uid,
-                    tuple(e.keys),
-                    tuple(e.secondary_keys),
-                    e.case_sensitive,
-                    e.whole_words,
-                    e.constant,
-                    e.scan_depth,
-                )
-                for e in book.entries
-            )
-        )
-    return tuple(parts)
+        parts.append(list(map(id, book.entries)))
+        parts.append(list(map(_INDEXED, book.entries)))
+    return parts
+
+
+def _snapshot(fingerprint: list[Any]) -> list[Any]:
+    """A copy of a fingerprint whose key lists cannot change under it."""
+    out = list(fingerprint[:4])
+    for i in range(4, len(fingerprint), 3):
+        out.append(fingerprint[i])
+        out.append(fingerprint[i + 1])
+        out.append([(list(k), list(s), *rest) for k, s, *rest in fingerprint[i + 2]])
+    return out
 
 
 def _roll(*parts: object) -> int:
@@ -591,7 +617,8 @@ class LoreScanner:
     def __init__(self, cache_size: int = 4096) -> None:
         self._lock = threading.Lock()
         self._index: _Index | None = None
-        self._fingerprint: tuple[Any, ...] | None = None
+        self._fingerprint: list[Any] | None = None
+        self._quick: tuple[Any, ...] | None = None
         self._found: OrderedDict[str, frozenset[Spec]] = OrderedDict()
         self._tokens: dict[str, int] = {}
         self._counter: Callable[[str], int] | None = None
@@ -601,16 +628,28 @@ class LoreScanner:
         with self._lock:
             self._index = None
             self._fingerprint = None
+            self._quick = None
             self._found.clear()
 
     # -- caches
 
     def _get_index(self, books: list[Lorebook], settings: LoreSettings) -> _Index:
+        quick = (
+            _edits[0],
+            settings.case_sensitive,
+            settings.whole_words,
+            settings.scan_depth,
+            settings.recursive,
+            tuple((id(b), tuple(map(id, b.entries))) for b in books),
+        )
+        if self._index is not None and quick == self._quick:
+            return self._index
         fp = _fingerprint(books, settings)
         if self._index is None or fp != self._fingerprint:
             self._index = _Index(books, settings)
-            self._fingerprint = fp
+            self._fingerprint = _snapshot(fp)
             self._found.clear()
+        self._quick = quick
         return self._index
 
     def _find(self, index: _Index, text: str) -> frozenset[Spec]:
@@ -837,7 +876,7 @@ class _Scan:
     def _recursion_candidates(self, new_specs: set[Spec]) -> list[_Candidate]:
         found = dict(self.chat_found)
         for spec in self.rec_source:
-            found.setdefault(spec, _RECURSION)
+            found[spec] = _RECURSION  # in range whatever the entry's scan depth
         pool: set[int] = {i for i in self.deferred if i not in self.decided}
         for spec in new_specs:
             pool.update(self.index.by_spec.get(spec, ()))
@@ -985,8 +1024,8 @@ class _Scan:
         self.dropped.append(Dropped(item.entry, item.book.name, reason))
 
     def _report_errors(self) -> None:
-        for item in self.index.items:
-            if item.errors and item.entry.enabled and item.index not in self.decided:
+        for item in self.index.with_errors:
+            if item.entry.enabled and item.index not in self.decided:
                 self._drop(item, "; ".join(item.errors))
 
     def _expire(self) -> None:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from tui.engine.formats.coerce import as_bool, as_str
-from tui.engine.lore import LoreEntry, Lorebook
+from tui.engine.lore import Lorebook, LoreEntry
 
 _REGEX_CHARS = re.compile(r"[()|\[\]?*+\\^$]")
 _SUFFIX = re.compile(r"#\[([^\]]*)\]\s*$")

@@ -22,11 +22,13 @@ from tui.engine.formats.coerce import (
 from tui.engine.formats.lore_sillytavern import (
     LOGIC_FROM_ST,
     LOGIC_TO_ST,
-    MAPPED as ST_MAPPED,
     position_from_st,
     position_to_st,
 )
-from tui.engine.lore import LoreEntry, Lorebook
+from tui.engine.formats.lore_sillytavern import (
+    MAPPED as ST_MAPPED,
+)
+from tui.engine.lore import Lorebook, LoreEntry
 
 # Top-level card entry fields mapped here; anything else is kept in extensions["card"].
 CARD_FIELDS = frozenset(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tui.engine.formats.coerce import as_bool, as_str, as_str_list
-from tui.engine.lore import LoreEntry, Lorebook
+from tui.engine.lore import Lorebook, LoreEntry
 
 _MAPPED = frozenset(
     {"key", "keysecondary", "content", "comment", "title", "selective", "constant", "uid"}

@@ -2,7 +2,7 @@
 
 NovelAI measures its search range in characters and inserts by lines; Grue counts messages.
 The mapping keeps the meaning where one exists (forceActivation = constant, budgetPriority =
-priority, a negative insertionPosition = that far from the end) and stores every NovelAI field
+priority, a non-negative insertionPosition = the top) and stores every NovelAI field
 in `extensions["novelai"]` so nothing is lost.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tui.engine.formats.coerce import as_bool, as_int, as_opt_int, as_str, as_str_list
-from tui.engine.lore import LoreEntry, Lorebook
+from tui.engine.lore import Lorebook, LoreEntry
 
 _MAPPED = frozenset(
     {"text", "displayName", "keys", "enabled", "forceActivation", "nonStoryActivatable", "id"}
@@ -21,11 +21,9 @@ _MAPPED = frozenset(
 def entry_from_novelai(raw: dict[str, Any], index: int = 0) -> LoreEntry:
     config = raw.get("contextConfig")
     config = config if isinstance(config, dict) else {}
-    insertion = as_int(config.get("insertionPosition"), -1)
-    if insertion < 0:
-        position, depth = "depth", -insertion - 1
-    else:
-        position, depth = "before", 4
+    # NovelAI counts insertion positions in lines (or sentences, tokens); only the side is kept:
+    # from the top means the top, from the bottom means Grue's default place near the end.
+    position = "before" if as_int(config.get("insertionPosition"), -1) >= 0 else "auto"
     return LoreEntry(
         uid=as_str(raw.get("id")) or str(index),
         name=as_str(raw.get("displayName")),
@@ -35,7 +33,6 @@ def entry_from_novelai(raw: dict[str, Any], index: int = 0) -> LoreEntry:
         constant=as_bool(raw.get("forceActivation"), False),
         priority=as_opt_int(config.get("budgetPriority")),
         position=position,
-        depth=depth,
         # "Cascading activation": fired by other entries' text, not by the story.
         delay_until_recursion=as_bool(raw.get("nonStoryActivatable"), False),
         # NovelAI matches keys as substrings, case-insensitively.

@@ -16,7 +16,7 @@ from tui.engine.formats.coerce import (
     as_str,
     as_str_list,
 )
-from tui.engine.lore import LoreEntry, Lorebook
+from tui.engine.lore import Lorebook, LoreEntry
 
 LOGIC_FROM_ST = {0: "and_any", 1: "not_all", 2: "not_any", 3: "and_all"}
 LOGIC_TO_ST = {v: k for k, v in LOGIC_FROM_ST.items()}
