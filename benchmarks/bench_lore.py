@@ -88,8 +88,14 @@ def main() -> None:
     scanner = LoreScanner()
 
     start = time.perf_counter()
-    first = scanner.scan([book], campaign[:-SCANS], count_tokens=count_tokens, window=8192,
-                         settings=settings, turn=TURNS - SCANS)
+    first = scanner.scan(
+        [book],
+        campaign[:-SCANS],
+        count_tokens=count_tokens,
+        window=8192,
+        settings=settings,
+        turn=TURNS - SCANS,
+    )
     first_ms = (time.perf_counter() - start) * 1000
 
     times = []
@@ -97,8 +103,14 @@ def main() -> None:
     for i in range(SCANS):
         history = campaign[: TURNS - SCANS + i + 1]  # one new turn per scan, like play
         start = time.perf_counter()
-        result = scanner.scan([book], history, count_tokens=count_tokens, window=8192,
-                              settings=settings, turn=TURNS - SCANS + i + 1)
+        result = scanner.scan(
+            [book],
+            history,
+            count_tokens=count_tokens,
+            window=8192,
+            settings=settings,
+            turn=TURNS - SCANS + i + 1,
+        )
         times.append((time.perf_counter() - start) * 1000)
         fired.append(len(result.activated) + len(result.dropped))
 
@@ -114,14 +126,19 @@ def main() -> None:
     p95 = sorted(times)[int(len(times) * 0.95) - 1]
     naive_median = statistics.median(naive_times)
     keys = sum(len(e.keys) for e in book.entries)
-    print(f"lorebook: {ENTRIES} entries, {keys} keys; campaign: {TURNS} turns; "
-          f"scan depth {settings.scan_depth} messages")
-    print(f"first scan (compiles the index): {first_ms:8.1f} ms, "
-          f"{len(first.activated)} activated")
-    print(f"scanner, next {SCANS} scans:      median {median:6.2f} ms, p95 {p95:6.2f} ms, "
-          f"mean entries matched {statistics.mean(fired):.1f}")
-    print(f"naive one-regex-per-key scan:     median {naive_median:6.2f} ms "
-          f"(over {len(naive_times)} scans), mean matched {statistics.mean(naive_fired):.1f}")
+    print(
+        f"lorebook: {ENTRIES} entries, {keys} keys; campaign: {TURNS} turns; "
+        f"scan depth {settings.scan_depth} messages"
+    )
+    print(f"first scan (compiles the index): {first_ms:8.1f} ms, {len(first.activated)} activated")
+    print(
+        f"scanner, next {SCANS} scans:      median {median:6.2f} ms, p95 {p95:6.2f} ms, "
+        f"mean entries matched {statistics.mean(fired):.1f}"
+    )
+    print(
+        f"naive one-regex-per-key scan:     median {naive_median:6.2f} ms "
+        f"(over {len(naive_times)} scans), mean matched {statistics.mean(naive_fired):.1f}"
+    )
     print(f"ratio naive / scanner:            {naive_median / median:6.1f}x")
 
 

@@ -21,7 +21,10 @@ def words(text: str) -> int:
 def scan(entries: list[LoreEntry], messages: list[str], **kw: object) -> ScanResult:
     kw.setdefault("window", 10_000)
     return scan_lore(
-        [Lorebook(name="b", entries=entries)], messages, count_tokens=words, **kw  # type: ignore[arg-type]
+        [Lorebook(name="b", entries=entries)],
+        messages,
+        count_tokens=words,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -51,7 +54,10 @@ def dropped(result: ScanResult) -> dict[str, str]:
 )
 def test_secondary_logic(logic: str, text: str, fires: bool) -> None:
     entry = LoreEntry(
-        uid="k", keys=["king"], secondary_keys=["crown", "throne"], selective_logic=logic,
+        uid="k",
+        keys=["king"],
+        secondary_keys=["crown", "throne"],
+        selective_logic=logic,
         content="x",
     )
     assert fired([entry], text) == (["k"] if fires else [])
@@ -182,7 +188,13 @@ def test_insertion_order_by_position_then_order() -> None:
     ]
     result = scan(entries, ["a"])
     assert [a.entry.uid for a in result.activated] == [
-        "top", "const", "after", "an", "deep", "d1", "d2",
+        "top",
+        "const",
+        "after",
+        "an",
+        "deep",
+        "d1",
+        "d2",
     ]
     assert {a.entry.uid: a.position for a in result.activated}["d1"] == "depth"
 
@@ -337,8 +349,10 @@ def test_recursion_follows_content_with_a_step_limit() -> None:
 
 def test_book_can_turn_recursion_off() -> None:
     result = scan_lore(
-        [Lorebook(entries=chain(), recursive_scanning=False)], ["alpha"],
-        count_tokens=words, window=1000,
+        [Lorebook(entries=chain(), recursive_scanning=False)],
+        ["alpha"],
+        count_tokens=words,
+        window=1000,
     )
     assert [a.entry.uid for a in result.activated] == ["a"]
 
@@ -397,8 +411,13 @@ def test_recursion_reaches_entries_whose_key_is_only_deep_in_the_chat() -> None:
 def test_several_books_and_book_names_in_the_report() -> None:
     one = Lorebook(name="one", entries=[LoreEntry(uid="x", keys=["sea"], content="a b c")])
     two = Lorebook(name="two", entries=[LoreEntry(uid="x", keys=["sea"], content="a b c")])
-    result = scan_lore([one, two], ["the sea"], count_tokens=words, window=1000,
-                       settings=LoreSettings(budget_tokens=4))
+    result = scan_lore(
+        [one, two],
+        ["the sea"],
+        count_tokens=words,
+        window=1000,
+        settings=LoreSettings(budget_tokens=4),
+    )
     assert [(a.book, a.entry.uid) for a in result.activated] == [("one", "x")]
     assert [(d.book, d.reason) for d in result.dropped] == [
         ("two", "world-info budget full (4 tokens)")
@@ -406,16 +425,33 @@ def test_several_books_and_book_names_in_the_report() -> None:
 
 
 def test_entry_dict_round_trip_is_tolerant() -> None:
-    entry = LoreEntry(uid="1", keys=["a"], priority=None, case_sensitive=None,
-                      extensions={"x": None, "y": {"z": None, "w": 1}})
+    entry = LoreEntry(
+        uid="1",
+        keys=["a"],
+        priority=None,
+        case_sensitive=None,
+        extensions={"x": None, "y": {"z": None, "w": 1}},
+    )
     data = entry.to_dict()
     assert "priority" not in data and "case_sensitive" not in data
     assert data["extensions"] == {"y": {"w": 1}}
     back = LoreEntry.from_dict(data)
     assert back.keys == ["a"] and back.priority is None and back.extensions == {"y": {"w": 1}}
-    odd = LoreEntry.from_dict({"keys": "solo", "order": "12", "probability": 500,
-                               "position": "nowhere", "selective_logic": "maybe", "mystery": 3})
+    odd = LoreEntry.from_dict(
+        {
+            "keys": "solo",
+            "order": "12",
+            "probability": 500,
+            "position": "nowhere",
+            "selective_logic": "maybe",
+            "mystery": 3,
+        }
+    )
     assert (odd.keys, odd.order, odd.probability, odd.position, odd.selective_logic) == (
-        ["solo"], 12, 100, "auto", "and_any",
+        ["solo"],
+        12,
+        100,
+        "auto",
+        "and_any",
     )
     assert odd.extensions == {"mystery": 3}

@@ -13,6 +13,7 @@ import pytest
 from tui.engine.formats.lorebooks import (
     LoreFormatError,
     detect_lorebook,
+    from_character_book,
     load_lorebook,
     parse_lorebook,
     read_lorebook,
@@ -83,7 +84,10 @@ def test_st_entry_fields_map() -> None:
     assert book.name == "beasts"
     (e,) = book.entries
     assert (e.uid, e.name, e.keys, e.secondary_keys) == (
-        "7", "Dragons", ["dragon", "/wyrms?/i"], ["fire"],
+        "7",
+        "Dragons",
+        ["dragon", "/wyrms?/i"],
+        ["fire"],
     )
     assert e.selective_logic == "and_all" and e.selective
     assert (e.order, e.position, e.depth, e.probability) == (250, "depth", 2, 40)
@@ -100,8 +104,15 @@ def test_st_logic_and_position_numbers() -> None:
     for number, name in logic.items():
         data = {"entries": {"0": {"key": ["a"], "selectiveLogic": number}}}
         assert parse_lorebook(data).entries[0].selective_logic == name
-    positions = ["before", "after", "an_top", "an_bottom", "depth", "before_examples",
-                 "after_examples"]
+    positions = [
+        "before",
+        "after",
+        "an_top",
+        "an_bottom",
+        "depth",
+        "before_examples",
+        "after_examples",
+    ]
     for number, name in enumerate(positions):
         data = {"entries": {"0": {"key": ["a"], "position": number}}}
         assert parse_lorebook(data).entries[0].position == name
@@ -110,13 +121,21 @@ def test_st_logic_and_position_numbers() -> None:
 def test_st_defaults_for_missing_fields() -> None:
     (e,) = parse_lorebook({"entries": {"3": {"key": "solo", "content": "x"}}}).entries
     assert (e.uid, e.keys, e.order, e.depth, e.probability, e.enabled) == (
-        "3", ["solo"], 100, 4, 100, True,
+        "3",
+        ["solo"],
+        100,
+        4,
+        100,
+        True,
     )
 
 
 def test_st_disable_and_unused_probability() -> None:
-    data = {"entries": {"0": {"key": ["a"], "disable": True, "probability": 10,
-                              "useProbability": False}}}
+    data = {
+        "entries": {
+            "0": {"key": ["a"], "disable": True, "probability": 10, "useProbability": False}
+        }
+    }
     (e,) = parse_lorebook(data).entries
     assert not e.enabled and e.probability == 100
     back = to_sillytavern(parse_lorebook(data))["entries"]["0"]
@@ -137,8 +156,7 @@ def test_eldoria_fixture_imports_and_fires_forest_and_glade() -> None:
     book = load_lorebook(fixture("Eldoria.json"))
     assert detect_lorebook(json.loads(fixture("Eldoria.json").read_text())) == "sillytavern"
     assert len(book.entries) == 4
-    result = scan_lore([book], ["I walk into the forest glade"], count_tokens=words,
-                       window=100_000)
+    result = scan_lore([book], ["I walk into the forest glade"], count_tokens=words, window=100_000)
     keys = {a.key for a in result.activated if a.reason.startswith("key")}
     assert {"forest", "glade"} <= keys
     fired_by = {a.key: a.entry for a in result.activated}
@@ -163,10 +181,18 @@ def card_book() -> dict[str, Any]:
             {
                 "keys": ["castle"],
                 "content": "A castle.",
-                "extensions": {"position": 4, "depth": 1, "probability": 70,
-                               "useProbability": True, "selectiveLogic": 2, "group": "g",
-                               "sticky": 1, "exclude_recursion": True, "display_index": 0,
-                               "future_field": [1, 2]},
+                "extensions": {
+                    "position": 4,
+                    "depth": 1,
+                    "probability": 70,
+                    "useProbability": True,
+                    "selectiveLogic": 2,
+                    "group": "g",
+                    "sticky": 1,
+                    "exclude_recursion": True,
+                    "display_index": 0,
+                    "future_field": [1, 2],
+                },
                 "enabled": True,
                 "insertion_order": 20,
                 "case_sensitive": True,
@@ -179,8 +205,13 @@ def card_book() -> dict[str, Any]:
                 "constant": False,
                 "position": "after_char",
             },
-            {"keys": ["moat"], "content": "Water.", "position": "after_char",
-             "use_regex": True, "case_sensitive": False},
+            {
+                "keys": ["moat"],
+                "content": "Water.",
+                "position": "after_char",
+                "use_regex": True,
+                "case_sensitive": False,
+            },
         ],
     }
 
@@ -188,7 +219,10 @@ def card_book() -> dict[str, Any]:
 def test_character_book_maps_card_and_st_extension_fields() -> None:
     book = parse_lorebook(card_book())
     assert (book.name, book.scan_depth, book.token_budget, book.recursive_scanning) == (
-        "World", 3, 500, False,
+        "World",
+        3,
+        500,
+        False,
     )
     castle, moat = book.entries
     assert (castle.uid, castle.name, castle.order, castle.priority) == ("11", "Castle", 20, 5)
@@ -237,6 +271,10 @@ def test_seraphina_card_book_imports() -> None:
     assert detect_lorebook(card) == "card"
     book = parse_lorebook(card)
     assert book.name and len(book.entries) == 4
+    same = from_character_book(card["data"]["character_book"])
+    assert [e.keys for e in same.entries] == [e.keys for e in book.entries]
+    with pytest.raises(LoreFormatError):
+        from_character_book({"entries": ["nope"]})
     fired = scan_lore([book], ["the forest glade"], count_tokens=words, window=100_000)
     assert fired.activated
 
@@ -248,12 +286,29 @@ def test_novelai_lorebook_maps_fields() -> None:
     data = {
         "lorebookVersion": 4,
         "entries": [
-            {"text": "Snow.", "displayName": "Winter", "keys": ["snow"], "searchRange": 1000,
-             "enabled": True, "forceActivation": True, "nonStoryActivatable": False,
-             "contextConfig": {"budgetPriority": 400, "insertionPosition": -1,
-                               "prefix": "", "suffix": "\n"}},
-            {"text": "Ice.", "displayName": "Ice", "keys": ["ice"], "enabled": False,
-             "nonStoryActivatable": True, "contextConfig": {"insertionPosition": 0}},
+            {
+                "text": "Snow.",
+                "displayName": "Winter",
+                "keys": ["snow"],
+                "searchRange": 1000,
+                "enabled": True,
+                "forceActivation": True,
+                "nonStoryActivatable": False,
+                "contextConfig": {
+                    "budgetPriority": 400,
+                    "insertionPosition": -1,
+                    "prefix": "",
+                    "suffix": "\n",
+                },
+            },
+            {
+                "text": "Ice.",
+                "displayName": "Ice",
+                "keys": ["ice"],
+                "enabled": False,
+                "nonStoryActivatable": True,
+                "contextConfig": {"insertionPosition": 0},
+            },
         ],
         "settings": {"orderByKeyLocations": False},
     }
@@ -276,9 +331,17 @@ def test_novelai_story_fixture() -> None:
 
 
 def test_koboldai_list_splits_comma_keys() -> None:
-    data = [{"key": "Civil Protection, Metro cop, CP", "keysecondary": "baton",
-             "content": "Police.", "comment": "CP", "selective": True, "constant": False,
-             "folder": None}]
+    data = [
+        {
+            "key": "Civil Protection, Metro cop, CP",
+            "keysecondary": "baton",
+            "content": "Police.",
+            "comment": "CP",
+            "selective": True,
+            "constant": False,
+            "folder": None,
+        }
+    ]
     assert detect_lorebook(data) == "koboldai"
     (e,) = parse_lorebook(data).entries
     assert e.keys == ["Civil Protection", "Metro cop", "CP"]
@@ -301,8 +364,12 @@ def test_koboldai_story_fixture_has_25_entries() -> None:
 def test_aidungeon_script_keys_become_regexes() -> None:
     data = [
         {"id": "8.1", "keys": "(nord(s|))#[t=4l=3f=2S=2]", "entry": "Nords.", "hidden": False},
-        {"id": "8.5", "keys": "(dunmer|dark el(f|ves))#[t=5l=3f=2S=2]", "entry": "Dunmer.",
-         "hidden": True},
+        {
+            "id": "8.5",
+            "keys": "(dunmer|dark el(f|ves))#[t=5l=3f=2S=2]",
+            "entry": "Dunmer.",
+            "hidden": True,
+        },
         {"id": "9", "keys": "gods, the gods, nine divines", "entry": "Gods."},
     ]
     assert detect_lorebook(data) == "aidungeon"
@@ -332,8 +399,11 @@ def test_aidungeon_fixture_imports() -> None:
 
 
 def test_aidungeon_scenario_world_info_string() -> None:
-    data = {"title": "T", "prompt": "p", "worldInfo": json.dumps(
-        [{"id": "1", "keys": "a, b", "entry": "E", "hidden": False}])}
+    data = {
+        "title": "T",
+        "prompt": "p",
+        "worldInfo": json.dumps([{"id": "1", "keys": "a, b", "entry": "E", "hidden": False}]),
+    }
     book = parse_lorebook(data)
     assert book.name == "T" and book.entries[0].keys == ["a", "b"]
 
@@ -342,8 +412,9 @@ def test_aidungeon_scenario_world_info_string() -> None:
 
 
 def test_save_and_load_sillytavern(tmp_path: Path) -> None:
-    book = Lorebook(name="mine", entries=[LoreEntry(uid="0", keys=["k"], content="c",
-                                                    position="auto")])
+    book = Lorebook(
+        name="mine", entries=[LoreEntry(uid="0", keys=["k"], content="c", position="auto")]
+    )
     path = tmp_path / "mine.json"
     save_lorebook(book, path)
     loaded = load_lorebook(path)
@@ -403,7 +474,12 @@ def test_to_dict_is_toml_safe_and_round_trips() -> None:
     again = Lorebook.from_dict(data)
     e, f = book.entries[0], again.entries[0]
     assert (f.keys, f.order, f.position, f.group, f.whole_words, f.case_sensitive) == (
-        e.keys, e.order, e.position, e.group, e.whole_words, e.case_sensitive,
+        e.keys,
+        e.order,
+        e.position,
+        e.group,
+        e.whole_words,
+        e.case_sensitive,
     )
     tomli_w = pytest.importorskip("tomli_w")
     assert "Dragons" in tomli_w.dumps(data)

@@ -375,9 +375,10 @@ def parse_regex_key(key: str) -> re.Pattern[str] | None | str:
 
 def match_plain(key: str, text: str, *, case_sensitive: bool, whole_words: bool) -> bool:
     """Whether a plain key occurs in `text` (the slow reference; the scanner uses a trie)."""
-    return _single_pattern(_fold(key, case_sensitive), whole_words).search(
-        _fold(text, case_sensitive)
-    ) is not None
+    return (
+        _single_pattern(_fold(key, case_sensitive), whole_words).search(_fold(text, case_sensitive))
+        is not None
+    )
 
 
 def _single_pattern(folded_key: str, whole_words: bool) -> re.Pattern[str]:
@@ -491,8 +492,17 @@ class _Index:
                 depth = entry.scan_depth if entry.scan_depth is not None else book_depth
                 self.max_depth = max(self.max_depth, depth)
                 item = _Item(
-                    len(self.items), bi, ei, book, entry, entry_id(book.name, entry, ei),
-                    primary, secondary, errors, depth, recursive,
+                    len(self.items),
+                    bi,
+                    ei,
+                    book,
+                    entry,
+                    entry_id(book.name, entry, ei),
+                    primary,
+                    secondary,
+                    errors,
+                    depth,
+                    recursive,
                 )
                 self.items.append(item)
                 self.by_eid.setdefault(item.eid, item.index)
@@ -713,8 +723,9 @@ class LoreScanner:
     ) -> ScanResult:
         settings = settings or LoreSettings()
         with self._lock:
-            return _Scan(self, books, messages, count_tokens, window, settings, state, turn,
-                         seed, extra_text).run()
+            return _Scan(
+                self, books, messages, count_tokens, window, settings, state, turn, seed, extra_text
+            ).run()
 
 
 def _first_key(refs: list[_KeyRef], found: dict[Spec, int], depth: int) -> str | None:
@@ -741,8 +752,12 @@ def _secondary_ok(item: _Item, found: dict[Spec, int], depth: int) -> bool:
 
 
 def _logic_label(logic: str) -> str:
-    return {"and_any": "AND ANY", "and_all": "AND ALL", "not_any": "NOT ANY",
-            "not_all": "NOT ALL"}.get(logic, logic)
+    return {
+        "and_any": "AND ANY",
+        "and_all": "AND ALL",
+        "not_any": "NOT ANY",
+        "not_all": "NOT ALL",
+    }.get(logic, logic)
 
 
 _RECURSION = -1  # distance given to keys found in activated entries' content
@@ -851,9 +866,7 @@ class _Scan:
         """
         if not item.entry.enabled:
             return None
-        ref = next(
-            (r for r in item.primary if found.get(r.spec, item.depth) < item.depth), None
-        )
+        ref = next((r for r in item.primary if found.get(r.spec, item.depth) < item.depth), None)
         if ref is None or not _secondary_ok(item, found, item.depth):
             return None
         if found[ref.spec] == _RECURSION:
@@ -1062,8 +1075,15 @@ def scan_lore(
     message. `next_state` carries the timed effects; commit it only when the turn completes.
     """
     return _DEFAULT_SCANNER.scan(
-        books, messages, count_tokens=count_tokens, window=window, settings=settings,
-        state=state, turn=turn, seed=seed, extra_text=extra_text,
+        books,
+        messages,
+        count_tokens=count_tokens,
+        window=window,
+        settings=settings,
+        state=state,
+        turn=turn,
+        seed=seed,
+        extra_text=extra_text,
     )
 
 

@@ -81,7 +81,5 @@ def entry_from_aidungeon(raw: dict[str, Any], index: int = 0) -> LoreEntry:
 def book_from_aidungeon(entries: list[Any], name: str = "") -> Lorebook:
     return Lorebook(
         name=name,
-        entries=[
-            entry_from_aidungeon(e, i) for i, e in enumerate(entries) if isinstance(e, dict)
-        ],
+        entries=[entry_from_aidungeon(e, i) for i, e in enumerate(entries) if isinstance(e, dict)],
     )

@@ -33,8 +33,20 @@ from tui.engine.lore import Lorebook, LoreEntry
 # Top-level card entry fields mapped here; anything else is kept in extensions["card"].
 CARD_FIELDS = frozenset(
     {
-        "keys", "content", "extensions", "enabled", "insertion_order", "case_sensitive", "name",
-        "priority", "id", "comment", "selective", "secondary_keys", "constant", "position",
+        "keys",
+        "content",
+        "extensions",
+        "enabled",
+        "insertion_order",
+        "case_sensitive",
+        "name",
+        "priority",
+        "id",
+        "comment",
+        "selective",
+        "secondary_keys",
+        "constant",
+        "position",
         "use_regex",
     }
 )
@@ -104,8 +116,15 @@ def book_from_card(data: dict[str, Any], name: str = "") -> Lorebook:
     if isinstance(raw_entries, dict):  # seen in the wild: entries keyed by id
         raw_entries = list(raw_entries.values())
     entries = raw_entries if isinstance(raw_entries, list) else []
-    known = {"name", "description", "scan_depth", "token_budget", "recursive_scanning",
-             "extensions", "entries"}
+    known = {
+        "name",
+        "description",
+        "scan_depth",
+        "token_budget",
+        "recursive_scanning",
+        "extensions",
+        "entries",
+    }
     ext_raw = data.get("extensions")
     extensions: dict[str, Any] = dict(ext_raw) if isinstance(ext_raw, dict) else {}
     extra = {k: v for k, v in data.items() if k not in known}

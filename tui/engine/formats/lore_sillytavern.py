@@ -34,11 +34,32 @@ POSITION_TO_ST = {v: k for k, v in POSITION_FROM_ST.items()}
 # The ST fields this module maps to LoreEntry fields.
 MAPPED = frozenset(
     {
-        "uid", "key", "keysecondary", "comment", "content", "constant", "selective",
-        "selectiveLogic", "order", "position", "depth", "disable", "probability",
-        "useProbability", "group", "groupOverride", "groupWeight", "scanDepth", "caseSensitive",
-        "matchWholeWords", "excludeRecursion", "preventRecursion", "delayUntilRecursion",
-        "sticky", "cooldown", "delay",
+        "uid",
+        "key",
+        "keysecondary",
+        "comment",
+        "content",
+        "constant",
+        "selective",
+        "selectiveLogic",
+        "order",
+        "position",
+        "depth",
+        "disable",
+        "probability",
+        "useProbability",
+        "group",
+        "groupOverride",
+        "groupWeight",
+        "scanDepth",
+        "caseSensitive",
+        "matchWholeWords",
+        "excludeRecursion",
+        "preventRecursion",
+        "delayUntilRecursion",
+        "sticky",
+        "cooldown",
+        "delay",
     }
 )
 
@@ -181,8 +202,15 @@ def _nonneg(value: Any) -> int | None:
 # exporting them as ST fields would contradict the mapped ones.
 _FOREIGN = frozenset(
     {
-        "display_index", "selective_logic", "exclude_recursion", "prevent_recursion",
-        "delay_until_recursion", "scan_depth", "match_whole_words", "case_sensitive",
-        "group_override", "group_weight",
+        "display_index",
+        "selective_logic",
+        "exclude_recursion",
+        "prevent_recursion",
+        "delay_until_recursion",
+        "scan_depth",
+        "match_whole_words",
+        "case_sensitive",
+        "group_override",
+        "group_weight",
     }
 )

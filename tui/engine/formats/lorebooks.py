@@ -163,6 +163,16 @@ def read_lorebook(path: str | Path) -> tuple[Lorebook, str]:
         raise LoreFormatError(f"{label}: {exc}") from exc
 
 
+def from_character_book(data: dict[str, Any], name: str = "") -> Lorebook:
+    """A card's raw `character_book` dict as a `Lorebook` (for the card importer)."""
+    if not isinstance(data, dict):
+        raise LoreFormatError("character_book is not an object")
+    _check_shape(data.get("entries"))
+    book = book_from_card(data, name)
+    _check_sizes(book)
+    return book
+
+
 def to_sillytavern(book: Lorebook) -> dict[str, Any]:
     """A SillyTavern world file (`{"entries": {...}}`)."""
     return book_to_st(book)
