@@ -483,3 +483,12 @@ def test_to_dict_is_toml_safe_and_round_trips() -> None:
     )
     tomli_w = pytest.importorskip("tomli_w")
     assert "Dragons" in tomli_w.dumps(data)
+
+
+def test_eldoria_round_trip_keeps_every_field() -> None:
+    original = json.loads(fixture("Eldoria.json").read_text(encoding="utf-8"))
+    out = to_sillytavern(parse_lorebook(original, "Eldoria"))
+    for uid, entry in original["entries"].items():
+        for key, value in entry.items():
+            assert out["entries"][uid][key] == value, (uid, key)
+    assert to_sillytavern(parse_lorebook(json.loads(json.dumps(out)), "Eldoria")) == out
