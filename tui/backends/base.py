@@ -47,6 +47,7 @@ class Capabilities:
     counts_tokens: bool = True  # False: tokenize() is an estimate
     can_cancel: bool = True
     takes_token_prompt: bool = True
+    note: str = ""  # one line for the player, e.g. why token counts are estimates
 
 
 ProgressCallback = Callable[[float], None]
