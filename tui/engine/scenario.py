@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tui.engine.lore import LoreEntry
+from tui.engine.paths import bundled_dir, home_subdir
 
 
 @dataclass
@@ -27,3 +30,93 @@ class Scenario:
     placeholders: list[str] = field(default_factory=list)
     options: list[Scenario] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ScenarioError(Exception):
+    """A scenario file could not be used; the message is one line naming the file."""
+
+
+MAX_SCENARIO_BYTES = 10 * 1024 * 1024
+
+
+def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
+    def text(key: str) -> str:
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise ScenarioError(f"{source}: '{key}' must be text")
+        return value
+
+    lore_raw = data.get("world_info", [])
+    if not isinstance(lore_raw, list) or not all(isinstance(e, dict) for e in lore_raw):
+        raise ScenarioError(f"{source}: 'world_info' must be a list of tables")
+    title = text("title").strip() or source.rsplit(".", 1)[0]
+    tags = data.get("tags", [])
+    return Scenario(
+        title=title,
+        opening=text("opening"),
+        description=text("description"),
+        memory=text("memory"),
+        authors_note=text("authors_note"),
+        lore=[LoreEntry.from_dict(e) for e in lore_raw],
+        tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
+        source=source,
+    )
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path.name}: too large for a scenario")
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path.name}: no such scenario file") from exc
+    except OSError as exc:
+        raise ScenarioError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path.name}: not a text file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path.name}: not valid TOML: {exc}") from exc
+    return scenario_from_dict(data, path.name)
+
+
+def scenario_folders() -> list[Path]:
+    folders = [p for p in (bundled_dir("scenarios"),) if p is not None]
+    folders.append(home_subdir("scenarios"))
+    return folders
+
+
+def list_scenarios() -> list[tuple[Path, Scenario | ScenarioError]]:
+    """Bundled and the player's scenarios; a broken file is listed with its error."""
+    out: list[tuple[Path, Scenario | ScenarioError]] = []
+    for folder in scenario_folders():
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                out.append((path, load_scenario(path)))
+            except ScenarioError as exc:
+                out.append((path, exc))
+    return out
+
+
+def find_scenario(name: str) -> Scenario:
+    """A scenario by file path, file stem or title (case-insensitive, unique prefix ok)."""
+    direct = Path(name).expanduser()
+    if direct.is_file():
+        return load_scenario(direct)
+    wanted = name.lower().strip()
+    found = list_scenarios()
+    for path, item in found:
+        title = item.title.lower() if isinstance(item, Scenario) else ""
+        if wanted in (path.stem.lower(), title):
+            if isinstance(item, ScenarioError):
+                raise item
+            return item
+    matches = [
+        (p, s) for p, s in found
+        if isinstance(s, Scenario) and (p.stem.lower().startswith(wanted)
+                                        or s.title.lower().startswith(wanted))
+    ]
+    if len(matches) == 1:
+        return matches[0][1]
+    names = ", ".join(p.stem for p, _ in found)
+    raise ScenarioError(f"{name}: no such scenario (have: {names})")

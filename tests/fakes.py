@@ -1,0 +1,62 @@
+"""A scripted model for fast UI and engine tests (never the only test of a feature)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+from tui.backends.base import Backend, ModelInfo, ProgressCallback, Prompt
+from tui.engine.presets import Sampler
+
+_WORD = re.compile(r"\s+|\w+|[^\w\s]")
+
+
+class FakeBackend(Backend):
+    """A scripted model for fast UI tests: word tokens, replies from a list, cancellable."""
+
+    def __init__(self, replies: list[str] | None = None, n_ctx: int = 2048,
+                 delay: float = 0.0, chat_template: str | None = "<|im_start|>") -> None:
+        self.replies = list(replies or ["The door creaks open onto a dark hall."])
+        self.delay = delay
+        self.vocab: dict[str, int] = {}
+        self.inverse: dict[int, str] = {}
+        self.prompts: list[Prompt] = []
+        self._info = ModelInfo(name="fake", n_ctx=n_ctx, chat_template=chat_template)
+        self.loaded = False
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        if progress:
+            progress(1.0)
+        self.loaded = True
+        return self._info
+
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        ids = []
+        for piece in _WORD.findall(text):
+            if piece not in self.vocab:
+                self.vocab[piece] = len(self.vocab) + 1
+                self.inverse[self.vocab[piece]] = piece
+            ids.append(self.vocab[piece])
+        return ids
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return "".join(self.inverse.get(t, "") for t in tokens)
+
+    def stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+               cancel: threading.Event) -> Iterator[str]:
+        self.prompts.append(prompt)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        for piece in _WORD.findall(reply):
+            if cancel.is_set():
+                return
+            if self.delay:
+                time.sleep(self.delay)
+            yield piece
+
+

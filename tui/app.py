@@ -1,0 +1,111 @@
+"""The Textual app: screens and app-wide keys. Thin: the engine and screens do the work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextlib
+import signal
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from tui.backends.base import BackendError
+from tui.engine.campaign import Settings, campaign_from_scenario
+from tui.engine.game import Game
+from tui.engine.saves import SaveError, load_save, write_save
+from tui.engine.scenario import Scenario
+from tui.engine.text import one_line
+from tui.model_host import ModelHost
+from tui.screens.adventure import AdventureScreen
+from tui.screens.dialogs import HelpDialog
+from tui.screens.home import HomeScreen
+
+
+class GrueApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Grue"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, game: Game | None = None, host: ModelHost | None = None,
+                 settings: Settings | None = None) -> None:
+        super().__init__()
+        self.animation_level = "none"
+        self.start_game = game
+        self.host = host or ModelHost()
+        self.default_settings = settings or Settings()
+        self.game: Game | None = None
+
+    def on_mount(self) -> None:
+        # Not available on every platform, nor outside the main thread (tests).
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+        if self.start_game is not None:
+            self.open_game(self.start_game)
+        else:
+            self.push_screen(HomeScreen())
+            self.preload()
+
+    @work(thread=True, exclusive=True, group="preload")
+    def preload(self) -> None:
+        """Load the default model while the player reads the menu."""
+        try:
+            info = self.host.load(self.default_settings)
+        except BackendError as exc:
+            self.call_from_thread(self._home_model_line, f"Model: failed: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a line on screen, never a traceback
+            self.call_from_thread(self._home_model_line, f"Model: failed: {exc}")
+            return
+        self.call_from_thread(self._home_model_line,
+                              f"Model: {info.name} ready ({info.n_ctx} tokens)")
+
+    def _home_model_line(self, text: str) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.set_model_line(text)
+
+    def on_home_screen_picked(self, message: HomeScreen.Picked) -> None:
+        if message.kind == "quit":
+            self.exit()
+        elif message.kind == "scenario":
+            assert isinstance(message.value, Scenario)
+            settings = Settings(**vars(self.default_settings))
+            campaign = campaign_from_scenario(message.value, settings)
+            try:
+                write_save(campaign)
+            except SaveError as exc:
+                self.notify(one_line(str(exc), 300), severity="error")
+                return
+            self.open_game(Game(campaign))
+        elif message.kind == "save":
+            assert isinstance(message.value, Path)
+            try:
+                campaign = load_save(message.value)
+            except SaveError as exc:
+                self.notify(one_line(str(exc), 300), severity="error", timeout=10)
+                return
+            self.open_game(Game(campaign))
+
+    def open_game(self, game: Game) -> None:
+        self.game = game
+        self.push_screen(AdventureScreen(game, self.host))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpDialog())
+
+    def hang_up(self) -> None:
+        """The terminal went away (SSH dropped): stop the model, save, leave cleanly."""
+        screen = self.screen
+        if isinstance(screen, AdventureScreen) and screen.cancel_event is not None:
+            screen.cancel_event.set()
+        if self.game is not None:
+            with contextlib.suppress(SaveError):
+                self.game.save()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.host.shutdown()

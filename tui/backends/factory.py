@@ -1,0 +1,39 @@
+"""Pick and build the backend a campaign asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tui.backends.base import Backend, BackendError
+from tui.engine.campaign import Settings
+
+
+def resolve_model_path(name: str) -> Path:
+    """A model file from a path, a downloaded/catalog name, or "" for the embedded default."""
+    from tui.models.embedded import embedded_model_path
+
+    if not name:
+        return embedded_model_path()
+    path = Path(name).expanduser()
+    if path.exists() or path.suffix.lower() == ".gguf" or "/" in name:
+        return path
+    try:
+        from tui.models.store import resolve_model
+
+        return resolve_model(name)
+    except (ImportError, LookupError, ValueError) as exc:
+        raise BackendError(f"{name}: no such model file or downloaded model ({exc})") from exc
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.backend in ("", "local"):
+        from tui.backends.local import LocalBackend
+
+        return LocalBackend(
+            resolve_model_path(settings.model), n_ctx=settings.n_ctx, seed=settings.seed
+        )
+    if not settings.url:
+        raise BackendError(f"--backend {settings.backend} needs --url http://host:port")
+    from tui.backends import remote
+
+    return remote.make_backend(settings.backend, settings.url, model=settings.model or None)

@@ -1,0 +1,197 @@
+"""The local backend: a GGUF model run in-process by llama-cpp-python.
+
+Facts that shape this file (DESIGN.md section 4):
+- the file is checked in Python first (header, metadata, memory): llama.cpp can abort
+  the whole process on a malformed file;
+- `verbose=False` would point file descriptors 1 and 2 at /dev/null while the model loads,
+  and Textual draws on fd 2; so we load with `verbose=True` and send llama.cpp's log to our
+  own file through `llama_log_set`;
+- prompts go in as token lists, so nothing adds a BOS or parses special tokens behind our back;
+- a stopping criterion checked after every token makes cancel take effect within one token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from tui.backends.base import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
+from tui.engine.paths import log_path
+from tui.engine.presets import Sampler, unsupported_by_llama_cpp
+from tui.models.gguf_info import GGUFError
+from tui.models.memory import check_fits
+
+DEFAULT_N_CTX = 4096
+
+_log_lock = threading.Lock()
+_log_file: TextIO | None = None
+_log_callback: Any = None  # the ctypes callback must outlive every call into llama.cpp
+
+
+def route_llama_log(path: Path | None = None) -> Path:
+    """Send llama.cpp's log lines to our log file instead of the terminal (idempotent)."""
+    global _log_file, _log_callback
+    import llama_cpp
+
+    target = path or log_path()
+    with _log_lock:
+        if _log_callback is None:
+            _log_file = target.open("a", encoding="utf-8", errors="replace")
+
+            @llama_cpp.llama_log_callback
+            def _write(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+                if _log_file is not None and text:
+                    _log_file.write(text.decode("utf-8", errors="replace"))
+                    _log_file.flush()
+
+            _log_callback = _write
+            llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+    return target
+
+
+class LocalBackend(Backend):
+    def __init__(
+        self,
+        model_path: str | Path,
+        n_ctx: int = DEFAULT_N_CTX,
+        seed: int | None = None,
+        n_threads: int | None = None,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.requested_ctx = n_ctx
+        self.seed = seed
+        self.n_threads = n_threads
+        self._llm: Any = None
+        self._info: ModelInfo | None = None
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            raise BackendError("no model loaded")
+        return self._info
+
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        def report(fraction: float) -> None:
+            if progress is not None:
+                progress(fraction)
+
+        report(0.0)
+        name = self.model_path.name
+        try:
+            header = check_fits(self.model_path, self.requested_ctx)
+        except GGUFError as exc:
+            raise BackendError(str(exc).replace(str(self.model_path), name)) from exc
+        train_ctx = header.context_length
+        n_ctx = self.requested_ctx or train_ctx or DEFAULT_N_CTX
+        if train_ctx:
+            n_ctx = min(n_ctx, train_ctx)
+        report(0.1)
+        route_llama_log()
+        try:
+            import llama_cpp
+
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=n_ctx,
+                n_threads=self.n_threads,
+                seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                verbose=True,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"{name}: llama.cpp could not load it ({exc})") from exc
+        # Keep llama.cpp's own chatter in the log; stop llama-cpp-python's Python prints.
+        self._llm.verbose = False
+        report(0.9)
+        meta: dict[str, str] = dict(getattr(self._llm, "metadata", {}) or {})
+        bos_id, eos_id = self._llm.token_bos(), self._llm.token_eos()
+        self._info = ModelInfo(
+            name=header.name or meta.get("general.name") or self.model_path.stem,
+            n_ctx=self._llm.n_ctx(),
+            train_ctx=train_ctx,
+            chat_template=header.chat_template or meta.get("tokenizer.chat_template"),
+            bos_token=self._piece(bos_id),
+            eos_token=self._piece(eos_id),
+            architecture=header.architecture or meta.get("general.architecture", ""),
+            extra={"quantization": header.quantization or "", "path": str(self.model_path)},
+        )
+        report(1.0)
+        return self._info
+
+    def _piece(self, token: int) -> str:
+        if token < 0:
+            return ""
+        try:
+            return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+        except TypeError:  # older bindings without `special`
+            return self._llm.detokenize([token]).decode("utf-8", errors="replace")
+
+    def prefix_tokens(self) -> list[int]:
+        """The BOS token when the model wants one at the start of every prompt."""
+        with_bos = self._llm.tokenize(b"", add_bos=True, special=True)
+        return list(with_bos)
+
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        if self._llm is None:
+            raise BackendError("no model loaded")
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._llm.detokenize(tokens).decode("utf-8", errors="replace")
+
+    def unsupported_samplers(self, sampler: Sampler) -> list[str]:
+        return unsupported_by_llama_cpp(sampler)
+
+    def stream(
+        self,
+        prompt: Prompt,
+        sampler: Sampler,
+        stop: list[str],
+        cancel: threading.Event,
+    ) -> Iterator[str]:
+        if self._llm is None:
+            raise BackendError("no model loaded")
+        import llama_cpp
+
+        def stop_when_cancelled(_ids: Any, _logits: Any) -> bool:
+            return cancel.is_set()
+
+        kwargs: dict[str, Any] = {
+            "prompt": list(prompt.tokens),
+            "max_tokens": sampler.max_tokens,
+            "temperature": sampler.temperature,
+            "top_p": sampler.top_p,
+            "top_k": sampler.top_k,
+            "min_p": sampler.min_p,
+            "typical_p": sampler.typical_p,
+            "tfs_z": sampler.tfs_z,
+            "repeat_penalty": sampler.repetition_penalty,
+            "presence_penalty": sampler.presence_penalty,
+            "frequency_penalty": sampler.frequency_penalty,
+            "mirostat_mode": sampler.mirostat_mode,
+            "mirostat_tau": sampler.mirostat_tau,
+            "mirostat_eta": sampler.mirostat_eta,
+            "stop": [s for s in stop if s] or None,
+            "stream": True,
+            "stopping_criteria": llama_cpp.StoppingCriteriaList([stop_when_cancelled]),
+        }
+        if sampler.seed is not None:
+            kwargs["seed"] = sampler.seed
+        try:
+            for chunk in self._llm.create_completion(**kwargs):
+                text = chunk["choices"][0].get("text", "")
+                if text:
+                    yield text
+                if cancel.is_set():
+                    break
+        except ValueError as exc:  # e.g. prompt longer than the context
+            raise BackendError(f"generation failed: {exc}") from exc
+
+    def close(self) -> None:
+        if self._llm is not None:
+            with contextlib.suppress(AttributeError):
+                self._llm.close()
+            self._llm = None

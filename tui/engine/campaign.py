@@ -1,0 +1,224 @@
+"""A campaign: the story so far and everything that shapes the next prompt."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.engine.lore import Lorebook, LoreEntry, LoreState
+from tui.engine.presets import DEFAULT_SAMPLER, Sampler
+from tui.engine.scenario import Scenario
+
+OPENING = "opening"
+
+
+@dataclass
+class Turn:
+    """One player action and the model's response to it.
+
+    `responses` holds the alternatives (retries in an adventure, swipes in a chat);
+    `chosen` is the one in the story. The opening is a turn with no action.
+    """
+
+    mode: str
+    action: str = ""
+    responses: list[str] = field(default_factory=list)
+    chosen: int = 0
+
+    @property
+    def response(self) -> str:
+        return self.responses[self.chosen] if self.responses else ""
+
+    def set_response(self, text: str) -> None:
+        if self.responses:
+            self.responses[self.chosen] = text
+        else:
+            self.responses.append(text)
+
+    def add_alternative(self, text: str) -> None:
+        self.responses.append(text)
+        self.chosen = len(self.responses) - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "action": self.action,
+            "responses": list(self.responses),
+            "chosen": self.chosen,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Turn:
+        responses = [str(r) for r in data.get("responses", [])]
+        chosen = int(data.get("chosen", 0))
+        if responses and not 0 <= chosen < len(responses):
+            chosen = len(responses) - 1
+        return cls(str(data.get("mode", "do")), str(data.get("action", "")), responses, chosen)
+
+
+@dataclass
+class Settings:
+    """How the campaign is played: model, window and sampling."""
+
+    model: str = ""  # path or catalog name; "" = the embedded default
+    backend: str = "local"
+    url: str = ""
+    n_ctx: int = 4096
+    max_new_tokens: int = 160
+    seed: int | None = None
+    preset: str = ""
+    template: str = "auto"  # "auto" = the model's own, else a name from templates.py
+    prompt_style: str = "auto"  # "auto" | "instruct" | "story"
+    sampler: Sampler = DEFAULT_SAMPLER
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "model": self.model,
+            "backend": self.backend,
+            "url": self.url,
+            "n_ctx": self.n_ctx,
+            "max_new_tokens": self.max_new_tokens,
+            "preset": self.preset,
+            "template": self.template,
+            "prompt_style": self.prompt_style,
+            "sampler": self.sampler.to_dict(),
+        }
+        if self.seed is not None:
+            data["seed"] = self.seed
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        default = cls()
+        seed = data.get("seed")
+        return cls(
+            model=str(data.get("model", default.model)),
+            backend=str(data.get("backend", default.backend)),
+            url=str(data.get("url", default.url)),
+            n_ctx=int(data.get("n_ctx", default.n_ctx)),
+            max_new_tokens=int(data.get("max_new_tokens", default.max_new_tokens)),
+            seed=int(seed) if seed is not None else None,
+            preset=str(data.get("preset", default.preset)),
+            template=str(data.get("template", default.template)),
+            prompt_style=str(data.get("prompt_style", default.prompt_style)),
+            sampler=Sampler.from_dict(data.get("sampler", {})) if "sampler" in data
+            else default.sampler,
+        )
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:40] or "campaign"
+
+
+@dataclass
+class Campaign:
+    title: str
+    kind: str = "adventure"  # "adventure" | "chat"
+    id: str = ""
+    scenario: str = ""
+    memory: str = ""
+    authors_note: str = ""
+    note_depth: int = 3
+    world_info: Lorebook = field(default_factory=lambda: Lorebook(name="World info"))
+    lorebooks: list[Lorebook] = field(default_factory=list)  # attached books
+    lore_state: LoreState = field(default_factory=LoreState)
+    turns: list[Turn] = field(default_factory=list)
+    redo_stack: list[Turn] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    summary: str = ""
+    summary_enabled: bool = True
+    summary_upto: int = 0  # turns [0, summary_upto) are covered by the summary
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.created))
+            self.id = f"{slugify(self.title)}-{stamp}"
+
+    # --- the story -------------------------------------------------------------------------
+
+    @property
+    def all_lorebooks(self) -> list[Lorebook]:
+        return [self.world_info, *self.lorebooks]
+
+    @property
+    def player_turn_count(self) -> int:
+        return sum(1 for t in self.turns if t.mode != OPENING)
+
+    def begin_turn(self, mode: str, action: str) -> Turn:
+        """Append a turn waiting for its response. A new action forgets what undo kept."""
+        turn = Turn(mode=mode, action=action)
+        self.turns.append(turn)
+        self.redo_stack.clear()
+        return turn
+
+    def can_undo(self) -> bool:
+        return bool(self.turns) and self.turns[-1].mode != OPENING
+
+    def undo(self) -> Turn | None:
+        """Take back the last whole turn (action and response); redo brings it back."""
+        if not self.can_undo():
+            return None
+        turn = self.turns.pop()
+        self.redo_stack.append(turn)
+        return turn
+
+    def redo(self) -> Turn | None:
+        if not self.redo_stack:
+            return None
+        turn = self.redo_stack.pop()
+        self.turns.append(turn)
+        return turn
+
+    def last_turn(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+    def edit_last_response(self, text: str) -> bool:
+        turn = self.last_turn()
+        if turn is None:
+            return False
+        turn.set_response(text)
+        return True
+
+    def story_text(self) -> str:
+        """The whole story as a reader sees it."""
+        parts: list[str] = []
+        for turn in self.turns:
+            if turn.action:
+                parts.append(turn.action)
+            if turn.response:
+                parts.append(turn.response)
+        return "\n\n".join(parts)
+
+    def messages(self) -> list[str]:
+        """Each action and response as a message, oldest first (what world info scans)."""
+        out: list[str] = []
+        for turn in self.turns:
+            if turn.action:
+                out.append(turn.action)
+            if turn.response:
+                out.append(turn.response)
+        return out
+
+    def add_lore(self, entry: LoreEntry) -> None:
+        self.world_info.entries.append(entry)
+
+
+def campaign_from_scenario(scenario: Scenario, settings: Settings | None = None) -> Campaign:
+    """A fresh adventure: the scenario's opening becomes the first (narrator) turn."""
+    campaign = Campaign(
+        title=scenario.title,
+        scenario=scenario.title,
+        memory=scenario.memory.strip(),
+        authors_note=scenario.authors_note.strip(),
+        settings=settings or Settings(),
+    )
+    campaign.world_info = Lorebook(name="World info", entries=list(scenario.lore))
+    if scenario.opening.strip():
+        campaign.turns.append(Turn(mode=OPENING, responses=[scenario.opening.strip()]))
+    return campaign

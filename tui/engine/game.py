@@ -1,0 +1,191 @@
+"""One game in play: what the next generation is, and what happens when it finishes.
+
+The UI (TUI or plain mode) asks for a `TurnRequest`, runs `generate()` on the model's owner
+thread, streams the text, and calls `Game.commit()` on its own thread. Saving happens on
+commit, so a turn is on disk before the UI says it is done.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tui.backends.base import Backend, Prompt
+from tui.engine.actions import Action, Mode, cut_at_new_action, make_action
+from tui.engine.adventure import adventure_spec
+from tui.engine.campaign import Campaign, Turn
+from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
+from tui.engine.presets import Sampler
+from tui.engine.saves import write_save
+from tui.engine.templates import InstructTemplate, get_template, template_from_jinja
+from tui.engine.text import clean
+
+
+@dataclass
+class TurnRequest:
+    """A generation to run: a new action, a retry of the last turn, or a continue."""
+
+    kind: str  # "action" | "retry" | "continue"
+    spec: PromptSpec
+    action: Action | None = None
+    prefix: str = ""  # text the response continues (continue of the same turn)
+
+
+@dataclass
+class GenerationResult:
+    text: str
+    report: ContextReport
+    cancelled: bool = False
+    seconds: float = 0.0
+    tokens_out: int = 0
+    unsupported: list[str] = field(default_factory=list)
+
+
+def choose_template(campaign: Campaign, chat_template: str | None) -> InstructTemplate | None:
+    """The instruct template for this model, or None for plain story text.
+
+    `prompt_style` "story" forces plain text; an explicit `template` wins; else the model's
+    own template (from its GGUF metadata) decides.
+    """
+    settings = campaign.settings
+    if settings.prompt_style == "story":
+        return None
+    if settings.template and settings.template != "auto":
+        return get_template(settings.template)
+    own = template_from_jinja(chat_template)
+    if own is not None:
+        return own
+    if settings.prompt_style == "instruct":
+        return get_template("Alpaca")  # the guide's default
+    return None
+
+
+def make_builder(backend: Backend, campaign: Campaign) -> ContextBuilder:
+    """A context builder for the loaded model (call on the model's owner thread)."""
+    template = choose_template(campaign, backend.info.chat_template)
+    prefix = backend.prefix_tokens() if hasattr(backend, "prefix_tokens") else []
+    max_new = min(campaign.settings.max_new_tokens, backend.n_ctx // 2)
+    return ContextBuilder(backend.tokenize, backend.n_ctx, max_new, template, prefix)
+
+
+def generate(
+    backend: Backend,
+    builder: ContextBuilder,
+    request: TurnRequest,
+    sampler: Sampler,
+    cancel: threading.Event,
+    on_text: Callable[[str], None],
+) -> GenerationResult:
+    """Build the prompt and stream the response. Runs on the model's owner thread."""
+    report = builder.build(request.spec)
+    started = time.monotonic()
+    pieces: list[str] = []
+    sampler = sampler.with_changes(max_tokens=builder.max_new_tokens)
+    shown = 0
+    for piece in backend.stream(Prompt(report.tokens, report.text), sampler, report.stop, cancel):
+        pieces.append(piece)
+        text = cut_at_new_action("".join(pieces))
+        safe = clean(text)
+        if len(safe) > shown:
+            on_text(safe[shown:])
+            shown = len(safe)
+        if len(text) < len("".join(pieces)):
+            break  # the model began a new action line: the player's turn
+    final = clean(cut_at_new_action("".join(pieces)))
+    return GenerationResult(
+        text=final,
+        report=report,
+        cancelled=cancel.is_set(),
+        seconds=time.monotonic() - started,
+        tokens_out=len(pieces),
+        unsupported=backend.unsupported_samplers(sampler),
+    )
+
+
+def tidy_response(text: str, *, continuing: bool) -> str:
+    """Trim a finished response: whitespace at the ends, an unfinished last sentence kept."""
+    text = text.rstrip()
+    return text if continuing else text.lstrip()
+
+
+class Game:
+    """The engine side of play: requests, commits, undo/redo, and saving after each turn."""
+
+    def __init__(self, campaign: Campaign, save_folder: Path | None = None,
+                 autosave: bool = True) -> None:
+        self.campaign = campaign
+        self.save_folder = save_folder
+        self.autosave = autosave
+        self.last_saved: Path | None = None
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def _spec(self, campaign: Campaign, pending: str | None, continuing: bool) -> PromptSpec:
+        return adventure_spec(campaign, pending, continuing=continuing)
+
+    def request_action(self, mode: Mode, raw: str) -> TurnRequest:
+        action = make_action(mode, raw)
+        if action.mode is Mode.CONTINUE:
+            return self.request_continue()
+        spec = self._spec(self.campaign, action.text, False)
+        return TurnRequest("action", spec, action)
+
+    def request_continue(self) -> TurnRequest:
+        spec = self._spec(self.campaign, None, True)
+        return TurnRequest("continue", spec, make_action(Mode.CONTINUE, ""))
+
+    def request_retry(self) -> TurnRequest | None:
+        """Regenerate the last response (kept as an alternative). None if nothing to retry."""
+        last = self.campaign.last_turn()
+        if last is None or not self.campaign.can_undo():
+            return None
+        before = replace(self.campaign, turns=self.campaign.turns[:-1], redo_stack=[])
+        continuing = last.mode == Mode.CONTINUE
+        spec = self._spec(before, last.action or None, continuing)
+        return TurnRequest("retry", spec)
+
+    # --- results ----------------------------------------------------------------------------
+
+    def commit(self, request: TurnRequest, result: GenerationResult) -> Turn:
+        """Put a finished (or cancelled-but-kept) response into the story, then save."""
+        text = tidy_response(result.text, continuing=request.kind == "continue")
+        if request.kind == "retry":
+            turn = self.campaign.turns[-1]
+            turn.add_alternative(text)
+        else:
+            assert request.action is not None
+            turn = self.campaign.begin_turn(request.action.mode.value, request.action.text)
+            turn.responses.append(text)
+        if result.report.lore_next_state is not None:
+            self.campaign.lore_state = result.report.lore_next_state
+        self.save()
+        return turn
+
+    def undo(self) -> Turn | None:
+        turn = self.campaign.undo()
+        if turn is not None:
+            self.save(deliberate_shrink=True)
+        return turn
+
+    def redo(self) -> Turn | None:
+        turn = self.campaign.redo()
+        if turn is not None:
+            self.save()
+        return turn
+
+    def edit_last(self, text: str) -> bool:
+        changed = self.campaign.edit_last_response(clean(text).strip())
+        if changed:
+            self.save()
+        return changed
+
+    def save(self, deliberate_shrink: bool = False) -> Path | None:
+        if not self.autosave:
+            return None
+        self.campaign.updated = time.time()
+        self.last_saved = write_save(self.campaign, self.save_folder,
+                                     allow_fewer_turns=deliberate_shrink)
+        return self.last_saved

@@ -1,0 +1,127 @@
+"""The app's model: one owner thread, the loaded backend, and its context builder.
+
+Screens call these from Textual thread workers; every call into the backend runs on the
+owner thread (`ModelWorker`), so the event loop never blocks and the model is never
+touched by two threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui.backends.base import Backend, BackendError, ModelInfo
+from tui.backends.factory import make_backend
+from tui.backends.worker import ModelWorker
+from tui.engine.campaign import Campaign, Settings
+from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
+from tui.engine.game import GenerationResult, TurnRequest, generate, make_builder
+
+
+@dataclass(frozen=True)
+class LoadKey:
+    """What identifies a loaded model: reloading is needed only when this changes."""
+
+    backend: str
+    model: str
+    url: str
+    n_ctx: int
+    seed: int | None
+
+    @classmethod
+    def of(cls, s: Settings) -> LoadKey:
+        return cls(s.backend, s.model, s.url, s.n_ctx, s.seed)
+
+
+class ModelHost:
+    def __init__(self, backend_factory: Callable[[Settings], Backend] = make_backend,
+                 close_backend: bool = True) -> None:
+        self.close_backend = close_backend  # False when the backend is lent (tests)
+        self.worker = ModelWorker()
+        self.backend_factory = backend_factory
+        self.backend: Backend | None = None
+        self.info: ModelInfo | None = None
+        self.key: LoadKey | None = None
+        self.error: str | None = None
+        self._builder_key: tuple[object, ...] | None = None
+        self.builder: ContextBuilder | None = None
+        self.load_lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.backend is not None and self.info is not None
+
+    def needs_load(self, settings: Settings) -> bool:
+        return self.key != LoadKey.of(settings) or not self.ready
+
+    def load(
+        self, settings: Settings, progress: Callable[[float], None] | None = None
+    ) -> ModelInfo:
+        """Load (or keep) the model the settings ask for. Blocks; call from a thread."""
+        return self.worker.call(self._load, settings, progress)
+
+    def _load(self, settings: Settings, progress: Callable[[float], None] | None) -> ModelInfo:
+        key = LoadKey.of(settings)
+        if self.key == key and self.info is not None:
+            return self.info
+        if self.backend is not None and self.close_backend:
+            self.backend.close()
+        self.backend, self.info, self.key, self.builder = None, None, None, None
+        self.error = None
+        try:
+            backend = self.backend_factory(settings)
+            info = backend.load(progress)
+        except BackendError as exc:
+            self.error = str(exc)
+            raise
+        self.backend, self.info, self.key = backend, info, key
+        return info
+
+    def _builder_for(self, campaign: Campaign) -> ContextBuilder:
+        assert self.backend is not None
+        s = campaign.settings
+        key = (self.key, s.template, s.prompt_style, s.max_new_tokens)
+        if self.builder is None or self._builder_key != key:
+            self.builder = make_builder(self.backend, campaign)
+            self._builder_key = key
+        return self.builder
+
+    def template_name(self, campaign: Campaign) -> str:
+        def name() -> str:
+            template = self._builder_for(campaign).layout.template
+            return template.name if template else "story"
+
+        return self.worker.call(name)
+
+    def build(self, campaign: Campaign, spec: PromptSpec) -> ContextReport:
+        return self.worker.call(lambda: self._builder_for(campaign).build(spec))
+
+    def generate(
+        self,
+        campaign: Campaign,
+        request: TurnRequest,
+        cancel: threading.Event,
+        on_text: Callable[[str], None],
+    ) -> GenerationResult:
+        def job() -> GenerationResult:
+            if self.backend is None:
+                raise BackendError(self.error or "the model is not loaded")
+            sampler = campaign.settings.sampler
+            if campaign.settings.seed is not None:
+                sampler = sampler.with_changes(seed=campaign.settings.seed)
+            return generate(self.backend, self._builder_for(campaign), request, sampler,
+                            cancel, on_text)
+
+        return self.worker.call(job)
+
+    def shutdown(self) -> None:
+        def close() -> None:
+            if self.backend is not None and self.close_backend:
+                self.backend.close()
+                self.backend = None
+
+        try:
+            self.worker.submit(close)
+        finally:
+            self.worker.shutdown(wait=True, timeout=5.0)

@@ -1,0 +1,182 @@
+"""Plain line mode: play on stdin/stdout, for scripts, screen readers and dumb terminals.
+
+The story is printed as it streams; each input line is one action; /commands work as in
+the TUI. Everything printed from the model or a file is cleaned of control characters.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TextIO
+
+from tui.backends.base import Backend, BackendError
+from tui.engine.actions import Mode, split_prefix
+from tui.engine.campaign import OPENING
+from tui.engine.commands import Command, UnknownCommand, help_lines, parse_command
+from tui.engine.game import Game, GenerationResult, TurnRequest, generate, make_builder
+from tui.engine.saves import SaveError
+from tui.engine.text import clean
+
+RECAP_TURNS = 3
+
+
+class PlainSession:
+    def __init__(self, game: Game, backend: Backend, out: TextIO, err: TextIO,
+                 interactive: bool = False) -> None:
+        self.game = game
+        self.backend = backend
+        self.out = out
+        self.err = err
+        self.interactive = interactive
+        self.mode = Mode.DO
+        self.builder = None
+
+    # --- output -----------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        self.out.write(clean(text) + "\n")
+        self.out.flush()
+
+    def notice(self, text: str) -> None:
+        self.err.write(clean(text).replace("\n", " ") + "\n")
+        self.err.flush()
+
+    def recap(self) -> None:
+        campaign = self.game.campaign
+        self.say(f"== {campaign.title} ==")
+        turns = campaign.turns
+        if len(turns) > RECAP_TURNS:
+            self.say(f"[... {len(turns) - RECAP_TURNS} earlier turns ...]")
+            turns = turns[-RECAP_TURNS:]
+        for turn in turns:
+            if turn.action:
+                self.say("")
+                self.say(turn.action)
+            if turn.response:
+                self.say("" if turn.mode != OPENING else "")
+                self.say(turn.response)
+
+    # --- play -------------------------------------------------------------------------------
+
+    def load(self) -> bool:
+        name = self.game.campaign.settings.model or "SmolLM2-135M (embedded)"
+        self.notice(f"Loading model {name}…")
+        try:
+            info = self.backend.load()
+        except BackendError as exc:
+            self.notice(f"error: {exc}")
+            return False
+        self.builder = make_builder(self.backend, self.game.campaign)
+        style = self.builder.layout.template.name if self.builder.layout.template else "story"
+        self.notice(f"Model {info.name} ready ({info.n_ctx} tokens, prompt style {style}).")
+        return True
+
+    def run(self, lines: TextIO) -> int:
+        self.recap()
+        if not self.load():
+            return 1
+        while True:
+            if self.interactive:
+                self.out.write(f"\n[{self.mode.value}] > ")
+                self.out.flush()
+            line = lines.readline()
+            if not line:
+                break
+            try:
+                keep_going = self.handle(line.rstrip("\n"))
+            except (SaveError, BackendError) as exc:
+                self.notice(f"error: {exc}")
+                continue
+            if not keep_going:
+                break
+        cid = self.game.campaign.id
+        self.notice(f"Saved as {cid}. Resume with: grue resume {cid} --plain")
+        return 0
+
+    def handle(self, line: str) -> bool:
+        try:
+            command = parse_command(line)
+        except UnknownCommand as exc:
+            self.notice(str(exc))
+            return True
+        if command is not None:
+            return self.run_command(command)
+        mode, raw = split_prefix(line, self.mode)
+        request = self.game.request_action(mode, raw)
+        if request.action and request.action.text:
+            self.say("")
+            self.say(request.action.text)
+        self.play(request)
+        return True
+
+    def play(self, request: TurnRequest) -> GenerationResult | None:
+        assert self.builder is not None
+        cancel = threading.Event()
+        sampler = self.game.campaign.settings.sampler
+        if self.game.campaign.settings.seed is not None:
+            sampler = sampler.with_changes(seed=self.game.campaign.settings.seed)
+        self.say("")
+
+        def show(text: str) -> None:
+            self.out.write(text)
+            self.out.flush()
+
+        try:
+            result = generate(self.backend, self.builder, request, sampler, cancel, show)
+        except KeyboardInterrupt:
+            self.notice("[stopped]")
+            return None
+        self.out.write("\n")
+        self.out.flush()
+        if result.unsupported:
+            self.notice("note: this backend ignores " + ", ".join(result.unsupported))
+        if not result.text.strip():
+            self.notice("(the model wrote nothing; try /retry)")
+        self.game.commit(request, result)
+        return result
+
+    def run_command(self, command: Command) -> bool:
+        game, name, arg = self.game, command.name, command.arg
+        if name == "quit":
+            game.save()
+            return False
+        if name == "help":
+            for line in help_lines():
+                self.say(line)
+            self.say("Type an action (do), 'say ...' or 'story ...'; an empty line continues.")
+        elif name == "retry":
+            request = game.request_retry()
+            if request is None:
+                self.notice("nothing to retry")
+            else:
+                self.play(request)
+        elif name == "continue":
+            self.play(game.request_continue())
+        elif name == "undo":
+            turn = game.undo()
+            self.notice("undone: " + (turn.action or "the last response") if turn else
+                        "nothing to undo")
+        elif name == "redo":
+            turn = game.redo()
+            if turn is None:
+                self.notice("nothing to redo")
+            else:
+                self.say(turn.action)
+                self.say(turn.response)
+        elif name == "edit":
+            if not arg:
+                self.notice("usage: /edit NEW TEXT (replaces the last response)")
+            elif game.edit_last(arg):
+                self.notice("last response replaced")
+        elif name in ("memory", "note"):
+            attr = "memory" if name == "memory" else "authors_note"
+            if arg:
+                setattr(game.campaign, attr, clean(arg))
+                game.save()
+                self.notice(f"{name} set")
+            else:
+                self.say(getattr(game.campaign, attr) or f"(no {name})")
+        elif name == "save":
+            path = game.save()
+            self.notice(f"saved to {path}")
+        return True

@@ -1,0 +1,409 @@
+"""The adventure screen: the story, the input line and the status line.
+
+It arranges and forwards: the engine (`Game`) decides what a turn is, the model host runs
+the model on its own thread, and this screen streams text into the story view in batches.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from tui.backends.base import BackendError
+from tui.engine.actions import Mode, split_prefix
+from tui.engine.commands import Command, UnknownCommand, parse_command
+from tui.engine.game import Game, GenerationResult, TurnRequest
+from tui.engine.saves import SaveError
+from tui.engine.text import clean, one_line
+from tui.model_host import ModelHost
+from tui.screens.dialogs import HelpDialog, TextEditDialog
+from tui.widgets.action_bar import ActionBar
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.story_view import StoryView
+
+FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
+
+
+class StreamBuffer:
+    """Text from the model thread, collected until the UI's next flush."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+
+    def push(self, text: str) -> None:
+        with self._lock:
+            self._parts.append(text)
+
+    def take(self) -> str:
+        with self._lock:
+            text = "".join(self._parts)
+            self._parts.clear()
+        return text
+
+
+@dataclass
+class GenerationDone(Message):
+    request: TurnRequest
+    result: GenerationResult
+
+
+@dataclass
+class GenerationFailed(Message):
+    request: TurnRequest
+    error: str
+
+
+@dataclass
+class ModelLoaded(Message):
+    name: str
+    n_ctx: int
+    style: str
+
+
+@dataclass
+class ModelFailed(Message):
+    error: str
+
+
+@dataclass
+class LoadProgress(Message):
+    fraction: float
+
+
+class AdventureScreen(Screen[None]):
+    BINDINGS = [
+        Binding("tab", "cycle_mode", "Mode", priority=True, show=False),
+        Binding("escape", "cancel", "Stop", show=False),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "memory", "Memory"),
+        Binding("f3", "note", "Note"),
+        Binding("f4,ctrl+r", "retry", "Retry"),
+        Binding("f6", "undo", "Undo"),
+        Binding("f7", "redo", "Redo"),
+        Binding("f8", "edit_last", "Edit"),
+        Binding("ctrl+s", "save", "Save", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, game: Game, host: ModelHost) -> None:
+        super().__init__()
+        self.game = game
+        self.host = host
+        self.buffer = StreamBuffer()
+        self.cancel_event: threading.Event | None = None
+        self.pending: TurnRequest | None = None
+        self.model_ready = False
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StoryView(id="story")
+        yield ActionBar()
+        yield StatusBar()
+        yield Footer()
+
+    @property
+    def story(self) -> StoryView:
+        return self.query_one(StoryView)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def action_bar(self) -> ActionBar:
+        return self.query_one(ActionBar)
+
+    def on_mount(self) -> None:
+        self.title = one_line(self.game.campaign.title, 60)
+        self.story.show_campaign(self.game.campaign)
+        self.status.set(model="loading model…", ctx_total=self.game.campaign.settings.n_ctx,
+                        state="loading 0%")
+        self.action_bar.input.focus()
+        self.set_interval(FLUSH_SECONDS, self.flush_stream)
+        self.load_model()
+
+    # --- the model --------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_model(self) -> None:
+        settings = self.game.campaign.settings
+        try:
+            info = self.host.load(settings, lambda f: self.post_message(LoadProgress(f)))
+            style = self.host.template_name(self.game.campaign)
+        except BackendError as exc:
+            self.post_message(ModelFailed(str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+            self.post_message(ModelFailed(f"could not load the model: {exc}"))
+            return
+        self.post_message(ModelLoaded(info.name, info.n_ctx, style))
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        if not self.model_ready:
+            self.status.set(state=f"loading {int(message.fraction * 100)}%")
+
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        self.model_ready = True
+        self.status.set(model=message.name, ctx_total=message.n_ctx,
+                        state=f"ready · {message.style} · F1 help")
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        self.status.set(model="no model", state="model failed")
+        self.notify(one_line(message.error, 300), severity="error", timeout=10)
+
+    # --- input ------------------------------------------------------------------------------
+
+    def action_cycle_mode(self) -> None:
+        if isinstance(self.focused, Input):
+            self.action_bar.cycle_mode()
+        else:
+            self.focus_next()
+
+    def on_action_bar_submitted(self, message: ActionBar.Submitted) -> None:
+        line = message.text
+        try:
+            command = parse_command(line)
+        except UnknownCommand as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        if command is not None:
+            self.run_command(command)
+            return
+        if not self._can_generate():
+            self.action_bar.input.value = line
+            return
+        mode, raw = split_prefix(line, self.action_bar.mode)
+        request = self.game.request_action(mode, raw)
+        if request.action and request.action.text:
+            self.story.add_action(request.action.text)
+        self.start(request)
+
+    def run_command(self, command: Command) -> None:
+        actions = {
+            "retry": self.action_retry,
+            "undo": self.action_undo,
+            "redo": self.action_redo,
+            "save": self.action_save,
+            "help": self.action_help,
+            "quit": self.action_quit,
+            "continue": self.action_continue,
+        }
+        if command.name in actions:
+            actions[command.name]()
+        elif command.name == "edit":
+            if command.arg:
+                self._apply_edit(command.arg)
+            else:
+                self.action_edit_last()
+        elif command.name == "memory":
+            self._set_or_edit("memory", command.arg)
+        elif command.name == "note":
+            self._set_or_edit("authors_note", command.arg)
+
+    def _can_generate(self) -> bool:
+        if self.pending is not None:
+            self.notify("The model is still writing (Esc stops it).", severity="warning")
+            return False
+        if not self.model_ready:
+            self.notify("The model is still loading.", severity="warning")
+            return False
+        return True
+
+    # --- generation -------------------------------------------------------------------------
+
+    def start(self, request: TurnRequest) -> None:
+        self.pending = request
+        self.cancel_event = threading.Event()
+        self.buffer.take()
+        self.story.start_live()
+        self.status.set(state="generating… (Esc stops)")
+        self.generate(request, self.cancel_event)
+
+    @work(thread=True, group="generate")
+    def generate(self, request: TurnRequest, cancel: threading.Event) -> None:
+        try:
+            result = self.host.generate(self.game.campaign, request, cancel, self.buffer.push)
+        except BackendError as exc:
+            self.post_message(GenerationFailed(request, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported, never a traceback on screen
+            self.post_message(GenerationFailed(request, f"generation failed: {exc}"))
+            return
+        self.post_message(GenerationDone(request, result))
+
+    def flush_stream(self) -> None:
+        text = self.buffer.take()
+        if text and self.pending is not None:
+            self.story.append_live(text)
+
+    def on_generation_done(self, message: GenerationDone) -> None:
+        self.flush_stream()
+        self.pending = None
+        result = message.result
+        if result.cancelled and not result.text.strip():
+            self.story.finish_live(None)
+            if message.request.kind == "action" and message.request.action:
+                self.story.show_campaign(self.game.campaign)
+            self.status.set(state="stopped")
+            return
+        try:
+            turn = self.game.commit(message.request, result)
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error", timeout=10)
+            turn = self.game.campaign.turns[-1]
+            saved = "NOT saved"
+        else:
+            saved = "saved"
+        self.story.finish_live(turn.response)
+        state = "stopped · kept (F6 undo)" if result.cancelled else saved
+        if message.request.kind == "retry" and len(turn.responses) > 1:
+            state += f" · take {turn.chosen + 1}/{len(turn.responses)}"
+        if not turn.response.strip():
+            self.notify("The model wrote nothing; try F4 (retry).", severity="warning")
+        if result.unsupported:
+            self.notify("This backend ignores: " + ", ".join(result.unsupported),
+                        severity="information")
+        self.status.set(ctx_used=result.report.total_tokens, ctx_total=result.report.window,
+                        state=state)
+
+    def on_generation_failed(self, message: GenerationFailed) -> None:
+        self.flush_stream()
+        self.pending = None
+        self.story.finish_live(None)
+        self.story.show_campaign(self.game.campaign)
+        self.status.set(state="error")
+        self.notify(one_line(message.error, 300), severity="error", timeout=10)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_cancel(self) -> None:
+        if self.cancel_event is not None and self.pending is not None:
+            self.cancel_event.set()
+            self.status.set(state="stopping…")
+
+    def action_continue(self) -> None:
+        if self._can_generate():
+            self.start(self.game.request_continue())
+
+    def action_retry(self) -> None:
+        if not self._can_generate():
+            return
+        request = self.game.request_retry()
+        if request is None:
+            self.notify("Nothing to retry yet.")
+            return
+        turn = self.game.campaign.last_turn()
+        if turn is not None and turn.response and self.story.children:
+            self.story.children[-1].remove()
+        self.start(request)
+
+    def action_undo(self) -> None:
+        if self.pending is not None:
+            return
+        try:
+            turn = self.game.undo()
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+            return
+        if turn is None:
+            self.notify("Nothing to undo.")
+            return
+        self.story.show_campaign(self.game.campaign)
+        self.status.set(state="undone (F7 redo)")
+
+    def action_redo(self) -> None:
+        if self.pending is not None:
+            return
+        turn = self.game.redo()
+        if turn is None:
+            self.notify("Nothing to redo.")
+            return
+        self.story.show_turn(turn)
+        self.status.set(state="redone · saved")
+
+    def action_edit_last(self) -> None:
+        turn = self.game.campaign.last_turn()
+        if self.pending is not None or turn is None:
+            return
+        self.app.push_screen(
+            TextEditDialog("Edit the last response", turn.response), self._apply_edit_result
+        )
+
+    def _apply_edit_result(self, text: str | None) -> None:
+        if text is not None:
+            self._apply_edit(text)
+
+    def _apply_edit(self, text: str) -> None:
+        try:
+            changed = self.game.edit_last(text)
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+            return
+        if changed:
+            self.story.show_campaign(self.game.campaign)
+            self.status.set(state="edited · saved")
+
+    def _set_or_edit(self, attr: str, value: str) -> None:
+        label = "memory" if attr == "memory" else "author's note"
+        if value:
+            self._store_text(attr, value)
+            return
+        hint = (
+            "Memory: facts the model always sees, at the top of the prompt. Ctrl+S save · Esc"
+            if attr == "memory"
+            else "Author's note: style and direction, a few actions from the end. Ctrl+S · Esc"
+        )
+        self.app.push_screen(
+            TextEditDialog(f"Edit the {label}", getattr(self.game.campaign, attr), hint),
+            lambda text: self._store_text(attr, text) if text is not None else None,
+        )
+
+    def _store_text(self, attr: str, text: str) -> None:
+        setattr(self.game.campaign, attr, clean(text).strip())
+        try:
+            self.game.save()
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+            return
+        self.status.set(state=f"{'memory' if attr == 'memory' else 'note'} saved")
+
+    def action_memory(self) -> None:
+        self._set_or_edit("memory", "")
+
+    def action_note(self) -> None:
+        self._set_or_edit("authors_note", "")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpDialog())
+
+    def action_save(self) -> None:
+        try:
+            path = self.game.save()
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+            return
+        self.status.set(state="saved")
+        if path is not None:
+            self.notify(f"Saved {path.name}")
+
+    def action_quit(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+        try:
+            if self.pending is None:
+                self.game.save()
+        except SaveError:
+            pass
+        self.app.exit()
+
+    def set_mode(self, mode: Mode) -> None:
+        self.action_bar.set_mode(mode)

@@ -1,0 +1,61 @@
+"""The input line with the current mode (Do / Say / Story) shown beside it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from tui.engine.actions import Mode, next_mode
+
+PLACEHOLDERS = {
+    Mode.DO: "What do you do? (empty: continue, /help: commands)",
+    Mode.SAY: "What do you say?",
+    Mode.STORY: "Write the story as it goes on…",
+}
+
+
+class ActionBar(Horizontal):
+    DEFAULT_CSS = """
+    ActionBar { height: 3; }
+    ActionBar > #mode { width: 9; height: 3; content-align: center middle; text-style: bold;
+                        background: $boost; }
+    ActionBar > Input { width: 1fr; }
+    """
+
+    class Submitted(Message):
+        def __init__(self, mode: Mode, text: str) -> None:
+            super().__init__()
+            self.mode = mode
+            self.text = text
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = Mode.DO
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self._label()), id="mode", markup=False)
+        yield Input(placeholder=PLACEHOLDERS[self.mode], id="action")
+
+    def _label(self) -> str:
+        return f"{self.mode.value.capitalize()} ▸"
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#action", Input)
+
+    def cycle_mode(self) -> None:
+        self.set_mode(next_mode(self.mode))
+
+    def set_mode(self, mode: Mode) -> None:
+        self.mode = mode
+        self.query_one("#mode", Static).update(Text(self._label()))
+        self.input.placeholder = PLACEHOLDERS[mode]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value
+        self.input.value = ""
+        self.post_message(self.Submitted(self.mode, value))

@@ -1,0 +1,112 @@
+"""The story: finished paragraphs stay untouched; only the live response is updated.
+
+Every text shown here is untrusted (model output, scenario files): it goes in as a Rich
+`Text`, never as markup, after control characters are stripped.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tui.engine.campaign import OPENING, Campaign, Turn
+from tui.engine.text import clean
+
+MAX_SHOWN_TURNS = 300  # older turns stay in the save; the view keeps the recent ones
+
+
+class Paragraph(Static):
+    """One block of story text."""
+
+    DEFAULT_CSS = """
+    Paragraph { margin: 0 0 1 0; }
+    Paragraph.action { color: $accent; text-style: bold; }
+    Paragraph.live { color: $text; }
+    Paragraph.notice { color: $text-muted; text-style: italic; }
+    """
+
+    def __init__(self, text: str, kind: str) -> None:
+        super().__init__(Text(clean(text)), markup=False, classes=kind)
+        self.raw = clean(text)
+
+    def set_text(self, text: str) -> None:
+        self.raw = clean(text)
+        self.update(Text(self.raw))
+
+
+class StoryView(VerticalScroll, can_focus=True):
+    """The scrolling story. Append, don't re-render."""
+
+    DEFAULT_CSS = """
+    StoryView { padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.live: Paragraph | None = None
+
+    def _at_end(self) -> bool:
+        return self.scroll_y >= self.max_scroll_y - 1
+
+    def _append(self, widget: Paragraph) -> Paragraph:
+        follow = self._at_end()
+        self.mount(widget)
+        if follow:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        return widget
+
+    def add_action(self, text: str) -> None:
+        if text:
+            self._append(Paragraph(text, "action" if text.startswith(">") else "story"))
+
+    def add_response(self, text: str) -> None:
+        if text:
+            self._append(Paragraph(text, "story"))
+
+    def add_notice(self, text: str) -> None:
+        self._append(Paragraph(text, "notice"))
+
+    def start_live(self) -> None:
+        self.live = self._append(Paragraph("…", "live"))
+        self.live.raw = ""
+
+    def append_live(self, text: str) -> None:
+        if self.live is None:
+            self.start_live()
+        assert self.live is not None
+        follow = self._at_end()
+        self.live.set_text(self.live.raw + text)
+        if follow:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    def finish_live(self, final: str | None) -> None:
+        """End the live paragraph: keep it with its final text, or remove it (None/empty)."""
+        live, self.live = self.live, None
+        if live is None:
+            if final:
+                self.add_response(final)
+            return
+        if final:
+            live.set_text(final)
+            live.remove_class("live")
+            live.add_class("story")
+        else:
+            live.remove()
+
+    def show_turn(self, turn: Turn) -> None:
+        if turn.mode != OPENING:
+            self.add_action(turn.action)
+        self.add_response(turn.response)
+
+    def show_campaign(self, campaign: Campaign) -> None:
+        """Redraw from the campaign (after undo/redo/edit/retry: rare, not per token)."""
+        self.remove_children()
+        self.live = None
+        turns = campaign.turns
+        if len(turns) > MAX_SHOWN_TURNS:
+            self.add_notice(f"({len(turns) - MAX_SHOWN_TURNS} earlier turns are in the save)")
+            turns = turns[-MAX_SHOWN_TURNS:]
+        for turn in turns:
+            self.show_turn(turn)
+        self.call_after_refresh(self.scroll_end, animate=False)
