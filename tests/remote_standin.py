@@ -36,6 +36,7 @@ class StandIn:
 
     routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    read_delay: float = 0.0  # seconds to wait before reading a request (a busy server)
 
     def __post_init__(self) -> None:
         self._listener = socket.socket()
@@ -84,6 +85,7 @@ class StandIn:
 
     def _handle(self, conn: socket.socket) -> None:
         try:
+            time.sleep(self.read_delay)
             req = _read_request(conn)
             if req is None:
                 return

@@ -242,6 +242,19 @@ def test_stream_cut_off_mid_chunk() -> None:
     assert pieces == ["a"]
 
 
+def test_big_prompt_to_a_slow_reader() -> None:
+    """Sending must not time out on the short read poll while the server is busy."""
+    with models_server() as server:
+        server.route("POST", "/v1/completions")(
+            lambda req, conn: send_sse(conn, [completion_event("ok", "stop")])
+        )
+        backend = loaded(server)
+        server.read_delay = 0.5
+        prompt = Prompt(tokens=[], text="x" * 8_000_000)
+        assert "".join(backend.stream(prompt, SAMPLER, [], threading.Event())) == "ok"
+        assert len(server.requests[-1].json()["prompt"]) == 8_000_000
+
+
 # -- stalls and cancel ------------------------------------------------------------------
 
 

@@ -158,7 +158,9 @@ class HttpClient:
         sock = self._connect()
         stream = Stream(sock, self, path, cancel, timeout or self.read_timeout)
         try:
+            sock.settimeout(stream.read_timeout)  # a big prompt may wait on a busy server
             sock.sendall(self._request_bytes(method, path, body))
+            sock.settimeout(POLL)
             stream.read_head()
         except OSError as exc:
             stream.close()
@@ -198,7 +200,6 @@ class HttpClient:
             except (OSError, ssl.SSLError) as exc:
                 sock.close()
                 raise BackendError(f"cannot reach {self.label}: TLS failed ({exc})") from exc
-        sock.settimeout(POLL)
         return sock
 
     def _request_bytes(self, method: str, path: str, body: Any) -> bytes:
@@ -252,7 +253,7 @@ class Stream:
         self._client = client
         self._where = client.where(path)
         self._cancel = cancel
-        self._read_timeout = read_timeout
+        self.read_timeout = read_timeout
         self._buf = bytearray()
         self._eof = False
         self.response = Response(0, "", {})
@@ -281,7 +282,7 @@ class Stream:
         """Read more bytes into the buffer; False at end of stream."""
         if self._eof or self._sock is None:
             return False
-        deadline = time.monotonic() + self._read_timeout
+        deadline = time.monotonic() + self.read_timeout
         while True:
             if self._cancel is not None and self._cancel.is_set():
                 self.close()
@@ -293,7 +294,7 @@ class Stream:
                     self.close()
                     raise BackendError(
                         f"{self._where}: server stopped answering "
-                        f"(nothing for {self._read_timeout:g} s)"
+                        f"(nothing for {self.read_timeout:g} s)"
                     ) from None
                 continue
             except ssl.SSLWantReadError:
