@@ -299,3 +299,48 @@ def test_downloaded_file_loads_in_llama_cpp(hub: Hub) -> None:
         assert llm.tokenize(b"Hello", add_bos=False)
     finally:
         llm.close()
+
+
+# --- the `grue models` command line ----------------------------------------------------------
+
+
+def run_cli(*argv: str) -> int:
+    import argparse
+
+    from tui.commands import models_cmd
+
+    parser = argparse.ArgumentParser(prog="grue")
+    models_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def test_cli_download_info_remove(hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("models", "download", REPO, "--quant", "Q4_1") == 0
+    out, err = capsys.readouterr()
+    assert "downloaded:" in out and MODEL_NAME in out
+    assert "100.0%" in err and "MB/s" in err and "left" in err
+    assert run_cli("models", "list") == 0
+    assert MODEL_NAME in capsys.readouterr().out
+    assert run_cli("models", "info", str(list_downloaded()[0].path)) == 0
+    assert "architecture:  llama" in capsys.readouterr().out
+    assert run_cli("models", "remove", MODEL_NAME) == 0
+    assert "removed:" in capsys.readouterr().out
+    assert run_cli("models", "remove", MODEL_NAME) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("grue: ") and err.count("\n") == 1
+
+
+def test_cli_errors_and_usage(hub: Hub, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("models", "download", REPO) == 1  # no Q5_K_M in the repo
+    assert "available quants: Q4_1, Q8_0" in capsys.readouterr().err
+    assert run_cli("models", "download", "no-such-model") == 2
+    assert run_cli("models") == 2
+    assert run_cli("models", "recommend", "--ctx", "0") == 2
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF\x07\x00\x00\x00")
+    assert run_cli("models", "info", str(bad)) == 1
+    assert "unsupported GGUF version 7" in capsys.readouterr().err
+    assert run_cli("models", "recommend", "--use-case", "adventure", "--ctx", "2048") == 0
+    out = capsys.readouterr().out
+    assert "smollm2-135m" in out and "ai-dungeon-2-classic" not in out

@@ -85,7 +85,8 @@ def _gb(n_bytes: float) -> str:
     return f"{n_bytes / GB:.1f} GB"
 
 
-def cmd_list(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_list(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     catalog = load_catalog()
     print(f"{'id':32} {'use':10} {'size':5} {'template':10} {'preset':15} status", file=out)
     for entry in catalog:
@@ -114,7 +115,8 @@ def _entry_status(entry: CatalogEntry) -> str:
     return ""
 
 
-def cmd_recommend(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_recommend(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     if args.ctx <= 0:
         print("grue: --ctx must be a positive number of tokens", file=sys.stderr)
         return 2
@@ -146,8 +148,8 @@ class TextProgress:
 
     WIDTH = 24
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
         self.last = 0.0
         self.shown = False
 
@@ -184,7 +186,8 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def cmd_download(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_download(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     name: str = args.name
     catalog = load_catalog()
     if catalog.find(name) is None and "/" not in name:
@@ -193,6 +196,7 @@ def cmd_download(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return 2
     bar = TextProgress()
     cancel = threading.Event()
+    done = threading.Event()
     result: dict[str, Any] = {}
 
     def work() -> None:
@@ -207,19 +211,22 @@ def cmd_download(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 )
         except BaseException as exc:  # handed to the main thread
             result["error"] = exc
+        finally:
+            done.set()
 
-    # The transfer runs in a thread so Ctrl+C here only sets the cancel event; the
-    # worker stops at the next chunk and huggingface_hub removes its partial file.
-    worker = threading.Thread(target=work, name="grue-download", daemon=True)
-    worker.start()
+    # The transfer runs in a thread so Ctrl+C here only sets the cancel event; the worker
+    # stops at the next chunk and huggingface_hub removes its partial file. Wait on an
+    # Event, not Thread.join: a join interrupted by Ctrl+C marks a running thread as
+    # stopped on Python 3.11.
+    threading.Thread(target=work, name="grue-download", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
         bar.finish()
         print("grue: cancelling download...", file=sys.stderr)
-        worker.join(30)
+        done.wait(30)
     bar.finish()
     error = result.get("error")
     if isinstance(error, DownloadCancelled) or cancel.is_set():
@@ -231,7 +238,8 @@ def cmd_download(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def cmd_remove(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_remove(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     removed = remove_model(args.name)
     for path in removed:
         print(f"removed: {one_line(str(path))}", file=out)
@@ -240,7 +248,8 @@ def cmd_remove(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def cmd_info(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def cmd_info(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     info = read_gguf_info(args.path)
     for line in info.summary_lines():
         print(line, file=out)

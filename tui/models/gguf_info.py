@@ -258,21 +258,28 @@ class _Reader:
         return self.take(length, what).decode("utf-8", errors="replace")
 
     def skip_strings(self, count: int, what: str) -> None:
-        """Walk past `count` strings (the hot loop for tokenizer vocabularies)."""
+        """Walk past `count` strings (the hot loop for tokenizer vocabularies).
+
+        The inner loop only unpacks lengths; running off the buffer raises struct.error,
+        and the buffer is then grown (or the file found truncated) and the walk resumed.
+        """
         u64 = self.u64
-        size = self.size
         pos = self.pos
-        buf_len = len(self.buf)
-        for _ in range(count):
-            if pos + 8 > buf_len:
+        remaining = count
+        while remaining:
+            buf = self.buf
+            done = 0
+            try:
+                for done in range(remaining):  # noqa: B007 - `done` is read after a break-out
+                    (length,) = u64(buf, pos)
+                    if length > MAX_STRING_LENGTH:
+                        raise self.fail(f"absurd string length {length} in {what} at byte {pos}")
+                    pos += 8 + length
+                remaining = 0
+            except struct.error:
+                remaining -= done
                 self.pos = pos
                 self.ensure(pos + 8, f"{what} item length")
-                buf_len = len(self.buf)
-            (length,) = u64(self.buf, pos)
-            pos += 8
-            if length > MAX_STRING_LENGTH or length > size - pos:
-                raise self.fail(f"absurd string length {length} in {what} at byte {pos - 8}")
-            pos += length
         self.pos = pos
         self.ensure(pos, what)
 
