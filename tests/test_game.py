@@ -115,3 +115,14 @@ def test_cancel_stops_the_stream() -> None:
     request = game.request_action(Mode.DO, "x")
     result = generate(backend, builder, request, game.campaign.settings.sampler, cancel, on_text)
     assert result.cancelled and len(got) <= 6
+
+
+def test_response_cut_mid_sentence_ends_at_the_last_full_sentence() -> None:
+    from tui.engine.game import tidy_response
+
+    assert tidy_response('You wait. She says "go." And then the', continuing=False) == \
+        'You wait. She says "go."'
+    assert tidy_response("A whole sentence!", continuing=False) == "A whole sentence!"
+    # never throw away most of the text to find a sentence end
+    assert tidy_response("Short. " + "a very long unfinished clause " * 5, continuing=False) \
+        .startswith("Short. a very long")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,10 @@ from tui.models.gguf_info import GGUFError
 from tui.models.memory import check_fits
 
 DEFAULT_N_CTX = 4096
+PREFILL_CHUNK = 64  # prompt tokens evaluated between checks of the cancel flag
+
+# ggml log levels: debug lines (thousands per load) stay out of the log file.
+LOG_INFO, LOG_CONT = 2, 5
 
 _log_lock = threading.Lock()
 _log_file: TextIO | None = None
@@ -42,15 +47,26 @@ def route_llama_log(path: Path | None = None) -> Path:
         if _log_callback is None:
             _log_file = target.open("a", encoding="utf-8", errors="replace")
 
+            last_level = [LOG_INFO]
+
             @llama_cpp.llama_log_callback
             def _write(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-                if _log_file is not None and text:
+                # Continuation lines carry the level of the line they continue.
+                effective = last_level[0] if level == LOG_CONT else level
+                last_level[0] = effective
+                if _log_file is not None and text and effective >= LOG_INFO:
                     _log_file.write(text.decode("utf-8", errors="replace"))
                     _log_file.flush()
 
             _log_callback = _write
             llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
     return target
+
+
+def default_threads() -> int:
+    """All cores: llama-cpp-python's default of half the cores halves speed on small machines."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
 
 
 class LocalBackend(Backend):
@@ -97,7 +113,8 @@ class LocalBackend(Backend):
             self._llm = llama_cpp.Llama(
                 model_path=str(self.model_path),
                 n_ctx=n_ctx,
-                n_threads=self.n_threads,
+                n_threads=self.n_threads or default_threads(),
+                n_threads_batch=self.n_threads or default_threads(),
                 seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
                 verbose=True,
             )
@@ -181,6 +198,8 @@ class LocalBackend(Backend):
         if sampler.seed is not None:
             kwargs["seed"] = sampler.seed
         try:
+            if not self._prefill(list(prompt.tokens), cancel):
+                return
             for chunk in self._llm.create_completion(**kwargs):
                 text = chunk["choices"][0].get("text", "")
                 if text:
@@ -189,6 +208,30 @@ class LocalBackend(Backend):
                     break
         except ValueError as exc:  # e.g. prompt longer than the context
             raise BackendError(f"generation failed: {exc}") from exc
+
+    def _prefill(self, tokens: list[int], cancel: threading.Event) -> bool:
+        """Evaluate the prompt (all but its last token) in chunks, checking `cancel`.
+
+        llama.cpp cannot stop inside one evaluation, so a long prompt evaluated at once
+        would make Esc wait seconds. The cached prefix of the previous prompt is kept;
+        `create_completion` then finds all but the last token cached. False if cancelled.
+        """
+        llm = self._llm
+        cached = list(llm._input_ids)
+        common = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        target = len(tokens) - 1
+        if common < llm.n_tokens:
+            llm.n_tokens = common  # eval() drops the KV cache past n_tokens
+        while llm.n_tokens < target:
+            if cancel.is_set():
+                return False
+            start = llm.n_tokens
+            llm.eval(tokens[start : min(target, start + PREFILL_CHUNK)])
+        return not cancel.is_set()
 
     def close(self) -> None:
         if self._llm is not None:

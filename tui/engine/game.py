@@ -7,6 +7,7 @@ commit, so a turn is on disk before the UI says it is done.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -105,10 +106,23 @@ def generate(
     )
 
 
+_SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\\]]*(?=\\s|$)")
+
+
 def tidy_response(text: str, *, continuing: bool) -> str:
-    """Trim a finished response: whitespace at the ends, an unfinished last sentence kept."""
+    """Trim a finished response: whitespace at the ends, and a sentence cut off mid-way.
+
+    When the token limit stops the model mid-sentence, the story reads better ending at
+    the last full sentence (as AI Dungeon does), unless that would drop most of the text.
+    """
     text = text.rstrip()
-    return text if continuing else text.lstrip()
+    if not continuing:
+        text = text.lstrip()
+    if text and not _SENTENCE_END.search(text[-3:]):
+        ends = list(_SENTENCE_END.finditer(text))
+        if ends and ends[-1].end() >= len(text) * 0.5:
+            text = text[: ends[-1].end()]
+    return text
 
 
 class Game:
