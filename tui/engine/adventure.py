@@ -67,6 +67,7 @@ def adventure_spec(
         turn=campaign.player_turn_count + 1,
         seed=campaign.settings.seed or 0,
         min_start=min(min_start, max(0, len(history) - 1)),
+        extra_stops=["\n>"],  # the model must not play the player
     )
 
 

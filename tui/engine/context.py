@@ -64,6 +64,7 @@ class Message:
     text: str
     label: str
     kind: str = "story"  # segment kind shown in the report
+    speaker: str = ""  # chat: the name shown before the text in plain story style
 
 
 @dataclass
@@ -72,6 +73,7 @@ class HeaderPart:
     label: str
     text: str
     instruct_only: bool = False  # instructions that only make sense to an instruct model
+    droppable: bool = False  # e.g. example dialogues: pushed out first as the story grows
 
 
 @dataclass
@@ -92,6 +94,9 @@ class PromptSpec:
     min_start: int = 0  # history before this index is covered by the summary
     macros: dict[str, str] = field(default_factory=dict)
     trailing_instruction: str = ""  # e.g. a card's post-history instructions
+    reply_role: str = NARRATOR  # PLAYER to have the model write the player's line
+    reply_speaker: str = ""  # chat: "Name:" starts the reply in plain story style
+    extra_stops: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,9 @@ class Layout:
 
     def message(self, msg: Message, first: bool, open_end: bool = False) -> list[_Piece]:
         t = self.template
+        if t is None and msg.speaker:
+            lead = "" if first else "\n"
+            return [_Piece(msg.kind, msg.label, f"{lead}{msg.speaker}: {msg.text}", False)]
         if t is None:
             if msg.role == PLAYER:
                 lead = "" if first else "\n\n"
@@ -226,15 +234,21 @@ class Layout:
             _Piece("template", "note end", "]" + suffix, True),
         ]
 
-    def generation(self, continuing: bool) -> list[_Piece]:
-        if self.template is None or continuing:
+    def generation(self, continuing: bool, role: str = NARRATOR,
+                   speaker: str = "") -> list[_Piece]:
+        if continuing:
             return []
-        return [_Piece("template", "response start", self.template.assistant_prefix, True)]
+        if self.template is None:
+            if speaker:
+                return [_Piece("template", "response start", f"\n{speaker}:", False)]
+            return []
+        prefix = self.template.user_prefix if role == PLAYER else self.template.assistant_prefix
+        return [_Piece("template", "response start", prefix, True)]
 
-    def stops(self) -> list[str]:
-        stops = ["\n>"]
+    def stops(self, extra: list[str] | None = None) -> list[str]:
+        stops = list(extra or [])
         if self.template:
-            stops.extend(self.template.stops)
+            stops.extend(s for s in self.template.stops if s not in stops)
         return stops
 
 
@@ -339,7 +353,7 @@ class ContextBuilder:
 
         continuing = spec.continue_last and pending is None and bool(history) and \
             history[-1].role == NARRATOR
-        fixed_tail = self.layout.generation(continuing)
+        fixed_tail = self.layout.generation(continuing, spec.reply_role, spec.reply_speaker)
         pending_pieces = self.layout.message(pending, first=not history) if pending else []
 
         def header_cost(parts: list[HeaderPart]) -> int:
@@ -406,6 +420,14 @@ class ContextBuilder:
             fixed = header_cost(header_with_lore) + late_cost() + self._cost(pending_pieces) + \
                 self._cost(fixed_tail)
 
+        # Example dialogues and other droppable parts leave before any story does.
+        history_cost = sum(msg_costs[spec.min_start:])
+        while history_cost > self.budget - fixed and any(p.droppable for p in header_with_lore):
+            index = max(i for i, p in enumerate(header_with_lore) if p.droppable)
+            dropped_part = header_with_lore.pop(index)
+            trimmed.append(TrimDrop(dropped_part.label, "pushed out by the growing story"))
+            fixed = header_cost(header_with_lore) + late_cost() + self._cost(pending_pieces) + \
+                self._cost(fixed_tail)
         header_final = header_with_lore
 
         # Choose where history starts: the newest messages that fit, trimmed in big chunks.
@@ -459,7 +481,7 @@ class ContextBuilder:
             budget=self.budget,
             history_start=start,
             history_total=len(history),
-            stop=self.layout.stops(),
+            stop=self.layout.stops(spec.extra_stops),
             lore_next_state=scan.next_state,
         )
 

@@ -32,7 +32,7 @@ class TurnRequest:
     kind: str  # "action" | "retry" | "continue"
     spec: PromptSpec
     action: Action | None = None
-    prefix: str = ""  # text the response continues (continue of the same turn)
+    cut_actions: bool = True  # adventure: cut where the model starts a new "> " action
 
 
 @dataclass
@@ -86,16 +86,21 @@ def generate(
     pieces: list[str] = []
     sampler = sampler.with_changes(max_tokens=builder.max_new_tokens)
     shown = 0
+
+    def cut(text: str) -> str:
+        return cut_at_new_action(text) if request.cut_actions else text
+
     for piece in backend.stream(Prompt(report.tokens, report.text), sampler, report.stop, cancel):
         pieces.append(piece)
-        text = cut_at_new_action("".join(pieces))
+        whole = "".join(pieces)
+        text = cut(whole)
         safe = clean(text)
         if len(safe) > shown:
             on_text(safe[shown:])
             shown = len(safe)
-        if len(text) < len("".join(pieces)):
+        if len(text) < len(whole):
             break  # the model began a new action line: the player's turn
-    final = clean(cut_at_new_action("".join(pieces)))
+    final = clean(cut("".join(pieces)))
     return GenerationResult(
         text=final,
         report=report,
