@@ -59,7 +59,9 @@ def test_llama_server() -> None:
     }
     with serve(models, routes) as server:
         backend = OpenAIBackend(server.url + "/v1")
-        info = backend.load()
+        progress: list[float] = []
+        info = backend.load(progress.append)
+        assert progress == [0.0, 1.0]
         assert (info.name, info.n_ctx, info.train_ctx) == ("smol.gguf", 4096, 8192)
         assert info.chat_template == TEMPLATE and (info.bos_token, info.eos_token) == (
             "<s>",

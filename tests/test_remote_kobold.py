@@ -223,5 +223,7 @@ def test_make_backend(kobold: KoboldStandIn) -> None:
     assert isinstance(make_backend("openai", "http://127.0.0.1:1", model="m"), OpenAIBackend)
     with pytest.raises(BackendError, match="unknown remote backend 'llamafile'"):
         make_backend("llamafile", kobold.url)
-    with pytest.raises(BackendError, match="does not take: api_key"):
-        make_backend("kobold", kobold.url, api_key="x")
+    with pytest.raises(BackendError, match="does not take: server"):
+        make_backend("kobold", kobold.url, server="llama-server")
+    make_backend("kobold", kobold.url, api_key="pw").load()
+    assert kobold.requests[-1].headers["authorization"] == "Bearer pw"

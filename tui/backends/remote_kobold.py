@@ -54,7 +54,8 @@ class KoboldBackend(Backend):
     """A KoboldCpp server through its native API.
 
     KoboldCpp serves one model, so `model` is only a label check: a different name loaded
-    there is reported in `info.extra["asked_model"]`, not refused. `n_ctx` caps the context.
+    there is reported in `info.extra["asked_model"]`, not refused. `n_ctx` caps the context;
+    `api_key` is the server's `--password`.
     """
 
     capabilities = Capabilities(counts_tokens=True, can_cancel=True, takes_token_prompt=False)
@@ -65,13 +66,17 @@ class KoboldBackend(Backend):
         model: str | None = None,
         timeout: float = 300.0,
         *,
+        api_key: str | None = None,
         connect_timeout: float = 5.0,
         n_ctx: int | None = None,
     ) -> None:
         endpoint = Endpoint.parse(url)
         if endpoint.prefix.endswith("/api"):
             endpoint = Endpoint(endpoint.scheme, endpoint.host, endpoint.port, endpoint.prefix[:-4])
-        self._client = HttpClient(endpoint, endpoint.base + "/api", connect_timeout, timeout)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}  # --password
+        self._client = HttpClient(
+            endpoint, endpoint.base + "/api", connect_timeout, timeout, headers
+        )
         self._model = model
         self._n_ctx = n_ctx
         self._info: ModelInfo | None = None

@@ -325,6 +325,8 @@ class OpenAIBackend(Backend):
         return ids
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
+        """Token ids from the server. Only llama-server honours `special=False`: the
+        llama_cpp.server and KoboldCpp endpoints always parse special tokens."""
         if self._estimate is not None:
             return self._estimate.tokenize(text)
         self.info  # noqa: B018 - raises if not loaded
