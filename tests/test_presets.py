@@ -152,3 +152,4 @@ def test_unsupported_by_llama_cpp() -> None:
     ]
     # a range without a penalty shapes nothing
     assert unsupported_by_llama_cpp(Sampler(repetition_range=64)) == []
+    assert unsupported_by_llama_cpp(Sampler(tfs_z=0.95, min_p=0.1, typical_p=0.9)) == ["tfs_z"]

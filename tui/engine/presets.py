@@ -100,19 +100,21 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "Deterministic": "always the most likely token",
 }
 
-# Samplers llama-cpp-python's create_completion has no parameter for, with the neutral
-# value that means "not used". (repetition_range has no neutral value: llama.cpp's
-# penalty window is fixed by the backend, so only a range other than the default counts.)
+# Settings llama-cpp-python's create_completion cannot apply, compared with their neutral
+# values. It has no parameter for top_a, eta_cutoff, repetition slope or the encoder penalty;
+# its repetition window is `Llama(last_n_tokens_size=...)`, fixed when the model loads; and
+# (0.3.x) it accepts tfs_z but no longer applies it (llama.cpp dropped tail-free sampling).
 _LLAMA_CPP_MISSING = (
     "top_a",
     "eta_cutoff",
+    "tfs_z",
     "repetition_range",
     "repetition_slope",
     "encoder_repetition_penalty",
 )
 
 
-class PresetError(Exception):
+class PresetError(ValueError):
     """An unknown preset name or an unreadable preset file (one line)."""
 
 

@@ -27,7 +27,7 @@ GB = 1024**3
 DECIMAL_GB = 1_000_000_000  # file sizes on the hub and in the guide are decimal GB
 
 
-class CatalogError(Exception):
+class CatalogError(ValueError):
     """A broken catalog entry or an unknown model id (one line)."""
 
 

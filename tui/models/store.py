@@ -21,7 +21,7 @@ _REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 
 
-class StoreError(Exception):
+class StoreError(LookupError):
     """A model name that resolves to nothing, or a file Grue will not remove (one line)."""
 
 
