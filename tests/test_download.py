@@ -219,7 +219,7 @@ def test_dropped_connection_resumes_with_range(hub: Hub) -> None:
     assert read_gguf_info(path).context_length == 8192
 
 
-def test_cancel_keeps_no_half_file(hub: Hub) -> None:
+def test_cancel_keeps_no_half_file(hub: Hub, tmp_path: Path) -> None:
     hub.throttle = 0.002
     cancel = threading.Event()
 
@@ -230,6 +230,7 @@ def test_cancel_keeps_no_half_file(hub: Hub) -> None:
     with pytest.raises(DownloadCancelled, match="cancelled"):
         download_model(REPO, "Q4_1", progress=on_progress, cancel=cancel)
     assert list_downloaded() == []
+    assert not list((tmp_path / "home").rglob("*.incomplete"))
     with pytest.raises(StoreError):
         resolve_model(MODEL_NAME)
 
