@@ -106,20 +106,31 @@ class LocalBackend(Backend):
         if train_ctx:
             n_ctx = min(n_ctx, train_ctx)
         report(0.1)
-        route_llama_log()
+        log = route_llama_log()
         try:
             import llama_cpp
 
-            self._llm = llama_cpp.Llama(
-                model_path=str(self.model_path),
-                n_ctx=n_ctx,
-                n_threads=self.n_threads or default_threads(),
-                n_threads_batch=self.n_threads or default_threads(),
-                seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
-                verbose=True,
-            )
+            # llama-cpp-python prints the metadata with Python's print while loading.
+            with log.open("a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink), \
+                    contextlib.redirect_stdout(sink):
+                self._llm = self._construct(llama_cpp, n_ctx)
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(f"{name}: llama.cpp could not load it ({exc})") from exc
+        self._finish_load(header, train_ctx, report)
+        return self.info
+
+    def _construct(self, llama_cpp: Any, n_ctx: int) -> Any:
+        threads = self.n_threads or default_threads()
+        return llama_cpp.Llama(
+            model_path=str(self.model_path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+            verbose=True,
+        )
+
+    def _finish_load(self, header: Any, train_ctx: int | None, report: ProgressCallback) -> None:
         # Keep llama.cpp's own chatter in the log; stop llama-cpp-python's Python prints.
         self._llm.verbose = False
         report(0.9)
@@ -136,7 +147,6 @@ class LocalBackend(Backend):
             extra={"quantization": header.quantization or "", "path": str(self.model_path)},
         )
         report(1.0)
-        return self._info
 
     def _piece(self, token: int) -> str:
         if token < 0:
