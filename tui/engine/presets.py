@@ -120,14 +120,9 @@ class PresetError(ValueError):
 
 def presets_dir() -> Path:
     """`<home>/presets`: `$GRUE_HOME` or the platform's user data folder."""
-    env = os.environ.get("GRUE_HOME")
-    if env:
-        home = Path(env).expanduser()
-    else:
-        import platformdirs
+    from tui.engine.paths import grue_home
 
-        home = Path(platformdirs.user_data_dir("grue", appauthor=False))
-    return home / "presets"
+    return grue_home() / "presets"
 
 
 def _key(name: str) -> str:

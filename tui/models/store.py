@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.engine.paths import grue_home
 from tui.models.catalog import CatalogEntry, load_catalog
 from tui.models.embedded import embedded_model_path
 from tui.models.gguf_info import quant_from_filename
@@ -36,15 +37,6 @@ class StoredModel:
     @property
     def filename(self) -> str:
         return self.path.name
-
-
-def grue_home() -> Path:
-    env = os.environ.get("GRUE_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("grue", appauthor=False))
 
 
 def models_dir() -> Path:
