@@ -40,7 +40,7 @@ class TextEditDialog(ModalScreen[str | None]):
     TextEditDialog > Vertical { width: 90%; max-width: 100; height: 80%; border: round $accent;
                                 background: $surface; padding: 0 1; }
     TextEditDialog #title { height: 1; text-style: bold; }
-    TextEditDialog #hint { height: 1; color: $text-muted; }
+    TextEditDialog #hint { height: auto; color: $text-muted; }
     TextEditDialog TextArea { height: 1fr; }
     TextEditDialog Horizontal { height: 3; align-horizontal: right; }
     """
