@@ -88,3 +88,18 @@ def test_errors_are_one_line_with_status(grue_home: Path, tmp_path: Path) -> Non
     resume = grue(["resume", "zz.toml", "--plain"], "", grue_home, timeout=60)
     assert resume.returncode == 1 and "zz.toml" in resume.stderr
     assert (broken / "zz.toml").read_text() == "this is = = not toml"
+
+
+def test_lorebook_option_and_lore_command(grue_home: Path) -> None:
+    fixture = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "Eldoria.json"
+    if not fixture.exists():
+        pytest.skip("shared fixtures are not here")
+    run = grue(["new", "lantern-road", "--plain", "--seed", "1", "--max-tokens", "16",
+                "--lorebook", str(fixture)], f"/lore\n/lore {fixture}\n/lore nope.json\n",
+               grue_home, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "Eldoria: 4/4 entries enabled" in run.stdout
+    assert "attached lorebook Eldoria (4 entries)" in run.stderr
+    assert "nope.json: no such lorebook file" in run.stderr
+    data = tomllib.loads(saves(grue_home)[0].read_text())
+    assert [b["name"] for b in data["lorebooks"]] == ["Eldoria", "Eldoria"]

@@ -30,6 +30,8 @@ def _add_play_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", default=None, help="instruct template name, or 'auto'")
     p.add_argument("--style", choices=["auto", "instruct", "story"], default=None,
                    help="prompt style: the model's chat template, or plain story text")
+    p.add_argument("--lorebook", action="append", default=[], metavar="FILE",
+                   help="attach a lorebook (SillyTavern, NovelAI, KoboldAI...); repeatable")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +121,10 @@ def play(campaign: Any, args: argparse.Namespace) -> int:
     """Play a campaign in plain mode or the TUI."""
     from tui.backends.factory import make_backend
     from tui.engine.game import Game
+    from tui.engine.lorebook_files import attach_lorebook
 
+    for name in getattr(args, "lorebook", None) or []:
+        attach_lorebook(campaign, name)
     game = Game(campaign)
     if args.plain:
         from tui.plain import PlainSession

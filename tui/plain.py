@@ -13,7 +13,9 @@ from tui.backends.base import Backend, BackendError
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import Command, UnknownCommand, help_lines, parse_command
+from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game, GenerationResult, TurnRequest, generate, make_builder
+from tui.engine.lorebook_files import attach_lorebook, describe_books
 from tui.engine.saves import SaveError
 from tui.engine.text import clean
 
@@ -84,7 +86,7 @@ class PlainSession:
                 break
             try:
                 keep_going = self.handle(line.rstrip("\n"))
-            except (SaveError, BackendError) as exc:
+            except (SaveError, BackendError, LoreFormatError) as exc:
                 self.notice(f"error: {exc}")
                 continue
             if not keep_going:
@@ -176,6 +178,14 @@ class PlainSession:
                 self.notice(f"{name} set")
             else:
                 self.say(getattr(game.campaign, attr) or f"(no {name})")
+        elif name == "lore":
+            if arg:
+                book = attach_lorebook(game.campaign, arg)
+                game.save()
+                self.notice(f"attached lorebook {book.name} ({len(book.entries)} entries)")
+            else:
+                for line in describe_books(game.campaign):
+                    self.say(line)
         elif name == "save":
             path = game.save()
             self.notice(f"saved to {path}")

@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "continue": "let the story go on without an action (or send an empty line)",
     "memory": "show or set the memory (/memory TEXT)",
     "note": "show or set the author's note (/note TEXT)",
+    "lore": "list the lorebooks, or attach one (/lore FILE)",
     "save": "save now (the game also saves after every turn)",
     "help": "list the commands",
     "quit": "save and leave",

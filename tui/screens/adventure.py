@@ -19,7 +19,9 @@ from textual.widgets import Footer, Input
 from tui.backends.base import BackendError
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.commands import Command, UnknownCommand, parse_command
+from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game, GenerationResult, TurnRequest
+from tui.engine.lorebook_files import attach_lorebook, describe_books
 from tui.engine.saves import SaveError
 from tui.engine.text import clean, one_line
 from tui.model_host import ModelHost
@@ -208,6 +210,21 @@ class AdventureScreen(Screen[None]):
             self._set_or_edit("memory", command.arg)
         elif command.name == "note":
             self._set_or_edit("authors_note", command.arg)
+        elif command.name == "lore":
+            self.lore_command(command.arg)
+
+    def lore_command(self, arg: str) -> None:
+        """Attach a lorebook file, or list the attached books."""
+        if not arg:
+            self.notify("\n".join(describe_books(self.game.campaign)), title="Lorebooks")
+            return
+        try:
+            book = attach_lorebook(self.game.campaign, arg)
+            self.game.save()
+        except (LoreFormatError, SaveError) as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+            return
+        self.notify(f"Attached {one_line(book.name, 40)} ({len(book.entries)} entries)")
 
     def _can_generate(self) -> bool:
         if self.pending is not None:
