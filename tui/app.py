@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 
 from tui.backends.base import BackendError
 from tui.engine.campaign import Settings, campaign_from_scenario
 from tui.engine.game import Game
 from tui.engine.saves import SaveError, load_save, write_save
 from tui.engine.scenario import Scenario
+from tui.engine.scenario_start import resolve_scenario
 from tui.engine.text import one_line
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
 from tui.screens.dialogs import HelpDialog
 from tui.screens.home import HomeScreen
+from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
 
 class GrueApp(App[None]):
@@ -30,13 +35,14 @@ class GrueApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, game: Game | None = None, host: ModelHost | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, scenario: Scenario | None = None) -> None:
         super().__init__()
         self.animation_level = "none"
         self.start_game = game
         self.host = host or ModelHost()
         self.default_settings = settings or Settings()
         self.game: Game | None = None
+        self.start_scenario_first = scenario
 
     def on_mount(self) -> None:
         # Not available on every platform, nor outside the main thread (tests).
@@ -44,9 +50,11 @@ class GrueApp(App[None]):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
         if self.start_game is not None:
             self.open_game(self.start_game)
-        else:
-            self.push_screen(HomeScreen())
-            self.preload()
+            return
+        self.push_screen(HomeScreen())
+        self.preload()
+        if self.start_scenario_first is not None:
+            self.start_scenario(self.start_scenario_first)
 
     @work(thread=True, exclusive=True, group="preload")
     def preload(self) -> None:
@@ -72,14 +80,7 @@ class GrueApp(App[None]):
             self.exit()
         elif message.kind == "scenario":
             assert isinstance(message.value, Scenario)
-            settings = Settings(**vars(self.default_settings))
-            campaign = campaign_from_scenario(message.value, settings)
-            try:
-                write_save(campaign)
-            except SaveError as exc:
-                self.notify(one_line(str(exc), 300), severity="error")
-                return
-            self.open_game(Game(campaign))
+            self.start_scenario(message.value)
         elif message.kind == "save":
             assert isinstance(message.value, Path)
             try:
@@ -88,6 +89,33 @@ class GrueApp(App[None]):
                 self.notify(one_line(str(exc), 300), severity="error", timeout=10)
                 return
             self.open_game(Game(campaign))
+
+    @work(thread=True, exclusive=True, group="start")
+    def start_scenario(self, scenario: Scenario) -> None:
+        """Ask for an option and the scenario's questions (dialogs), then start playing."""
+
+        def ask(screen: ModalScreen[Any]) -> Any:
+            answer: Future[Any] = Future()
+            self.call_from_thread(self.push_screen, screen, answer.set_result)
+            return answer.result()
+
+        resolved = resolve_scenario(
+            scenario,
+            lambda title, options: ask(OptionPickDialog(title, options)),
+            lambda question, default: ask(QuestionDialog(question, default)),
+        )
+        if resolved is not None:
+            self.call_from_thread(self.begin_campaign, resolved)
+
+    def begin_campaign(self, scenario: Scenario) -> None:
+        settings = Settings(**vars(self.default_settings))
+        campaign = campaign_from_scenario(scenario, settings)
+        try:
+            write_save(campaign)
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+            return
+        self.open_game(Game(campaign))
 
     def open_game(self, game: Game) -> None:
         self.game = game

@@ -149,12 +149,28 @@ def play(campaign: Any, args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     from tui.engine.campaign import Settings, campaign_from_scenario
+    from tui.engine.placeholders import scenario_placeholders
     from tui.engine.saves import write_save
     from tui.engine.scenario import find_scenario
+    from tui.engine.scenario_start import resolve_scenario
 
     scenario = find_scenario(args.scenario)
     settings = Settings()
     apply_options(settings, args)
+    if not args.plain and (scenario.options or scenario_placeholders(scenario)):
+        from tui.app import GrueApp
+
+        app = GrueApp(settings=settings, scenario=scenario)  # asks in dialogs first
+        app.run()
+        return app.return_code or 0
+    if args.plain:
+        from tui.plain import ask_line, pick_line
+
+        resolved = resolve_scenario(scenario, pick_line, ask_line)
+        if resolved is None:
+            print("grue: cancelled", file=sys.stderr)
+            return 1
+        scenario = resolved
     campaign = campaign_from_scenario(scenario, settings)
     write_save(campaign)
     return play(campaign, args)

@@ -28,10 +28,11 @@ class LoadKey:
     url: str
     n_ctx: int
     seed: int | None
+    repeat_window: int  # llama-cpp-python takes it when the model loads
 
     @classmethod
     def of(cls, s: Settings) -> LoadKey:
-        return cls(s.backend, s.model, s.url, s.n_ctx, s.seed)
+        return cls(s.backend, s.model, s.url, s.n_ctx, s.seed, s.sampler.repetition_range)
 
 
 class ModelHost:

@@ -6,6 +6,7 @@ the TUI. Everything printed from the model or a file is cleaned of control chara
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import TextIO
 
@@ -190,3 +191,28 @@ class PlainSession:
             path = game.save()
             self.notice(f"saved to {path}")
         return True
+
+
+def pick_line(title: str, options: list[str]) -> int | None:
+    """Ask on stdin for one of a scenario's options by number (None at end of input)."""
+    print(f"== {clean(title)} ==")
+    for i, option in enumerate(options, 1):
+        print(f"{i}. {clean(option)}")
+    while True:
+        print("Pick a number: ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        if line.strip().isdigit() and 1 <= int(line) <= len(options):
+            return int(line) - 1
+        print(f"(a number from 1 to {len(options)})")
+
+
+def ask_line(question: str, default: str) -> str | None:
+    """Ask one scenario question on stdin; an empty line takes the default."""
+    suffix = f" [{clean(default)}]" if default else ""
+    print(f"{clean(question)}{suffix}: ", end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        return default or None
+    return clean(line.strip()) or default

@@ -34,7 +34,10 @@ def make_backend(settings: Settings) -> Backend:
         from tui.backends.local import LocalBackend
 
         return LocalBackend(
-            resolve_model_path(settings.model), n_ctx=settings.n_ctx, seed=settings.seed
+            resolve_model_path(settings.model),
+            n_ctx=settings.n_ctx,
+            seed=settings.seed,
+            repeat_window=settings.sampler.repetition_range,
         )
     if not settings.url:
         raise BackendError(f"--backend {settings.backend} needs --url http://host:port")

@@ -39,7 +39,10 @@ class ScenarioError(Exception):
 MAX_SCENARIO_BYTES = 10 * 1024 * 1024
 
 
-def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
+MAX_OPTION_DEPTH = 8
+
+
+def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Scenario:
     def text(key: str) -> str:
         value = data.get(key, "")
         if not isinstance(value, str):
@@ -50,6 +53,12 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
     if not isinstance(lore_raw, list) or not all(isinstance(e, dict) for e in lore_raw):
         raise ScenarioError(f"{source}: 'world_info' must be a list of tables")
     title = text("title").strip() or source.rsplit(".", 1)[0]
+    options_raw = data.get("options", [])
+    if not isinstance(options_raw, list) or not all(isinstance(o, dict) for o in options_raw):
+        raise ScenarioError(f"{source}: 'options' must be a list of tables")
+    if options_raw and depth >= MAX_OPTION_DEPTH:
+        raise ScenarioError(f"{source}: options nested too deeply")
+    extra = data.get("extra", {})
     tags = data.get("tags", [])
     return Scenario(
         title=title,
@@ -60,6 +69,8 @@ def scenario_from_dict(data: dict[str, Any], source: str) -> Scenario:
         lore=[LoreEntry.from_dict(e) for e in lore_raw],
         tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)],
         source=source,
+        options=[scenario_from_dict(o, source, depth + 1) for o in options_raw],
+        extra=dict(extra) if isinstance(extra, dict) else {},
     )
 
 

@@ -1,0 +1,79 @@
+"""Before an imported scenario starts: pick one of its options, answer its questions."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.engine.text import one_line
+
+_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 90%; max-width: 90; height: auto; max-height: 90%;
+                     border: round $accent; background: $surface; padding: 0 1; }}
+{name} #question {{ height: auto; text-style: bold; margin: 0 0 1 0; }}
+{name} #hint {{ height: auto; color: $text-muted; }}
+{name} OptionList {{ height: auto; max-height: 16; }}
+"""
+
+
+class OptionPickDialog(ModalScreen[int | None]):
+    """A menu of sub-scenarios. Enter picks; Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = _CSS.format(name="OptionPickDialog")
+
+    def __init__(self, title: str, options: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(one_line(self.title_text, 200)), id="question", markup=False)
+            yield OptionList(*[Option(Text(one_line(o, 200))) for o in self.options])
+            yield Static(Text("Enter picks · Esc cancels"), id="hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuestionDialog(ModalScreen[str | None]):
+    """One question of a scenario (`${...}`): Enter answers (empty takes the default)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = _CSS.format(name="QuestionDialog")
+
+    def __init__(self, question: str, default: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        hint = "Enter answers · Esc cancels"
+        if self.default:
+            hint = f"Empty takes the default: {one_line(self.default, 60)} · " + hint
+        with Vertical():
+            yield Static(Text(one_line(self.question, 300)), id="question", markup=False)
+            yield Input(placeholder=one_line(self.default, 60))
+            yield Static(Text(hint), id="hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or self.default)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
