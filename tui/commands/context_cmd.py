@@ -1,0 +1,189 @@
+"""`grue context [SAVE] [--json] [--action TEXT]`: the prompt the next turn would send.
+
+Token counts are the campaign model's own: for a local model only its vocabulary is loaded
+(llama.cpp `vocab_only`, a fraction of a second, no weights), after checking the GGUF header
+in Python; a remote backend is asked to tokenize. The JSON schema is in
+`tui.engine.context_json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from tui.backends.base import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
+from tui.engine.campaign import Campaign
+from tui.engine.context import ContextReport, PromptSpec
+from tui.engine.presets import Sampler
+from tui.engine.text import clean, one_line
+
+DEFAULT_N_CTX = 4096
+
+
+class VocabBackend(Backend):
+    """A GGUF model's tokenizer alone: counts tokens exactly without loading the weights."""
+
+    def __init__(self, model_path: str | Path, n_ctx: int = DEFAULT_N_CTX) -> None:
+        self.model_path = Path(model_path)
+        self.requested_ctx = n_ctx
+        self._llm: Any = None
+        self._info: ModelInfo | None = None
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            raise BackendError("no model loaded")
+        return self._info
+
+    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
+        from tui.backends.local import route_llama_log
+        from tui.models.gguf_info import GGUFError, read_gguf_info
+
+        name = self.model_path.name
+        try:
+            header = read_gguf_info(self.model_path)  # refuse a bad file before llama.cpp
+        except GGUFError as exc:
+            raise BackendError(str(exc).replace(str(self.model_path), name)) from exc
+        except OSError as exc:
+            raise BackendError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+        route_llama_log()
+        import llama_cpp
+
+        try:
+            # verbose=True keeps fds 1 and 2 alone; llama-cpp-python's own prints are caught.
+            with contextlib.redirect_stderr(io.StringIO()):
+                self._llm = llama_cpp.Llama(str(self.model_path), vocab_only=True, verbose=True)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"{name}: llama.cpp could not read its vocabulary ({exc})") from exc
+        self._llm.verbose = False
+        train = header.context_length
+        n_ctx = self.requested_ctx or train or DEFAULT_N_CTX
+        if train:
+            n_ctx = min(n_ctx, train)
+        self._info = ModelInfo(
+            name=header.name or self.model_path.stem,
+            n_ctx=n_ctx,
+            train_ctx=train,
+            chat_template=header.chat_template,
+            architecture=header.architecture or "",
+        )
+        return self._info
+
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._llm.detokenize(tokens).decode("utf-8", errors="replace")
+
+    def prefix_tokens(self) -> list[int]:
+        return list(self._llm.tokenize(b"", add_bos=True, special=True))
+
+    def stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+               cancel: Any) -> Iterator[str]:
+        raise BackendError("a vocabulary-only model cannot generate")
+
+
+def tokenizer_for(campaign: Campaign) -> Backend:
+    """A loaded backend that tokenizes as the campaign's model does."""
+    settings = campaign.settings
+    if settings.backend in ("", "local"):
+        from tui.backends.factory import resolve_model_path
+
+        backend: Backend = VocabBackend(resolve_model_path(settings.model), settings.n_ctx)
+    else:
+        from tui.backends.factory import make_backend
+
+        backend = make_backend(settings)
+    backend.load()
+    return backend
+
+
+def next_turn_spec(campaign: Campaign, action: str | None) -> PromptSpec:
+    """What the next turn's prompt holds: with `action` as the player's input, else none."""
+    if campaign.kind == "chat":
+        from tui.engine.chat_prompt import chat_spec
+
+        return chat_spec(campaign, action or None)
+    from tui.engine.actions import Mode, make_action
+    from tui.engine.adventure import adventure_spec
+
+    pending = make_action(Mode.DO, action).text if action else None
+    return adventure_spec(campaign, pending)
+
+
+def build_report(campaign: Campaign, action: str | None = None) -> ContextReport:
+    from tui.engine.game import make_builder
+
+    backend = tokenizer_for(campaign)
+    try:
+        return make_builder(backend, campaign).build(next_turn_spec(campaign, action))
+    finally:
+        backend.close()
+
+
+def print_report(report: ContextReport, out: TextIO) -> None:
+    """The human-readable report; untrusted text is stripped of control characters."""
+    reply = report.window - report.budget
+    out.write(f"Prompt: {report.total_tokens} tokens of a {report.window}-token window "
+              f"(budget {report.budget}, {reply} kept for the reply)\n")
+    out.write("\n---- prompt ----\n")
+    out.write(clean(report.text))
+    out.write("\n---- end of prompt ----\n\nSegments:\n")
+    out.write(f"  {'start':>6} {'tokens':>6}  {'kind':<12} label\n")
+    for s in report.segments:
+        out.write(f"  {s.start:>6} {s.tokens:>6}  {s.kind:<12} {one_line(s.label, 60)}\n")
+    by_kind = ", ".join(f"{k} {v}" for k, v in report.tokens_by_kind().items())
+    out.write(f"  by kind: {by_kind}\n")
+    out.write("\nWorld info fired:\n" if report.fired else "\nWorld info fired: none\n")
+    for a in report.fired:
+        out.write(f"  {one_line(a.entry.label, 40)} ({one_line(a.book, 30)}): "
+                  f"{one_line(a.reason, 60)}, {a.tokens} tokens, {a.position}\n")
+    if report.dropped:
+        out.write("\nMatched but dropped:\n")
+        for d in report.dropped:
+            out.write(f"  {one_line(d.entry.label, 40)} ({one_line(d.book, 30)}): "
+                      f"{one_line(d.reason, 80)}\n")
+    if report.trimmed:
+        out.write("\nLeft out:\n")
+        for t in report.trimmed:
+            out.write(f"  {one_line(t.what, 60)}: {one_line(t.reason, 60)}\n")
+    out.write(f"\nHistory: messages {report.history_start + 1}-{report.history_total} of "
+              f"{report.history_total} in the prompt\n")
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    from tui.engine.context_json import report_to_json
+    from tui.engine.saves import SaveError, find_save, load_save
+    from tui.models.gguf_info import GGUFError
+
+    try:
+        campaign = load_save(find_save(args.save))
+        if args.model is not None:
+            campaign.settings.model = args.model
+        report = build_report(campaign, args.action)
+    except (SaveError, BackendError, GGUFError, OSError) as exc:
+        print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(report_to_json(report), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_report(report, sys.stdout)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "context", help="show the prompt the next turn would send, and what is in it"
+    )
+    p.add_argument("save", nargs="?", default=None, help="save id, title or file (the newest)")
+    p.add_argument("--json", action="store_true", help="machine-readable report (schema 1)")
+    p.add_argument("--action", default=None, help="include this action as the player's input")
+    p.add_argument("--model", default=None, help="count with this model instead of the save's")
+    p.set_defaults(func=cmd_context)
