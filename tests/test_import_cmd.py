@@ -115,3 +115,10 @@ def test_chat_with_an_unknown_character_is_one_line(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert err.startswith("grue: ") and err.count("\n") == 1 and "No Such Person" in err
     assert list_saves() == []
+
+
+def test_chat_with_a_missing_lorebook_saves_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "cassia", "--plain", "--lorebook", "no-such-book"]) == 1
+    err = capsys.readouterr().err
+    assert "no-such-book" in err and err.count("\n") == 1
+    assert list_saves() == []

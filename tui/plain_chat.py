@@ -38,6 +38,7 @@ class PlainChatSession(PlainSession):
                  interactive: bool = False) -> None:
         super().__init__(game, backend, out, err, interactive)
         self.chat = game
+        self.mode = Mode.SAY  # the interactive prompt reads "[say] >"
         self.suggestion = ""
 
     @property

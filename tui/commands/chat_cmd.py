@@ -38,12 +38,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
     settings = Settings()
     apply_options(settings, args)
     campaign = campaign_from_card(card, args.persona, args.persona_description, settings)
-    write_save(campaign)
-    if args.plain:
-        from tui.plain_chat import run_plain
+    if not args.plain:
+        write_save(campaign)
+        return play(campaign, args)  # attaches --lorebook books itself
+    from tui.engine.lorebook_files import attach_lorebook
+    from tui.plain_chat import run_plain
 
-        return run_plain(campaign, args)
-    return play(campaign, args)
+    for name in args.lorebook or []:
+        attach_lorebook(campaign, name)  # a bad book is reported before anything is saved
+    write_save(campaign)
+    return run_plain(campaign, args)
 
 
 def _unique_prefix(name: str) -> str:
