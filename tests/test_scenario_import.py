@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -368,3 +369,43 @@ def test_fill_placeholders_reaches_lore_and_keeps_listing_open_ones() -> None:
     assert half.lore[0].content == "Port Ash lies by the sea; ${} was born there."
     assert half.placeholders == ["Your character's name?"]
     assert s.lore[0].content.startswith("${Your town?}")  # original untouched
+
+
+# --- damaged files ---------------------------------------------------------------------------
+
+_ODD_VALUES: list[Any] = [None, 0, -1, 3.5, True, "", "x", "[", "${", [], [None], {}, {"a": None}]
+
+
+def _mutations(data: Any, rng: random.Random, count: int) -> list[Any]:
+    """Copies of `data` with one value somewhere replaced by a value of another type."""
+    out = []
+    for _ in range(count):
+        copy = json.loads(json.dumps(data))
+        node, path = copy, []
+        while isinstance(node, dict | list) and node and rng.random() < 0.8:
+            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+            path.append((node, key))
+            node = node[key]
+        if path:
+            parent, key = path[-1]
+            parent[key] = rng.choice(_ODD_VALUES)
+        out.append(copy)
+    return out
+
+
+AID_PARSED = dict(AID_MENU, options=json.loads(AID_MENU["options"]))
+
+
+@pytest.mark.parametrize("data", [KOBOLD, NOVELAI_SCENARIO, NOVELAI_STORY,
+                                  [AID_MENU, AID_REFERENCED], [AID_PARSED, AID_REFERENCED]])
+def test_damaged_scenarios_import_or_fail_cleanly(data: Any) -> None:
+    rng = random.Random(7)
+    for damaged in _mutations(data, rng, 150):
+        try:
+            found = parse_scenarios(damaged, "d.json")
+        except ScenarioError as exc:
+            assert "\n" not in str(exc)
+            continue
+        for s in found:
+            assert isinstance(s.opening, str) and isinstance(s.memory, str)
+            tomli_w.dumps(scenario_to_toml_dict(s))  # still saveable
