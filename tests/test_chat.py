@@ -187,8 +187,6 @@ def test_history_roles_speakers_and_stops(tmp_path: Path) -> None:
     assert game.request_action(Mode.SAY, "x").cut_actions is False
 
 
-@pytest.mark.xfail(strict=True, reason="context.py build() rebuilds Message without `speaker` "
-                   "(see the chat report): story-style chat lines lose their names")
 def test_story_style_prompt_names_each_speaker(tmp_path: Path) -> None:
     game = chat(tmp_path)
     game.campaign.turns[0].responses[0] = "Evening."
@@ -228,8 +226,6 @@ def _long_chat(tmp_path: Path, turns: int) -> ChatGame:
     return game
 
 
-@pytest.mark.xfail(strict=True, reason="context.py build() rebuilds HeaderPart without "
-                   "`droppable` (see the chat report), so examples are never dropped first")
 def test_examples_are_pushed_out_first_as_the_chat_grows(tmp_path: Path) -> None:
     short = build(chat_spec(_long_chat(tmp_path, 1).campaign, "hi"), n_ctx=900)
     assert not short.trimmed

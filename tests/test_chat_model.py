@@ -94,8 +94,6 @@ def test_grue_chat_plain_prints_greeting_and_reply(grue_home: Path) -> None:
     assert data["turns"][-1]["responses"][0].strip()
 
 
-@pytest.mark.xfail(strict=True, reason="needs tui/cli.py play() to use game_for and "
-                   "tui.plain_chat.session_for (see the chat report)")
 def test_grue_resume_plain_continues_a_chat(grue_home: Path) -> None:
     campaign = campaign_from_card(CARD, "Ann", settings=Settings(n_ctx=2048, seed=1))
     turn = campaign.begin_turn("chat", "Is it far?")

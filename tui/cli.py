@@ -117,32 +117,27 @@ def apply_options(settings: Any, args: argparse.Namespace) -> None:
         settings.prompt_style = args.style
 
 
-def play(campaign: Any, args: argparse.Namespace) -> int:
-    """Play a campaign in plain mode or the TUI."""
-    from tui.backends.factory import make_backend
-    from tui.engine.game import Game
+def play(campaign: Any, args: argparse.Namespace, fresh: bool = False) -> int:
+    """Play a campaign (adventure or chat) in plain line mode or the TUI.
+
+    A `fresh` campaign is saved first, once its lorebooks are attached: a bad lorebook is
+    reported before anything is written.
+    """
+    from tui.engine.chat import game_for
     from tui.engine.lorebook_files import attach_lorebook
+    from tui.engine.saves import write_save
 
     for name in getattr(args, "lorebook", None) or []:
         attach_lorebook(campaign, name)
-    game = Game(campaign)
+    if fresh:
+        write_save(campaign)
     if args.plain:
-        from tui.plain import PlainSession
+        from tui.plain_chat import run_plain
 
-        try:
-            backend = make_backend(campaign.settings)
-        except Exception as exc:  # noqa: BLE001 - any failure is one line for the player
-            print(f"grue: {exc}", file=sys.stderr)
-            return 1
-        session = PlainSession(game, backend, sys.stdout, sys.stderr,
-                               interactive=sys.stdin.isatty())
-        try:
-            return session.run(sys.stdin)
-        finally:
-            backend.close()
+        return run_plain(campaign, args)
     from tui.app import GrueApp
 
-    app = GrueApp(game=game)
+    app = GrueApp(game=game_for(campaign))
     app.run()
     return app.return_code or 0
 
@@ -150,7 +145,6 @@ def play(campaign: Any, args: argparse.Namespace) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     from tui.engine.campaign import Settings, campaign_from_scenario
     from tui.engine.placeholders import scenario_placeholders
-    from tui.engine.saves import write_save
     from tui.engine.scenario import find_scenario
     from tui.engine.scenario_start import resolve_scenario
 
@@ -172,8 +166,7 @@ def cmd_new(args: argparse.Namespace) -> int:
             return 1
         scenario = resolved
     campaign = campaign_from_scenario(scenario, settings)
-    write_save(campaign)
-    return play(campaign, args)
+    return play(campaign, args, fresh=True)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -32,22 +32,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from tui.engine.campaign import Settings
     from tui.engine.character_library import load_character
     from tui.engine.chat import campaign_from_card
-    from tui.engine.saves import write_save
 
     card = load_character(_unique_prefix(args.character))  # a CardError is reported
     settings = Settings()
     apply_options(settings, args)
     campaign = campaign_from_card(card, args.persona, args.persona_description, settings)
-    if not args.plain:
-        write_save(campaign)
-        return play(campaign, args)  # attaches --lorebook books itself
-    from tui.engine.lorebook_files import attach_lorebook
-    from tui.plain_chat import run_plain
-
-    for name in args.lorebook or []:
-        attach_lorebook(campaign, name)  # a bad book is reported before anything is saved
-    write_save(campaign)
-    return run_plain(campaign, args)
+    return play(campaign, args, fresh=True)  # attaches --lorebook books, then saves
 
 
 def _unique_prefix(name: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tui.engine.lore import Activation, Dropped, Lorebook, LoreSettings, LoreState, scan_lore
 from tui.engine.templates import InstructTemplate
@@ -258,7 +258,7 @@ def _merge_narration(history: list[Message]) -> list[Message]:
     for msg in history:
         if merged and msg.role == NARRATOR and merged[-1].role == NARRATOR:
             prev = merged[-1]
-            merged[-1] = Message(NARRATOR, prev.text + msg.text, prev.label, prev.kind)
+            merged[-1] = replace(prev, text=prev.text + msg.text)
         else:
             merged.append(msg)
     return merged
@@ -298,14 +298,13 @@ class ContextBuilder:
     def build(self, spec: PromptSpec) -> ContextReport:
         macros = spec.macros
         history = _merge_narration(
-            [Message(m.role, apply_macros(m.text, macros), m.label, m.kind) for m in spec.history]
+            [replace(m, text=apply_macros(m.text, macros)) for m in spec.history]
         )
         pending = spec.pending
         if pending is not None:
-            pending = Message(pending.role, apply_macros(pending.text, macros), pending.label,
-                              pending.kind)
+            pending = replace(pending, text=apply_macros(pending.text, macros))
         header_parts = [
-            HeaderPart(p.kind, p.label, apply_macros(p.text, macros))
+            replace(p, text=apply_macros(p.text, macros))
             for p in spec.header
             if self.layout.instruct or not p.instruct_only
         ]
@@ -347,13 +346,15 @@ class ContextBuilder:
             note_parts.append((lp.kind, lp.label, lp.text))
         if spec.note.strip():
             note_parts.append(("note", "author's note", apply_macros(spec.note, macros)))
-        if spec.trailing_instruction.strip():
-            note_parts.append(("instruction", "post-history instructions",
-                               apply_macros(spec.trailing_instruction, macros)))
-
         continuing = spec.continue_last and pending is None and bool(history) and \
             history[-1].role == NARRATOR
         fixed_tail = self.layout.generation(continuing, spec.reply_role, spec.reply_speaker)
+        if spec.trailing_instruction.strip() and not continuing:
+            # After the newest message, right before the reply (a card's post-history
+            # instructions): it changes only the tail, so the prefix cache holds.
+            fixed_tail = self.layout.note([("instruction", "post-history instructions",
+                                            apply_macros(spec.trailing_instruction, macros))]
+                                          ) + fixed_tail
         pending_pieces = self.layout.message(pending, first=not history) if pending else []
 
         def header_cost(parts: list[HeaderPart]) -> int:

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input
 
 from tui.backends.base import BackendError
 from tui.engine.actions import Mode, split_prefix
+from tui.engine.campaign import Turn
 from tui.engine.commands import Command, UnknownCommand, parse_command
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game, GenerationResult, TurnRequest
@@ -28,7 +29,7 @@ from tui.model_host import ModelHost
 from tui.screens.dialogs import HelpDialog, TextEditDialog
 from tui.widgets.action_bar import ActionBar
 from tui.widgets.status_bar import StatusBar
-from tui.widgets.story_view import StoryView
+from tui.widgets.story_view import StoryView, adventure_blocks
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
 
@@ -126,12 +127,26 @@ class AdventureScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = one_line(self.game.campaign.title, 60)
-        self.story.show_campaign(self.game.campaign)
+        self.redraw()
         self.status.set(model="loading model…", ctx_total=self.game.campaign.settings.n_ctx,
                         state="loading 0%")
         self.action_bar.input.focus()
         self.set_interval(FLUSH_SECONDS, self.flush_stream)
         self.load_model()
+
+    # --- what the story shows (the chat screen shows it differently) -----------------------
+
+    def story_blocks(self) -> list[tuple[str, str]]:
+        return adventure_blocks(self.game.campaign)
+
+    def redraw(self) -> None:
+        self.story.show_blocks(self.story_blocks())
+
+    def action_text(self, text: str) -> str:
+        return text
+
+    def reply_text(self, turn: Turn) -> str:
+        return turn.response
 
     # --- the model --------------------------------------------------------------------------
 
@@ -186,7 +201,7 @@ class AdventureScreen(Screen[None]):
         mode, raw = split_prefix(line, self.action_bar.mode)
         request = self.game.request_action(mode, raw)
         if request.action and request.action.text:
-            self.story.add_action(request.action.text)
+            self.story.add_action(self.action_text(request.action.text))
         self.start(request)
 
     def run_command(self, command: Command) -> None:
@@ -269,7 +284,7 @@ class AdventureScreen(Screen[None]):
         if result.cancelled and not result.text.strip():
             self.story.finish_live(None)
             if message.request.kind == "action" and message.request.action:
-                self.story.show_campaign(self.game.campaign)
+                self.redraw()
             self.status.set(state="stopped")
             return
         try:
@@ -280,7 +295,7 @@ class AdventureScreen(Screen[None]):
             saved = "NOT saved"
         else:
             saved = "saved"
-        self.story.finish_live(turn.response)
+        self.story.finish_live(self.reply_text(turn))
         state = "stopped · kept (F6 undo)" if result.cancelled else saved
         if message.request.kind == "retry" and len(turn.responses) > 1:
             state += f" · take {turn.chosen + 1}/{len(turn.responses)}"
@@ -296,7 +311,7 @@ class AdventureScreen(Screen[None]):
         self.flush_stream()
         self.pending = None
         self.story.finish_live(None)
-        self.story.show_campaign(self.game.campaign)
+        self.redraw()
         self.status.set(state="error")
         self.notify(one_line(message.error, 300), severity="error", timeout=10)
 
@@ -334,7 +349,7 @@ class AdventureScreen(Screen[None]):
         if turn is None:
             self.notify("Nothing to undo.")
             return
-        self.story.show_campaign(self.game.campaign)
+        self.redraw()
         self.status.set(state="undone (F7 redo)")
 
     def action_redo(self) -> None:
@@ -344,7 +359,7 @@ class AdventureScreen(Screen[None]):
         if turn is None:
             self.notify("Nothing to redo.")
             return
-        self.story.show_turn(turn)
+        self.redraw()
         self.status.set(state="redone · saved")
 
     def action_edit_last(self) -> None:
@@ -366,7 +381,7 @@ class AdventureScreen(Screen[None]):
             self.notify(one_line(str(exc), 300), severity="error")
             return
         if changed:
-            self.story.show_campaign(self.game.campaign)
+            self.redraw()
             self.status.set(state="edited · saved")
 
     def _set_or_edit(self, attr: str, value: str) -> None:

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.engine.campaign import OPENING, Campaign, Turn
+from tui.engine.campaign import OPENING, Campaign
 from tui.engine.text import clean
 
-MAX_SHOWN_TURNS = 300  # older turns stay in the save; the view keeps the recent ones
+MAX_SHOWN_BLOCKS = 600  # older passages stay in the save; the view keeps the recent ones
 
 
 class Paragraph(Static):
@@ -94,19 +94,24 @@ class StoryView(VerticalScroll, can_focus=True):
         else:
             live.remove()
 
-    def show_turn(self, turn: Turn) -> None:
-        if turn.mode != OPENING:
-            self.add_action(turn.action)
-        self.add_response(turn.response)
-
-    def show_campaign(self, campaign: Campaign) -> None:
-        """Redraw from the campaign (after undo/redo/edit/retry: rare, not per token)."""
+    def show_blocks(self, blocks: list[tuple[str, str]]) -> None:
+        """Redraw from (text, kind) blocks (after undo/redo/edit: rare, never per token)."""
         self.remove_children()
         self.live = None
-        turns = campaign.turns
-        if len(turns) > MAX_SHOWN_TURNS:
-            self.add_notice(f"({len(turns) - MAX_SHOWN_TURNS} earlier turns are in the save)")
-            turns = turns[-MAX_SHOWN_TURNS:]
-        for turn in turns:
-            self.show_turn(turn)
+        if len(blocks) > MAX_SHOWN_BLOCKS:
+            hidden = len(blocks) - MAX_SHOWN_BLOCKS
+            blocks = [(f"({hidden} earlier passages are in the save)", "notice"),
+                      *blocks[-MAX_SHOWN_BLOCKS:]]
+        self.mount_all([Paragraph(text, kind) for text, kind in blocks if text])
         self.call_after_refresh(self.scroll_end, animate=False)
+
+
+def adventure_blocks(campaign: Campaign) -> list[tuple[str, str]]:
+    """The adventure as story blocks: actions (marked) and narration."""
+    blocks: list[tuple[str, str]] = []
+    for turn in campaign.turns:
+        if turn.mode != OPENING and turn.action:
+            blocks.append((turn.action, "action" if turn.action.startswith(">") else "story"))
+        if turn.response:
+            blocks.append((turn.response, "story"))
+    return blocks
