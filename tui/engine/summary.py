@@ -32,7 +32,6 @@ from tui.engine.context import (
     Message,
     PromptSpec,
 )
-from tui.engine.game import tidy_response
 from tui.engine.presets import Sampler
 from tui.engine.text import clean
 
@@ -162,6 +161,8 @@ def apply_summary(campaign: Campaign, text: str, upto: int) -> bool:
     """Store a new summary covering turns [0, upto). False (nothing changed) when the text
     is empty or `upto` is behind what the summary already covers. A sentence cut off by the
     token limit is dropped (see `game.tidy_response`)."""
+    from tui.engine.game import tidy_response  # here: game.py may import this module
+
     summary = clean(text).strip()
     if summary.lower().startswith("summary:"):
         summary = summary[len("summary:"):].strip()
