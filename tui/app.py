@@ -16,6 +16,8 @@ from textual.screen import ModalScreen
 
 from tui.backends.base import BackendError
 from tui.engine.campaign import Settings, campaign_from_scenario
+from tui.engine.cards import CardError, load_card
+from tui.engine.chat import ChatGame, campaign_from_card, game_for
 from tui.engine.game import Game
 from tui.engine.saves import SaveError, load_save, write_save
 from tui.engine.scenario import Scenario
@@ -23,6 +25,7 @@ from tui.engine.scenario_start import resolve_scenario
 from tui.engine.text import one_line
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
+from tui.screens.chat import ChatScreen
 from tui.screens.dialogs import HelpDialog
 from tui.screens.home import HomeScreen
 from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
@@ -88,7 +91,21 @@ class GrueApp(App[None]):
             except SaveError as exc:
                 self.notify(one_line(str(exc), 300), severity="error", timeout=10)
                 return
-            self.open_game(Game(campaign))
+            self.open_game(game_for(campaign))
+        elif message.kind == "character":
+            assert isinstance(message.value, Path)
+            try:
+                card = load_card(message.value)
+            except CardError as exc:
+                self.notify(one_line(str(exc), 300), severity="error", timeout=10)
+                return
+            campaign = campaign_from_card(card, settings=Settings(**vars(self.default_settings)))
+            try:
+                write_save(campaign)
+            except SaveError as exc:
+                self.notify(one_line(str(exc), 300), severity="error")
+                return
+            self.open_game(game_for(campaign))
 
     @work(thread=True, exclusive=True, group="start")
     def start_scenario(self, scenario: Scenario) -> None:
@@ -119,7 +136,10 @@ class GrueApp(App[None]):
 
     def open_game(self, game: Game) -> None:
         self.game = game
-        self.push_screen(AdventureScreen(game, self.host))
+        if isinstance(game, ChatGame):
+            self.push_screen(ChatScreen(game, self.host))
+        else:
+            self.push_screen(AdventureScreen(game, self.host))
 
     def action_help(self) -> None:
         self.push_screen(HelpDialog())

@@ -7,6 +7,7 @@ the model on its own thread, and this screen streams text into the story view in
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import work
@@ -18,15 +19,21 @@ from textual.widgets import Footer, Input
 
 from tui.backends.base import BackendError
 from tui.engine.actions import Mode, split_prefix
-from tui.engine.campaign import Turn
+from tui.engine.adventure import adventure_spec
+from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.commands import Command, UnknownCommand, parse_command
+from tui.engine.context import PromptSpec
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game, GenerationResult, TurnRequest
-from tui.engine.lorebook_files import attach_lorebook, describe_books
+from tui.engine.lorebook_files import attach_lorebook
 from tui.engine.saves import SaveError
 from tui.engine.text import clean, one_line
 from tui.model_host import ModelHost
+from tui.screens.context_inspector import ContextInspectorScreen
 from tui.screens.dialogs import HelpDialog, TextEditDialog
+from tui.screens.models import ModelsScreen
+from tui.screens.settings import SettingsScreen
+from tui.screens.world_info import WorldInfoScreen
 from tui.widgets.action_bar import ActionBar
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.story_view import StoryView, adventure_blocks
@@ -92,6 +99,10 @@ class AdventureScreen(Screen[None]):
         Binding("f6", "undo", "Undo"),
         Binding("f7", "redo", "Redo"),
         Binding("f8", "edit_last", "Edit"),
+        Binding("f9,ctrl+l", "world_info", "Lore"),
+        Binding("f10,ctrl+t", "context", "Context"),
+        Binding("f11,ctrl+o", "models", "Models", show=False),
+        Binding("f12,ctrl+p", "settings", "Settings", show=False),
         Binding("ctrl+s", "save", "Save", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -104,6 +115,7 @@ class AdventureScreen(Screen[None]):
         self.cancel_event: threading.Event | None = None
         self.pending: TurnRequest | None = None
         self.model_ready = False
+        self.warned_unsupported = ""
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -227,11 +239,15 @@ class AdventureScreen(Screen[None]):
             self._set_or_edit("authors_note", command.arg)
         elif command.name == "lore":
             self.lore_command(command.arg)
+        elif command.name in ("context", "models", "settings"):
+            getattr(self, f"action_{command.name}")()
+        else:
+            self.notify(f"/{command.name} is for chats")
 
     def lore_command(self, arg: str) -> None:
-        """Attach a lorebook file, or list the attached books."""
+        """Attach a lorebook file, or open the world-info editor."""
         if not arg:
-            self.notify("\n".join(describe_books(self.game.campaign)), title="Lorebooks")
+            self.action_world_info()
             return
         try:
             book = attach_lorebook(self.game.campaign, arg)
@@ -278,13 +294,16 @@ class AdventureScreen(Screen[None]):
             self.story.append_live(text)
 
     def on_generation_done(self, message: GenerationDone) -> None:
+        self.finish_generation(message)
+
+    def finish_generation(self, message: GenerationDone) -> None:
+        """Commit and show a finished generation (the chat screen extends this)."""
         self.flush_stream()
         self.pending = None
         result = message.result
         if result.cancelled and not result.text.strip():
             self.story.finish_live(None)
-            if message.request.kind == "action" and message.request.action:
-                self.redraw()
+            self.redraw()
             self.status.set(state="stopped")
             return
         try:
@@ -301,9 +320,10 @@ class AdventureScreen(Screen[None]):
             state += f" · take {turn.chosen + 1}/{len(turn.responses)}"
         if not turn.response.strip():
             self.notify("The model wrote nothing; try F4 (retry).", severity="warning")
-        if result.unsupported:
-            self.notify("This backend ignores: " + ", ".join(result.unsupported),
-                        severity="information")
+        unsupported = ", ".join(result.unsupported)
+        if unsupported and unsupported != self.warned_unsupported:
+            self.warned_unsupported = unsupported  # said once, not every turn
+            self.notify("This backend ignores: " + unsupported, severity="information")
         self.status.set(ctx_used=result.report.total_tokens, ctx_total=result.report.window,
                         state=state)
 
@@ -415,7 +435,55 @@ class AdventureScreen(Screen[None]):
         self._set_or_edit("authors_note", "")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpDialog())
+        self.app.push_screen(HelpDialog(self.help_keys()))
+
+    def help_keys(self) -> list[tuple[str, str]]:
+        """Keys this screen adds to the common ones."""
+        return [("F6 / F7", "undo / redo a whole turn")]
+
+    # --- other screens ------------------------------------------------------------------------
+
+    def inspector_spec(self) -> Callable[[Campaign], PromptSpec]:
+        return lambda campaign: adventure_spec(campaign, None)
+
+    def action_world_info(self) -> None:
+        self.app.push_screen(WorldInfoScreen(self.game.campaign, self._saved_quietly))
+
+    def action_context(self) -> None:
+        self.app.push_screen(
+            ContextInspectorScreen(self.game.campaign, self.host, self.inspector_spec())
+        )
+
+    def action_models(self) -> None:
+        settings = self.game.campaign.settings
+        self.app.push_screen(ModelsScreen(settings.model, self._pick_model, n_ctx=settings.n_ctx))
+
+    def action_settings(self) -> None:
+        self.app.push_screen(SettingsScreen(self.game.campaign.settings, self._apply_settings))
+
+    def _saved_quietly(self) -> None:
+        try:
+            self.game.save()
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+
+    def _pick_model(self, model: str) -> None:
+        self.game.campaign.settings.model = model
+        self._saved_quietly()
+        self._reload_if_needed()
+
+    def _apply_settings(self, settings: Settings) -> None:
+        self.game.campaign.settings = settings
+        self._saved_quietly()
+        self._reload_if_needed()
+
+    def _reload_if_needed(self) -> None:
+        if self.host.needs_load(self.game.campaign.settings):
+            self.model_ready = False
+            self.status.set(model="loading model…", state="loading 0%")
+            self.load_model()
+        else:
+            self.load_model()  # same model: refreshes the prompt style shown
 
     def action_save(self) -> None:
         try:

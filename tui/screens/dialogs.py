@@ -20,9 +20,11 @@ KEY_HELP = [
     ("F2", "edit the memory"),
     ("F3", "edit the author's note"),
     ("F4 / Ctrl+R", "retry the last response"),
-    ("F6", "undo the last turn"),
-    ("F7", "redo"),
     ("F8", "edit the last response"),
+    ("F9 / Ctrl+L", "world info: list, edit, test what triggers"),
+    ("F10 / Ctrl+T", "context inspector: the exact prompt of the next turn"),
+    ("F11 / Ctrl+O", "models: pick, download, open a .gguf file"),
+    ("F12 / Ctrl+P", "settings: preset, samplers, window, template, backend"),
     ("Ctrl+S", "save now"),
     ("Ctrl+Q", "save and quit"),
 ]
@@ -86,10 +88,14 @@ class HelpDialog(ModalScreen[None]):
                                   border: round $accent; background: $surface; padding: 0 1; }
     """
 
+    def __init__(self, extra_keys: list[tuple[str, str]] | None = None) -> None:
+        super().__init__()
+        self.extra_keys = extra_keys or []
+
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("Keys\n", style="bold")
-        for key, what in KEY_HELP:
+        for key, what in [*KEY_HELP[:4], *self.extra_keys, *KEY_HELP[4:]]:
             text.append(f"  {key:<13}", style="bold")
             text.append(f"{what}\n")
         text.append("\nCommands (type them in the input line)\n", style="bold")

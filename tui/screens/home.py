@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.engine.character_library import list_characters
 from tui.engine.saves import list_saves
 from tui.engine.scenario import Scenario, list_scenarios
 from tui.engine.text import one_line
@@ -68,6 +69,14 @@ class HomeScreen(Screen[None]):
             else:
                 menu.add_option(Option(Text(f"  {path.name}: {one_line(str(item), 70)}",
                                             style="dim"), disabled=True))
+        characters = [c for c in list_characters() if c.error is None]
+        if characters:
+            menu.add_option(Option(Text("Chat with", style="bold"), disabled=True))
+            for entry in characters:
+                tags = f" [{', '.join(entry.tags[:3])}]" if entry.tags else ""
+                label = Text(f"  {one_line(entry.name, 24)}{one_line(tags, 30)} — "
+                             f"{one_line(entry.description, 80)}")
+                self._add(menu, label, ("character", entry.path))
         menu.add_option(Option(Text(""), disabled=True))
         self._add(menu, Text("Quit"), ("quit", None))
         first = next((i for i in range(menu.option_count)

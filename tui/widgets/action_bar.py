@@ -34,6 +34,7 @@ class ActionBar(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         self.mode = Mode.DO
+        self.fixed = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._label()), id="mode", markup=False)
@@ -46,8 +47,15 @@ class ActionBar(Horizontal):
     def input(self) -> Input:
         return self.query_one("#action", Input)
 
+    def fix_label(self, label: str, placeholder: str) -> None:
+        """A fixed label and no modes (chat): Tab moves focus instead."""
+        self.fixed = True
+        self.query_one("#mode", Static).update(Text(label))
+        self.input.placeholder = placeholder
+
     def cycle_mode(self) -> None:
-        self.set_mode(next_mode(self.mode))
+        if not self.fixed:
+            self.set_mode(next_mode(self.mode))
 
     def set_mode(self, mode: Mode) -> None:
         self.mode = mode

@@ -1,0 +1,138 @@
+"""The chat screen: the adventure screen's layout, with names, swipes and impersonation."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from tui.engine.campaign import OPENING, Turn
+from tui.engine.chat import ChatGame, chat_spec, display_text, persona_of
+from tui.engine.chat_prompt import card_of, char_name
+from tui.engine.commands import Command
+from tui.engine.context import PLAYER
+from tui.screens.adventure import AdventureScreen, GenerationDone
+from tui.screens.dialogs import TextEditDialog
+
+CHAT_KEY_HELP = [
+    ("F5 / F6", "previous / next swipe of the last reply (next past the last: a new one)"),
+    ("F7", "impersonate: the model writes your next message, you edit and send it"),
+    ("Enter (empty)", "continue the last reply"),
+]
+
+
+class ChatScreen(AdventureScreen):
+    BINDINGS = [
+        Binding("f5", "swipe(-1)", "◀Swipe"),
+        Binding("f6", "swipe(1)", "Swipe▶"),
+        Binding("f7", "impersonate", "Impers."),
+        Binding("f3", "note", "Note", show=False),
+        Binding("f2", "memory", "Memory", show=False),
+    ]
+
+    def __init__(self, game: ChatGame, host: object) -> None:
+        super().__init__(game, host)  # type: ignore[arg-type]
+        self.chat = game
+
+    @property
+    def char(self) -> str:
+        return char_name(card_of(self.game.campaign))
+
+    @property
+    def user(self) -> str:
+        return persona_of(self.game.campaign).name
+
+    def on_mount(self) -> None:
+        # Textual also runs AdventureScreen.on_mount (handlers run for each class in the MRO).
+        self.action_bar.fix_label(f"{self.user[:6]} ▸", f"Say something to {self.char}…")
+
+    def story_blocks(self) -> list[tuple[str, str]]:
+        blocks = []
+        campaign = self.game.campaign
+        for msg in self.chat.messages():
+            text = f"{msg.speaker}: {display_text(campaign, msg.text)}"
+            if msg.swipes > 1:
+                text += f"  [{msg.chosen + 1}/{msg.swipes}]"
+            blocks.append((text, "action" if msg.role == PLAYER else "story"))
+        return blocks
+
+    def action_text(self, text: str) -> str:
+        return f"{self.user}: {display_text(self.game.campaign, text)}"
+
+    def reply_text(self, turn: Turn) -> str:
+        text = f"{self.char}: {display_text(self.game.campaign, turn.response)}"
+        if len(turn.responses) > 1:
+            text += f"  [{turn.chosen + 1}/{len(turn.responses)}]"
+        return text
+
+    def inspector_spec(self):  # type: ignore[no-untyped-def]
+        return lambda campaign: chat_spec(campaign, None)
+
+    def help_keys(self) -> list[tuple[str, str]]:
+        return CHAT_KEY_HELP
+
+    # --- chat actions -------------------------------------------------------------------------
+
+    def run_command(self, command: Command) -> None:
+        if command.name == "swipe":
+            word = command.arg.lower() or "next"
+            if word.isdigit():
+                last = self.game.campaign.last_turn()
+                if last is not None and self.chat.swipe(int(word) - 1 - last.chosen):
+                    self.redraw()
+                return
+            self.action_swipe(-1 if word in ("prev", "previous", "-") else 1)
+        elif command.name == "impersonate":
+            self.action_impersonate()
+        elif command.name == "delete":
+            if command.arg.isdigit() and self.chat.delete_message(int(command.arg)):
+                self.redraw()
+            else:
+                self.notify("usage: /delete N (messages are numbered from 0, the greeting)")
+        elif command.name == "edit" and not command.arg:
+            self.action_edit_last()
+        else:
+            super().run_command(command)
+
+    def action_swipe(self, delta: int) -> None:
+        if self.pending is not None:
+            return
+        if self.chat.swipe(delta):
+            self.redraw()
+            turn = self.game.campaign.last_turn()
+            if turn is not None:
+                self.status.set(state=f"swipe {turn.chosen + 1}/{len(turn.responses)}")
+            return
+        if delta > 0:
+            last = self.game.campaign.last_turn()
+            if last is not None and last.mode == OPENING:
+                self.notify("That was the last greeting.")
+                return
+            self.action_retry()
+
+    def action_impersonate(self) -> None:
+        if self._can_generate():
+            self.start(self.chat.request_impersonate())
+
+    def action_edit_last(self) -> None:
+        messages = self.chat.messages()
+        if self.pending is not None or not messages:
+            return
+        last = messages[-1]
+        self.app.push_screen(
+            TextEditDialog(f"Edit {last.speaker}'s last message", last.text),
+            self._apply_edit_result,
+        )
+
+    def finish_generation(self, message: GenerationDone) -> None:
+        request = message.request
+        if request.kind == "impersonate":
+            self.flush_stream()
+            self.pending = None
+            self.story.finish_live(None)
+            text = self.chat.impersonation_text(message.result)
+            self.action_bar.input.value = text
+            self.action_bar.input.cursor_position = len(text)
+            self.status.set(state="your line: edit it, Enter sends")
+            return
+        super().finish_generation(message)
+        if request.kind == "continue":
+            self.redraw()  # the continuation joined the reply it continues
