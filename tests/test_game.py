@@ -126,3 +126,27 @@ def test_response_cut_mid_sentence_ends_at_the_last_full_sentence() -> None:
     # never throw away most of the text to find a sentence end
     assert tidy_response("Short. " + "a very long unfinished clause " * 5, continuing=False) \
         .startswith("Short. a very long")
+
+
+def test_long_term_memory_folds_trimmed_turns_into_the_summary() -> None:
+    from tui.engine.game import update_summary_if_due
+
+    game, backend = new_game(["The guard shifts in his sleep and mutters about the old days "
+                              "when the vault was new and the locks were strong. " * 2])
+    backend._info = type(backend._info)(name="fake", n_ctx=512, chat_template="<|im_start|>")
+    game.campaign.settings.max_new_tokens = 64
+    builder = make_builder(backend, game.campaign)
+    for i in range(30):
+        request = game.request_action(Mode.DO, f"step {i}")
+        result = generate(backend, builder, request, game.campaign.settings.sampler,
+                          threading.Event(), lambda t: None)
+        game.commit(request, result)
+    backend.replies = ["You crept past a sleeping guard many times."]
+    assert update_summary_if_due(backend, builder, game.campaign, threading.Event())
+    assert game.campaign.summary == "You crept past a sleeping guard many times."
+    assert game.campaign.summary_upto > 0
+    report = builder.build(game.request_action(Mode.DO, "go on").spec)
+    assert "You crept past a sleeping guard many times." in report.text
+    assert report.total_tokens <= report.budget
+    game.campaign.summary_enabled = False
+    assert not update_summary_if_due(backend, builder, game.campaign, threading.Event())

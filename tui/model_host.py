@@ -16,7 +16,13 @@ from tui.backends.factory import make_backend
 from tui.backends.worker import ModelWorker
 from tui.engine.campaign import Campaign, Settings
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
-from tui.engine.game import GenerationResult, TurnRequest, generate, make_builder
+from tui.engine.game import (
+    GenerationResult,
+    TurnRequest,
+    generate,
+    make_builder,
+    update_summary_if_due,
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,17 @@ class ModelHost:
                 sampler = sampler.with_changes(seed=campaign.settings.seed)
             return generate(self.backend, self._builder_for(campaign), request, sampler,
                             cancel, on_text)
+
+        return self.worker.call(job)
+
+    def update_summary(self, campaign: Campaign, cancel: threading.Event) -> bool:
+        """Fold trimmed turns into the story so far when it is due (see game.py)."""
+
+        def job() -> bool:
+            if self.backend is None:
+                return False
+            return update_summary_if_due(self.backend, self._builder_for(campaign), campaign,
+                                         cancel)
 
         return self.worker.call(job)
 

@@ -15,7 +15,14 @@ from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import Command, UnknownCommand, help_lines, parse_command
 from tui.engine.formats.lorebooks import LoreFormatError
-from tui.engine.game import Game, GenerationResult, TurnRequest, generate, make_builder
+from tui.engine.game import (
+    Game,
+    GenerationResult,
+    TurnRequest,
+    generate,
+    make_builder,
+    update_summary_if_due,
+)
 from tui.engine.lorebook_files import attach_lorebook, describe_books
 from tui.engine.saves import SaveError
 from tui.engine.text import clean
@@ -136,7 +143,21 @@ class PlainSession:
         if not result.text.strip():
             self.notice("(the model wrote nothing; try /retry)")
         self.game.commit(request, result)
+        self.update_summary()
         return result
+
+    def update_summary(self) -> None:
+        """Long-term memory: fold old turns into the story so far when it is due."""
+        assert self.builder is not None
+        campaign = self.game.campaign
+        before = campaign.summary_upto
+        try:
+            if update_summary_if_due(self.backend, self.builder, campaign, threading.Event()):
+                self.game.save()
+                self.notice(f"(the story so far now covers {campaign.summary_upto} turns; "
+                            f"was {before})")
+        except KeyboardInterrupt:
+            self.notice("[summary skipped]")
 
     def run_command(self, command: Command) -> bool:
         game, name, arg = self.game, command.name, command.arg
@@ -179,6 +200,20 @@ class PlainSession:
                 self.notice(f"{name} set")
             else:
                 self.say(getattr(game.campaign, attr) or f"(no {name})")
+        elif name == "summary":
+            campaign = game.campaign
+            if arg.lower() in ("on", "off"):
+                campaign.summary_enabled = arg.lower() == "on"
+                game.save()
+                self.notice(f"story so far {arg.lower()}")
+            elif arg:
+                campaign.summary = clean(arg)
+                game.save()
+                self.notice("story so far set")
+            else:
+                state = "on" if campaign.summary_enabled else "off"
+                self.say(f"[story so far: {state}, covers {campaign.summary_upto} turns]")
+                self.say(campaign.summary or "(nothing yet)")
         elif name == "lore":
             if arg:
                 book = attach_lorebook(game.campaign, arg)
@@ -190,7 +225,26 @@ class PlainSession:
         elif name == "save":
             path = game.save()
             self.notice(f"saved to {path}")
+        elif name == "context":
+            self.print_context()
+        else:
+            self.notice(f"/{name} is not available in line mode here (see /help)")
         return True
+
+    def print_context(self) -> None:
+        """What the next turn would send: segments, lore fired and dropped, totals."""
+        assert self.builder is not None
+        report = self.builder.build(self.game.request_continue().spec)
+        for kind, tokens in report.tokens_by_kind().items():
+            self.say(f"{kind:<12} {tokens:>6} tokens")
+        self.say(f"{'total':<12} {report.total_tokens:>6} of {report.budget} "
+                 f"(window {report.window})")
+        for a in report.fired:
+            self.say(f"fired: {a.entry.name or a.entry.keys[:1]} ({a.reason})")
+        for d in report.dropped:
+            self.say(f"dropped: {d.entry.name} ({d.reason})")
+        for t in report.trimmed:
+            self.say(f"left out: {t.what} ({t.reason})")
 
 
 def pick_line(title: str, options: list[str]) -> int | None:

@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "continue": "let the story go on without an action (or send an empty line)",
     "memory": "show or set the memory (/memory TEXT)",
     "note": "show or set the author's note (/note TEXT)",
+    "summary": "the story so far (long-term memory): show/edit, or /summary on|off",
     "lore": "list the lorebooks, or attach one (/lore FILE)",
     "context": "show the exact prompt of the next turn and what went in",
     "models": "pick or download a model (TUI)",

@@ -208,3 +208,18 @@ class Game:
         self.last_saved = write_save(self.campaign, self.save_folder,
                                      allow_fewer_turns=deliberate_shrink)
         return self.last_saved
+
+
+def update_summary_if_due(backend: Backend, builder: ContextBuilder, campaign: Campaign,
+                          cancel: threading.Event) -> bool:
+    """Long-term memory: when enough old turns have left the window, have the model fold them
+    into the "story so far". Runs on the model's owner thread, between turns; adventures only.
+    True when the summary changed (the caller saves)."""
+    from tui.engine.summary import needs_summary, run_summary
+
+    if campaign.kind != "adventure" or not campaign.summary_enabled:
+        return False
+    report = builder.build(adventure_spec(campaign, None))
+    if not needs_summary(campaign, report):
+        return False
+    return run_summary(backend, builder, campaign, report, cancel)

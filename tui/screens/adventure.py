@@ -116,6 +116,7 @@ class AdventureScreen(Screen[None]):
         self.pending: TurnRequest | None = None
         self.model_ready = False
         self.warned_unsupported = ""
+        self.summarizing = False
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -239,10 +240,26 @@ class AdventureScreen(Screen[None]):
             self._set_or_edit("authors_note", command.arg)
         elif command.name == "lore":
             self.lore_command(command.arg)
+        elif command.name == "summary":
+            self.summary_command(command.arg)
         elif command.name in ("context", "models", "settings"):
             getattr(self, f"action_{command.name}")()
         else:
             self.notify(f"/{command.name} is for chats")
+
+    def summary_command(self, arg: str) -> None:
+        """Show/edit the story so far, or turn long-term memory on or off."""
+        campaign = self.game.campaign
+        if arg.lower() in ("on", "off"):
+            campaign.summary_enabled = arg.lower() == "on"
+            self._saved_quietly()
+            self.notify(f"Story so far (long-term memory) {arg.lower()}")
+            return
+        hint = (f"Covers the first {campaign.summary_upto} turns; the model updates it in big "
+                "steps as old turns leave the window. Ctrl+S save · Esc cancel")
+        self.app.push_screen(TextEditDialog("The story so far", campaign.summary, hint),
+                             lambda text: self._store_text("summary", text)
+                             if text is not None else None)
 
     def lore_command(self, arg: str) -> None:
         """Attach a lorebook file, or open the world-info editor."""
@@ -258,6 +275,9 @@ class AdventureScreen(Screen[None]):
         self.notify(f"Attached {one_line(book.name, 40)} ({len(book.entries)} entries)")
 
     def _can_generate(self) -> bool:
+        if self.summarizing:
+            self.notify("Updating the story so far… (Esc skips it)", severity="warning")
+            return False
         if self.pending is not None:
             self.notify("The model is still writing (Esc stops it).", severity="warning")
             return False
@@ -326,6 +346,34 @@ class AdventureScreen(Screen[None]):
             self.notify("This backend ignores: " + unsupported, severity="information")
         self.status.set(ctx_used=result.report.total_tokens, ctx_total=result.report.window,
                         state=state)
+        if not result.cancelled and self.game.campaign.kind == "adventure":
+            self.start_summary()
+
+    # --- long-term memory ---------------------------------------------------------------------
+
+    def start_summary(self) -> None:
+        """Between turns, let the model fold trimmed turns into the story so far (if due)."""
+        self.summarizing = True
+        self.cancel_event = threading.Event()
+        self.update_summary(self.cancel_event)
+
+    @work(thread=True, group="summary")
+    def update_summary(self, cancel: threading.Event) -> None:
+        try:
+            changed = self.host.update_summary(self.game.campaign, cancel)
+        except Exception as exc:  # noqa: BLE001 - a notice, never a traceback
+            self.app.call_from_thread(self._summary_done, False, one_line(str(exc), 200))
+            return
+        self.app.call_from_thread(self._summary_done, changed, "")
+
+    def _summary_done(self, changed: bool, error: str) -> None:
+        self.summarizing = False
+        if error:
+            self.notify(f"Story-so-far update failed: {error}", severity="warning")
+        elif changed:
+            self._saved_quietly()
+            self.status.set(state=f"story so far updated ({self.game.campaign.summary_upto} "
+                                  "turns)")
 
     def on_generation_failed(self, message: GenerationFailed) -> None:
         self.flush_stream()
@@ -338,7 +386,7 @@ class AdventureScreen(Screen[None]):
     # --- actions ----------------------------------------------------------------------------
 
     def action_cancel(self) -> None:
-        if self.cancel_event is not None and self.pending is not None:
+        if self.cancel_event is not None and (self.pending is not None or self.summarizing):
             self.cancel_event.set()
             self.status.set(state="stopping…")
 
@@ -426,7 +474,7 @@ class AdventureScreen(Screen[None]):
         except SaveError as exc:
             self.notify(one_line(str(exc), 300), severity="error")
             return
-        self.status.set(state=f"{'memory' if attr == 'memory' else 'note'} saved")
+        self.status.set(state=f"{attr.replace('_', ' ')} saved")
 
     def action_memory(self) -> None:
         self._set_or_edit("memory", "")
