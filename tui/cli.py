@@ -67,7 +67,8 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands that live in their own modules (models, characters, import, ...)."""
     found: list[Callable[[Any], None]] = []
     for module_name in ("tui.commands.models_cmd", "tui.commands.chat_cmd",
-                        "tui.commands.import_cmd", "tui.commands.context_cmd"):
+                        "tui.commands.import_cmd", "tui.commands.context_cmd",
+                        "tui.commands.export_cmd"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:
