@@ -137,7 +137,8 @@ def same_sampling(a: Sampler, b: Sampler) -> bool:
 def unsupported_line(backend: str, sampler: Sampler) -> str:
     """Which of these samplers the chosen backend cannot apply, in one line."""
     if backend == "local":
-        missing = unsupported_by_llama_cpp(sampler)
+        # The local backend gives the range to llama.cpp when it (re)loads the model.
+        missing = [n for n in unsupported_by_llama_cpp(sampler) if n != "repetition_range"]
     elif backend == "kobold":
         from tui.backends.remote_common import unsupported
         from tui.backends.remote_kobold import SAMPLERS
