@@ -247,3 +247,53 @@ def test_stopped_server(tmp_path: Path) -> None:
     with pytest.raises(BackendError) as err:
         OpenAIBackend(f"http://127.0.0.1:{port}").load()
     assert str(err.value) == f"cannot reach http://127.0.0.1:{port}/v1: connection refused"
+
+
+def test_adventure_and_chat_turns_through_the_server(backend: OpenAIBackend) -> None:
+    """The whole engine over the remote backend: prompt built with the server's tokenizer,
+    streamed, committed; then a chat turn, and a cancel mid-turn."""
+    import threading
+
+    from tui.engine.actions import Mode
+    from tui.engine.campaign import Settings, campaign_from_scenario
+    from tui.engine.character_library import load_character
+    from tui.engine.chat import campaign_from_card, game_for
+    from tui.engine.game import generate as play_turn
+    from tui.engine.game import make_builder
+    from tui.engine.scenario import find_scenario
+
+    settings = Settings(template="ChatML", max_new_tokens=24, seed=1)
+    game = game_for(campaign_from_scenario(find_scenario("lantern-road"), settings))
+    builder = make_builder(backend, game.campaign)
+    pieces: list[str] = []
+    request = game.request_action(Mode.DO, "open the mailbox")
+    result = play_turn(backend, builder, request, settings.sampler, threading.Event(),
+                       pieces.append)
+    game.commit(request, result)
+    assert len(pieces) >= 2 and result.text.strip()
+    assert "<|im_start|>assistant" in result.report.text
+    assert result.report.total_tokens == len(backend.tokenize(result.report.text))
+    assert result.report.total_tokens <= result.report.budget
+
+    chat = game_for(campaign_from_card(
+        load_character("Cassia"), "Ada",
+        settings=Settings(template="ChatML", max_new_tokens=24, seed=2)))
+    chat_builder = make_builder(backend, chat.campaign)
+    request = chat.request_action(Mode.SAY, "Cassia, status report?")
+    result = play_turn(backend, chat_builder, request, settings.sampler, threading.Event(),
+                       lambda text: None)
+    chat.commit(request, result)
+    assert chat.campaign.turns[-1].response.strip()
+
+    cancel = threading.Event()
+    got: list[str] = []
+
+    def stop_after_two(text: str) -> None:
+        got.append(text)
+        if len(got) == 2:
+            cancel.set()
+
+    request = game.request_action(Mode.DO, "walk into the woods and keep walking")
+    result = play_turn(backend, builder, request,
+                       settings.sampler.with_changes(max_tokens=400), cancel, stop_after_two)
+    assert result.cancelled and len(got) <= 3
