@@ -95,11 +95,11 @@ def test_json_report_content(json_report: dict[str, Any]) -> None:
 
 def test_counts_are_the_models_own_tokens(json_report: dict[str, Any], smol_path: Path) -> None:
     from tui.backends.local import route_llama_log
-    from tui.commands.context_cmd import VocabBackend
+    from tui.backends.local import LocalBackend
 
     route_llama_log()
     started = time.monotonic()
-    vocab = VocabBackend(smol_path, n_ctx=1024)
+    vocab = LocalBackend(smol_path, n_ctx=1024, vocab_only=True)
     vocab.load()
     assert time.monotonic() - started < 10  # no weights: a fraction of a second normally
     memory = next(s for s in json_report["segments"] if s["kind"] == "memory")

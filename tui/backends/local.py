@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from tui.backends.base import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
 from tui.engine.paths import log_path
 from tui.engine.presets import Sampler, unsupported_by_llama_cpp
-from tui.models.gguf_info import GGUFError
+from tui.models.gguf_info import GGUFError, read_gguf_info
 from tui.models.memory import check_fits
 
 DEFAULT_N_CTX = 4096
@@ -77,7 +77,9 @@ class LocalBackend(Backend):
         seed: int | None = None,
         n_threads: int | None = None,
         repeat_window: int = 64,
+        vocab_only: bool = False,
     ) -> None:
+        self.vocab_only = vocab_only  # the tokenizer alone: exact counts without the weights
         self.repeat_window = repeat_window  # llama-cpp-python fixes it when the model loads
         self.model_path = Path(model_path)
         self.requested_ctx = n_ctx
@@ -100,7 +102,10 @@ class LocalBackend(Backend):
         report(0.0)
         name = self.model_path.name
         try:
-            header = check_fits(self.model_path, self.requested_ctx)
+            if self.vocab_only:
+                header = read_gguf_info(self.model_path)
+            else:
+                header = check_fits(self.model_path, self.requested_ctx)
         except GGUFError as exc:
             raise BackendError(str(exc).replace(str(self.model_path), name)) from exc
         train_ctx = header.context_length
@@ -122,6 +127,9 @@ class LocalBackend(Backend):
         return self.info
 
     def _construct(self, llama_cpp: Any, n_ctx: int) -> Any:
+        if self.vocab_only:
+            return llama_cpp.Llama(model_path=str(self.model_path), vocab_only=True,
+                                   verbose=True)
         threads = self.n_threads or default_threads()
         return llama_cpp.Llama(
             model_path=str(self.model_path),
@@ -137,11 +145,15 @@ class LocalBackend(Backend):
         # Keep llama.cpp's own chatter in the log; stop llama-cpp-python's Python prints.
         self._llm.verbose = False
         report(0.9)
+        n_ctx = self._llm.n_ctx()
+        if self.vocab_only:  # no context is made: report the window that would be
+            n_ctx = min(self.requested_ctx or train_ctx or DEFAULT_N_CTX,
+                        train_ctx or DEFAULT_N_CTX)
         meta: dict[str, str] = dict(getattr(self._llm, "metadata", {}) or {})
         bos_id, eos_id = self._llm.token_bos(), self._llm.token_eos()
         self._info = ModelInfo(
             name=header.name or meta.get("general.name") or self.model_path.stem,
-            n_ctx=self._llm.n_ctx(),
+            n_ctx=n_ctx,
             train_ctx=train_ctx,
             chat_template=header.chat_template or meta.get("tokenizer.chat_template"),
             bos_token=self._piece(bos_id),
@@ -187,6 +199,8 @@ class LocalBackend(Backend):
     ) -> Iterator[str]:
         if self._llm is None:
             raise BackendError("no model loaded")
+        if self.vocab_only:
+            raise BackendError("a vocabulary-only model cannot generate")
         import llama_cpp
 
         def stop_when_cancelled(_ids: Any, _logits: Any) -> bool:

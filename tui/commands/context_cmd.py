@@ -9,84 +9,16 @@ in Python; a remote backend is asked to tokenize. The JSON schema is in
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, TextIO
 
-from tui.backends.base import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
+from tui.backends.base import Backend, BackendError
 from tui.engine.campaign import Campaign
 from tui.engine.context import ContextReport, PromptSpec
-from tui.engine.presets import Sampler
 from tui.engine.text import clean, one_line
 
 DEFAULT_N_CTX = 4096
-
-
-class VocabBackend(Backend):
-    """A GGUF model's tokenizer alone: counts tokens exactly without loading the weights."""
-
-    def __init__(self, model_path: str | Path, n_ctx: int = DEFAULT_N_CTX) -> None:
-        self.model_path = Path(model_path)
-        self.requested_ctx = n_ctx
-        self._llm: Any = None
-        self._info: ModelInfo | None = None
-
-    @property
-    def info(self) -> ModelInfo:
-        if self._info is None:
-            raise BackendError("no model loaded")
-        return self._info
-
-    def load(self, progress: ProgressCallback | None = None) -> ModelInfo:
-        from tui.backends.local import route_llama_log
-        from tui.models.gguf_info import GGUFError, read_gguf_info
-
-        name = self.model_path.name
-        try:
-            header = read_gguf_info(self.model_path)  # refuse a bad file before llama.cpp
-        except GGUFError as exc:
-            raise BackendError(str(exc).replace(str(self.model_path), name)) from exc
-        except OSError as exc:
-            raise BackendError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-        route_llama_log()
-        import llama_cpp
-
-        try:
-            # verbose=True keeps fds 1 and 2 alone; llama-cpp-python's own prints are caught.
-            with contextlib.redirect_stderr(io.StringIO()):
-                self._llm = llama_cpp.Llama(str(self.model_path), vocab_only=True, verbose=True)
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise BackendError(f"{name}: llama.cpp could not read its vocabulary ({exc})") from exc
-        self._llm.verbose = False
-        train = header.context_length
-        n_ctx = self.requested_ctx or train or DEFAULT_N_CTX
-        if train:
-            n_ctx = min(n_ctx, train)
-        self._info = ModelInfo(
-            name=header.name or self.model_path.stem,
-            n_ctx=n_ctx,
-            train_ctx=train,
-            chat_template=header.chat_template,
-            architecture=header.architecture or "",
-        )
-        return self._info
-
-    def tokenize(self, text: str, special: bool = True) -> list[int]:
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
-
-    def detokenize(self, tokens: list[int]) -> str:
-        return self._llm.detokenize(tokens).decode("utf-8", errors="replace")
-
-    def prefix_tokens(self) -> list[int]:
-        return list(self._llm.tokenize(b"", add_bos=True, special=True))
-
-    def stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
-               cancel: Any) -> Iterator[str]:
-        raise BackendError("a vocabulary-only model cannot generate")
 
 
 def tokenizer_for(campaign: Campaign) -> Backend:
@@ -94,8 +26,10 @@ def tokenizer_for(campaign: Campaign) -> Backend:
     settings = campaign.settings
     if settings.backend in ("", "local"):
         from tui.backends.factory import resolve_model_path
+        from tui.backends.local import LocalBackend
 
-        backend: Backend = VocabBackend(resolve_model_path(settings.model), settings.n_ctx)
+        backend: Backend = LocalBackend(resolve_model_path(settings.model), settings.n_ctx,
+                                        vocab_only=True)
     else:
         from tui.backends.factory import make_backend
 
