@@ -14,6 +14,7 @@ from tui.backends.base import Backend, BackendError
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import Command, UnknownCommand, help_lines, parse_command
+from tui.engine.context import ContextBuilder
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import (
     Game,
@@ -39,7 +40,8 @@ class PlainSession:
         self.err = err
         self.interactive = interactive
         self.mode = Mode.DO
-        self.builder = None
+        self.builder: ContextBuilder | None = None
+        self.warned_unsupported = ""
 
     # --- output -----------------------------------------------------------------------------
 
@@ -120,30 +122,43 @@ class PlainSession:
         return True
 
     def play(self, request: TurnRequest) -> GenerationResult | None:
+        result = self.stream(request, lead="")
+        if result is None:
+            return None
+        if not result.text.strip():
+            self.notice("(the model wrote nothing; try /retry)")
+        self.game.commit(request, result)
+        self.update_summary()
+        return result
+
+    def stream(self, request: TurnRequest, lead: str | None) -> GenerationResult | None:
+        """Print a generation as it streams: after a blank line and `lead` (None: straight
+        on, for a continuation). None when the player stopped it with Ctrl+C."""
         assert self.builder is not None
-        cancel = threading.Event()
-        sampler = self.game.campaign.settings.sampler
-        if self.game.campaign.settings.seed is not None:
-            sampler = sampler.with_changes(seed=self.game.campaign.settings.seed)
-        self.say("")
+        settings = self.game.campaign.settings
+        sampler = settings.sampler
+        if settings.seed is not None:
+            sampler = sampler.with_changes(seed=settings.seed)
+        if lead is not None:
+            self.say("")
+            self.out.write(clean(lead))
 
         def show(text: str) -> None:
             self.out.write(text)
             self.out.flush()
 
         try:
-            result = generate(self.backend, self.builder, request, sampler, cancel, show)
+            result = generate(self.backend, self.builder, request, sampler, threading.Event(),
+                              show)
         except KeyboardInterrupt:
             self.notice("[stopped]")
             return None
         self.out.write("\n")
         self.out.flush()
-        if result.unsupported:
-            self.notice("note: this backend ignores " + ", ".join(result.unsupported))
-        if not result.text.strip():
-            self.notice("(the model wrote nothing; try /retry)")
-        self.game.commit(request, result)
-        self.update_summary()
+        unsupported = ", ".join(result.unsupported)
+        if unsupported and unsupported != self.warned_unsupported:
+            self.warned_unsupported = unsupported  # said once, not every turn
+            self.notice("note: this backend ignores " + unsupported)
         return result
 
     def update_summary(self) -> None:

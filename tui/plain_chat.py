@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from typing import TextIO
 
 from tui.backends.base import Backend
@@ -17,7 +16,7 @@ from tui.engine.actions import Mode
 from tui.engine.campaign import Campaign
 from tui.engine.chat import ChatGame, ChatMessage, display_text, game_for, persona_of
 from tui.engine.chat_prompt import card_of, char_name
-from tui.engine.game import Game, GenerationResult, TurnRequest, generate
+from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.text import one_line
 from tui.plain import PlainSession
 
@@ -101,31 +100,10 @@ class PlainChatSession(PlainSession):
 
     def play(self, request: TurnRequest) -> GenerationResult | None:
         """Stream a generation; commit it, except an impersonation, which is kept to send."""
-        assert self.builder is not None
-        settings = self.chat.campaign.settings
-        sampler = settings.sampler
-        if settings.seed is not None:
-            sampler = sampler.with_changes(seed=settings.seed)
-        if request.kind != "continue":
-            self.say("")
-            speaker = self.user if request.kind == "impersonate" else self.char
-            self.out.write(f"{speaker}: ")
-            self.out.flush()
-
-        def stream(text: str) -> None:
-            self.out.write(text)
-            self.out.flush()
-
-        try:
-            result = generate(self.backend, self.builder, request, sampler, threading.Event(),
-                              stream)
-        except KeyboardInterrupt:
-            self.notice("[stopped]")
+        speaker = self.user if request.kind == "impersonate" else self.char
+        result = self.stream(request, None if request.kind == "continue" else f"{speaker}: ")
+        if result is None:
             return None
-        self.out.write("\n")
-        self.out.flush()
-        if result.unsupported:
-            self.notice("note: this backend ignores " + ", ".join(result.unsupported))
         if request.kind == "impersonate":
             self.suggestion = self.chat.impersonation_text(result)
             self.notice("/send sends this as your message; or type your own")
