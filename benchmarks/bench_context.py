@@ -1,13 +1,18 @@
 """Context build speed: a 10,000-turn campaign with a 5,000-entry lorebook, turn after turn.
 
-Run: python benchmarks/bench_context.py [--turns N] [--builds N] [--naive N] [--profile]
+Run: python benchmarks/bench_context.py [--turns N] [--builds N] [--full N] [--naive N]
+                                        [--profile] [--breakdown]
 
 Counts are SmolLM2's own tokens (the embedded model's vocabulary, loaded with llama.cpp's
 `vocab_only`). Each step appends one turn and builds the next prompt, as play does; the time
 covers `adventure_spec` (campaign -> messages) and `ContextBuilder.build` (lore scan, costs,
-trim, assembly). Side by side, a naive builder re-tokenizes every piece on every build (no
-token cache). `--profile` prints where the time of the steady-state builds goes (cProfile);
-`--breakdown` times each part of one build on its own, with the proposed fixes beside them.
+trim, assembly). Measured side by side in the same steps (the machine may be noisy):
+- cached: the builder as the game uses it (token cache, history ledger, turn snapshots);
+- full: the same builder with its ledger off, so every build merges and costs the whole
+  history again (token ids still cached) -- what a build cost before the ledger;
+- naive: no token cache and no ledger: every piece re-tokenized on every build.
+`--profile` prints where the time of the steady-state builds goes (cProfile); `--breakdown`
+times each part of one build on its own, cold (nothing reused) beside warm.
 """
 
 from __future__ import annotations
@@ -24,17 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.backends.local import route_llama_log  # noqa: E402
-from tui.commands.context_cmd import VocabBackend  # noqa: E402
-from tui.engine.adventure import adventure_spec, turn_messages  # noqa: E402
-from tui.engine.campaign import OPENING, Campaign, Turn  # noqa: E402
-from tui.engine.context import (  # noqa: E402
-    ContextBuilder,
-    Message,
-    TokenCache,
-    _merge_narration,
-    apply_macros,
+from tui.backends.local import LocalBackend, route_llama_log  # noqa: E402
+from tui.engine.adventure import (  # noqa: E402
+    TurnMessageCache,
+    _adventure_messages,
+    adventure_spec,
 )
+from tui.engine.campaign import OPENING, Campaign, Turn  # noqa: E402
+from tui.engine.context import ContextBuilder, TokenCache  # noqa: E402
 from tui.engine.game import make_builder  # noqa: E402
 from tui.engine.lore import Lorebook, LoreEntry, LoreSettings, scan_lore  # noqa: E402
 from tui.models.embedded import embedded_model_path  # noqa: E402
@@ -104,48 +106,59 @@ def median_ms(fn: Callable[[], object], runs: int = 10) -> float:
 
 
 def breakdown(builder: ContextBuilder, campaign: Campaign) -> None:
-    """Time the parts of one steady-state build on their own (all caches warm)."""
+    """Time the parts of one steady-state build on their own: cold (nothing reused) and warm."""
     spec = adventure_spec(campaign, "> You look around.")
-    history = _merge_narration(spec.history)
-    texts = [m.text for m in history]
-    memo = {(m.role, m.text): 0 for m in history}
+    builder.build(spec)
+    texts = builder._ledger.texts
+    cold = make_builder_like(builder)
+    cold.cache = builder.cache  # token ids cached, ledger rebuilt each time
+    cold.incremental = False
+    warm_turns = TurnMessageCache(_adventure_messages)
+    warm_turns.snapshot(campaign.turns)
     shared = LoreSettings()
     rows = [
-        ("adventure_spec: turn_messages (a Message per action/response)",
-         lambda: turn_messages(campaign)),
-        ("build: Message re-created per message for macros",
-         lambda: [Message(m.role, apply_macros(m.text, {}), m.label, m.kind)
-                  for m in spec.history]),
-        ("build: _merge_narration", lambda: _merge_narration(spec.history)),
-        ("build: msg_costs (3 _Piece + 3 cache lookups per message)",
-         lambda: [builder._cost(builder.layout.message(m, first=False)) for m in history]),
-        ("  same, one memo lookup per message (proposed)",
-         lambda: [memo[(m.role, m.text)] for m in history]),
-        ("build: scan_lore with a new LoreSettings (as PromptSpec makes one)",
+        ("adventure_spec turn snapshot, cold (a Message per action/response)",
+         lambda: TurnMessageCache(_adventure_messages).snapshot(campaign.turns)),
+        ("  warm (read and compare the turns' texts, reuse the Messages)",
+         lambda: warm_turns.snapshot(campaign.turns)),
+        ("whole adventure_spec", lambda: adventure_spec(campaign, "> You look around.")),
+        ("build, ledger cold (merge and cost every message, cached ids)",
+         lambda: cold.build(spec)),
+        ("scan_lore with a new LoreSettings (as each PromptSpec makes)",
          lambda: scan_lore(campaign.all_lorebooks, texts, count_tokens=builder.cache.count,
                            window=builder.n_ctx, settings=LoreSettings(), turn=1)),
-        ("  same, with one shared LoreSettings (proposed)",
+        ("  same, with one shared LoreSettings",
          lambda: scan_lore(campaign.all_lorebooks, texts, count_tokens=builder.cache.count,
                            window=builder.n_ctx, settings=shared, turn=1)),
-        ("whole build", lambda: builder.build(spec)),
+        ("whole build, warm (what each turn costs)", lambda: builder.build(spec)),
     ]
-    print(f"where the time goes ({len(history)} history messages), median of 10:")
+    print(f"where the time goes ({len(texts)} history messages), median of 10:")
     for label, fn in rows:
         print(f"  {label:<68} {median_ms(fn):8.2f} ms")
+
+
+def make_builder_like(builder: ContextBuilder) -> ContextBuilder:
+    """A new builder with the same tokenizer, window and template (empty caches)."""
+    return ContextBuilder(builder.cache._tokenize, builder.n_ctx, builder.max_new_tokens,
+                          builder.layout.template, builder.prefix_tokens,
+                          builder.chunk_fraction)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--builds", type=int, default=100)
-    parser.add_argument("--naive", type=int, default=3, help="naive builds to time")
+    parser.add_argument("--full", type=int, default=10,
+                        help="steps that also time a build with the ledger off")
+    parser.add_argument("--naive", type=int, default=2,
+                        help="steps that also time a naive build (seconds each)")
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="time each part of a build")
     args = parser.parse_args()
 
     route_llama_log(Path("/tmp/grue-bench-llama.log"))
-    vocab = VocabBackend(embedded_model_path(), n_ctx=args.ctx)
+    vocab = LocalBackend(embedded_model_path(), n_ctx=args.ctx, vocab_only=True)
     t = time.perf_counter()
     vocab.load()
     load_ms = (time.perf_counter() - t) * 1000
@@ -161,16 +174,34 @@ def main() -> None:
     print(f"first build (tokenizes the whole story, compiles the lore index): "
           f"{spec_ms + build_ms:9.1f} ms ({tokens} prompt tokens)")
 
+    # Side by side: on the first steps the same prompt is also built with the ledger off
+    # (full) and with no caches at all (naive), so all three see the same load.
+    full = make_builder_like(builder)
+    full.cache = builder.cache
+    full.incremental = False
+    naive = make_builder_like(builder)
+    naive.cache = NoCache(vocab.tokenize)
+    naive.incremental = False
     steps: list[tuple[float, float]] = []
+    paired: list[tuple[float, float]] = []  # (cached, full) in the same step
+    naive_pairs: list[tuple[float, float]] = []
     profiler = cProfile.Profile() if args.profile else None
     for i in range(args.builds):
         campaign.turns.append(make_turn(rng, args.turns + i, names))
         if profiler:
             profiler.enable()
-        spec_ms, build_ms, _ = timed_build(builder, campaign)
+        spec_ms, build_ms, tokens = timed_build(builder, campaign)
         if profiler:
             profiler.disable()
         steps.append((spec_ms, build_ms))
+        if i < args.full:
+            f_spec, f_build, f_tokens = timed_build(full, campaign)
+            assert f_tokens == tokens
+            paired.append((spec_ms + build_ms, f_spec + f_build))
+        if i < args.naive:
+            n_spec, n_build, n_tokens = timed_build(naive, campaign)
+            assert n_tokens == tokens
+            naive_pairs.append((spec_ms + build_ms, n_spec + n_build))
     totals = sorted(s + b for s, b in steps)
     median = statistics.median(totals)
     p95 = totals[max(0, int(len(totals) * 0.95) - 1)]
@@ -178,19 +209,14 @@ def main() -> None:
           f"p95 {p95:7.2f} ms")
     print(f"  of which adventure_spec median {statistics.median(s for s, _ in steps):6.2f} ms, "
           f"ContextBuilder.build median {statistics.median(b for _, b in steps):6.2f} ms")
-
-    if args.naive:
-        naive = make_builder(vocab, campaign)
-        naive.cache = NoCache(vocab.tokenize)
-        naive_times = []
-        for i in range(args.naive):
-            campaign.turns.append(make_turn(rng, args.turns + args.builds + i, names))
-            spec_ms, build_ms, _ = timed_build(naive, campaign)
-            naive_times.append(spec_ms + build_ms)
-        naive_median = statistics.median(naive_times)
-        print(f"naive (re-tokenize everything each build), {args.naive} builds: "
-              f"median {naive_median:9.1f} ms")
-        print(f"ratio naive / cached: {naive_median / median:7.1f}x")
+    for name, pairs in (("full (ledger off, ids cached)", paired),
+                        ("naive (no caches)", naive_pairs)):
+        if not pairs:
+            continue
+        ours = statistics.median(c for c, _ in pairs)
+        theirs = statistics.median(o for _, o in pairs)
+        print(f"side by side, {len(pairs)} steps: cached {ours:8.2f} ms | {name} "
+              f"{theirs:9.1f} ms | ratio {theirs / ours:7.1f}x")
     target = 10.0
     print(f"target < {target:.0f} ms per turn after the first build: "
           f"{'met' if median < target else 'MISSED'} (median {median:.2f} ms)")

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from tui.engine.campaign import OPENING, Campaign
-from tui.engine.context import NARRATOR, PLAYER, HeaderPart, Message, PromptSpec
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from operator import attrgetter
+
+from tui.engine.campaign import OPENING, Campaign, Turn
+from tui.engine.context import (
+    NARRATOR,
+    PLAYER,
+    HeaderPart,
+    Message,
+    PromptSpec,
+    common_prefix,
+)
 
 NARRATOR_PROMPT = (
     "You are the narrator of an interactive text adventure. The player's actions follow "
@@ -11,22 +24,101 @@ NARRATOR_PROMPT = (
     "paragraphs, and move the story forward. Never write the player's actions or dialogue."
 )
 
+# (mode, action, response, player turn number, tag) -> the turn's messages
+MakeMessages = Callable[[str, str, str, int, Hashable], list[Message]]
+
+_MODE = attrgetter("mode")
+_ACTION = attrgetter("action")
+_RESPONSE = attrgetter("response")
+
+
+@dataclass(frozen=True)
+class TurnsSnapshot:
+    """The turns' texts as last seen and the messages made from them. Never mutated."""
+
+    modes: list[str]
+    actions: list[str]
+    responses: list[str]
+    messages: list[Message]
+    offsets: list[int]  # offsets[i]: index in `messages` of turn i's first message; len n + 1
+    player_turns: int  # turns that are not the opening (Campaign.player_turn_count)
+
+    def messages_before(self, n_turns: int) -> int:
+        """How many messages the first `n_turns` turns make (`turns[:n_turns]`, as sliced)."""
+        return self.offsets[len(range(len(self.modes))[:n_turns])]
+
+
+_EMPTY = TurnsSnapshot([], [], [], [], [0], 0)
+
+
+class TurnMessageCache:
+    """Prompt messages for a campaign's turns, remade only from the first changed turn.
+
+    Turns are mutable (edits, retries, swipes change them in place), so each call reads every
+    turn's mode, action and chosen response (C-speed `map`s) and compares them with the last
+    snapshot by value; only turns from the first difference on get new messages. Unchanged
+    turns keep their Message objects, which lets the context builder see in C that its
+    history prefix is unchanged. Snapshots are kept per story (its first Turn object) and tag,
+    so a retry's shortened copy of a campaign shares the campaign's snapshot. Thread-safe.
+    """
+
+    def __init__(self, make: MakeMessages, slots: int = 8) -> None:
+        self._make = make
+        self._slots = slots
+        self._lock = threading.Lock()
+        self._snaps: OrderedDict[tuple[int, Hashable], TurnsSnapshot] = OrderedDict()
+
+    def snapshot(self, turns: list[Turn], tag: Hashable = None) -> TurnsSnapshot:
+        modes = list(map(_MODE, turns))
+        actions = list(map(_ACTION, turns))
+        responses = list(map(_RESPONSE, turns))
+        key = (id(turns[0]) if turns else 0, tag)
+        with self._lock:
+            old = self._snaps.get(key, _EMPTY)
+        same = min(
+            common_prefix(modes, old.modes),
+            common_prefix(actions, old.actions),
+            common_prefix(responses, old.responses),
+        )
+        if same == len(turns) == len(old.modes):
+            snap = old
+        else:
+            messages = old.messages[: old.offsets[same]]
+            offsets = old.offsets[: same + 1]
+            number = same - modes[:same].count(OPENING)
+            for i in range(same, len(turns)):
+                if modes[i] != OPENING:
+                    number += 1
+                messages.extend(self._make(modes[i], actions[i], responses[i], number, tag))
+                offsets.append(len(messages))
+            snap = TurnsSnapshot(modes, actions, responses, messages, offsets, number)
+        with self._lock:
+            self._snaps[key] = snap
+            self._snaps.move_to_end(key)
+            while len(self._snaps) > self._slots:
+                self._snaps.popitem(last=False)
+        return snap
+
+
+def _adventure_messages(
+    mode: str, action: str, response: str, number: int, _tag: Hashable
+) -> list[Message]:
+    if mode == OPENING:
+        return [Message(NARRATOR, response, "opening", "story")] if response else []
+    out = []
+    if action:
+        out.append(Message(PLAYER, action, f"turn {number} action", "action"))
+    if response:
+        out.append(Message(NARRATOR, response, f"turn {number} response", "story"))
+    return out
+
+
+_TURNS = TurnMessageCache(_adventure_messages)
+
 
 def turn_messages(campaign: Campaign) -> list[Message]:
     """The story as prompt messages: actions are the player's, responses the narrator's."""
-    out: list[Message] = []
-    number = 0
-    for turn in campaign.turns:
-        if turn.mode == OPENING:
-            if turn.response:
-                out.append(Message(NARRATOR, turn.response, "opening", "story"))
-            continue
-        number += 1
-        if turn.action:
-            out.append(Message(PLAYER, turn.action, f"turn {number} action", "action"))
-        if turn.response:
-            out.append(Message(NARRATOR, turn.response, f"turn {number} response", "story"))
-    return out
+    return list(_TURNS.snapshot(campaign.turns).messages)
 
 
 def adventure_spec(
@@ -45,13 +137,14 @@ def adventure_spec(
         header.append(HeaderPart("memory", "memory", campaign.memory))
     if campaign.summary_enabled and campaign.summary.strip():
         header.append(HeaderPart("summary", "story so far", campaign.summary))
-    history = turn_messages(campaign)
+    snap = _TURNS.snapshot(campaign.turns)
+    history = list(snap.messages)
+    player_turns = snap.player_turns
     min_start = 0
     if campaign.summary_enabled and campaign.summary.strip() and campaign.summary_upto:
-        min_start = len(turn_messages(_prefix(campaign, campaign.summary_upto)))
+        min_start = snap.messages_before(campaign.summary_upto)
     pending = (
-        Message(PLAYER, pending_action, f"turn {campaign.player_turn_count + 1} action",
-                "action")
+        Message(PLAYER, pending_action, f"turn {player_turns + 1} action", "action")
         if pending_action
         else None
     )
@@ -64,14 +157,8 @@ def adventure_spec(
         note_depth=campaign.note_depth,
         lorebooks=campaign.all_lorebooks,
         lore_state=campaign.lore_state,
-        turn=campaign.player_turn_count + 1,
+        turn=player_turns + 1,
         seed=campaign.settings.seed or 0,
         min_start=min(min_start, max(0, len(history) - 1)),
         extra_stops=["\n>"],  # the model must not play the player
     )
-
-
-def _prefix(campaign: Campaign, n_turns: int) -> Campaign:
-    clone = Campaign(title=campaign.title, id=campaign.id)
-    clone.turns = campaign.turns[:n_turns]
-    return clone

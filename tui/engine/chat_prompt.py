@@ -8,9 +8,11 @@ exact same prompt.
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from tui.engine.adventure import TurnMessageCache
 from tui.engine.campaign import OPENING, Campaign
 from tui.engine.cards import Card, CardError, card_from_dict
 from tui.engine.context import NARRATOR, PLAYER, HeaderPart, Message, PromptSpec, apply_macros
@@ -113,21 +115,27 @@ def card_header(card: Card, persona: Persona) -> list[HeaderPart]:
     return parts
 
 
+def _chat_messages(
+    mode: str, action: str, response: str, number: int, names: Hashable
+) -> list[Message]:
+    char, user = names  # type: ignore[misc]
+    if mode == OPENING:
+        return [Message(NARRATOR, response, "greeting", "story", char)] if response else []
+    out = []
+    if action:
+        out.append(Message(PLAYER, action, f"message {number}", "action", user))
+    if response:
+        out.append(Message(NARRATOR, response, f"reply {number}", "story", char))
+    return out
+
+
+# Messages per turn, remade only from the first changed turn (see TurnMessageCache).
+_TURNS = TurnMessageCache(_chat_messages)
+
+
 def history_messages(campaign: Campaign, char: str, user: str) -> list[Message]:
     """The chat so far: the greeting and replies are the character's, the rest the player's."""
-    out: list[Message] = []
-    number = 0
-    for turn in campaign.turns:
-        if turn.mode == OPENING:
-            if turn.response:
-                out.append(Message(NARRATOR, turn.response, "greeting", "story", char))
-            continue
-        number += 1
-        if turn.action:
-            out.append(Message(PLAYER, turn.action, f"message {number}", "action", user))
-        if turn.response:
-            out.append(Message(NARRATOR, turn.response, f"reply {number}", "story", char))
-    return out
+    return list(_TURNS.snapshot(campaign.turns, (char, user)).messages)
 
 
 def chat_spec(
@@ -150,10 +158,12 @@ def chat_spec(
         header.append(HeaderPart("memory", "memory", campaign.memory))
     if campaign.summary_enabled and campaign.summary.strip():
         header.append(HeaderPart("summary", "story so far", campaign.summary))
-    history = history_messages(campaign, char, user)
+    snap = _TURNS.snapshot(campaign.turns, (char, user))
+    history = list(snap.messages)
+    player_turns = snap.player_turns  # campaign.player_turn_count, without a Python loop
     pending = None
     if pending_user_text:
-        number = campaign.player_turn_count + 1
+        number = player_turns + 1
         pending = Message(PLAYER, pending_user_text, f"message {number}", "action", user)
     trailing = with_original(card.post_history_instructions, DEFAULT_POST_HISTORY)
     if impersonate:
@@ -169,7 +179,7 @@ def chat_spec(
         note_depth=campaign.note_depth if campaign.authors_note.strip() else 0,
         lorebooks=campaign.all_lorebooks,
         lore_state=campaign.lore_state,
-        turn=campaign.player_turn_count + 1,
+        turn=player_turns + 1,
         seed=campaign.settings.seed or 0,
         macros=chat_macros(char, user),
         trailing_instruction=trailing,

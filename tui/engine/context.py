@@ -11,14 +11,21 @@ reuse the evaluated prefix of the previous prompt:
 Every piece is tokenized on its own (template markers with special tokens parsed,
 untrusted text without), and token ids are cached by content, so a turn never
 re-tokenizes the whole history and the prompt only grows at its end between trims.
+Each builder also keeps a ledger of the previous build's history (merged messages and
+prefix sums of their costs): a build finds the unchanged prefix with C-speed list
+comparisons, costs only the messages after it, and bisects the prefix sums to trim, so
+a build does no per-message Python work for the story outside the window.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
+from typing import Any
 
 from tui.engine.lore import Activation, Dropped, Lorebook, LoreSettings, LoreState, scan_lore
 from tui.engine.templates import InstructTemplate
@@ -252,6 +259,63 @@ class Layout:
         return stops
 
 
+def common_prefix(a: list[Any], b: list[Any]) -> int:
+    """Length of the longest common prefix of two lists.
+
+    Only whole-slice comparisons, which run in C and short-cut on identical items; it
+    gallops back from the end first because edits are usually recent.
+    """
+    n = min(len(a), len(b))
+    if (a == b) if len(a) == len(b) else (a[:n] == b[:n]):
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo] and a[:hi] != b[:hi]
+    step = 1
+    while hi - step > lo:
+        mid = hi - step
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+            break
+        hi = mid
+        step *= 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    """One build's history, kept so the next build only costs what changed. Never mutated
+    (a build makes a new one), so a build on another thread can still read the old one."""
+
+    cache: TokenCache | None  # what the costs were counted with (identity)
+    layout: Layout | None
+    template: InstructTemplate | None
+    macros: dict[str, str]
+    count: Callable[[str], int] | None  # the lore scanner's token counter, kept stable
+    source: list[Message]  # spec.history as given
+    merged: list[Message]  # macros applied, consecutive narration merged
+    texts: list[str]  # merged[i].text
+    origin: list[int]  # index in `source` of each merged message's first part
+    prefix: list[int]  # prefix[i]: tokens of merged[:i], each rendered as not first
+
+
+_NO_LEDGER = _Ledger(None, None, None, {}, None, [], [], [], [], [0])
+
+
+def _counter(cache: TokenCache, macros: dict[str, str]) -> Callable[[str], int]:
+    if not macros:
+        return cache.count
+
+    def count(text: str) -> int:
+        return cache.count(apply_macros(text, macros))
+
+    return count
+
+
 def _merge_narration(history: list[Message]) -> list[Message]:
     """Consecutive narrator messages (a response and its continuations) form one turn."""
     merged: list[Message] = []
@@ -284,6 +348,8 @@ class ContextBuilder:
         self.layout = Layout(template)
         self.prefix_tokens = list(prefix_tokens or [])
         self.chunk_fraction = chunk_fraction
+        self.incremental = True  # False: every build costs the whole history again
+        self._ledger = _NO_LEDGER
 
     @property
     def budget(self) -> int:
@@ -295,11 +361,57 @@ class ContextBuilder:
     def _cost(self, pieces: list[_Piece]) -> int:
         return sum(len(self._ids(p)) for p in pieces)
 
+    def _history(self, spec: PromptSpec) -> _Ledger:
+        """The merged, macro-applied history and its costs, reusing the last build's ledger
+        for the unchanged prefix of `spec.history`."""
+        macros = spec.macros
+        source = spec.history
+        old = self._ledger
+        if (
+            not self.incremental
+            or old.cache is not self.cache
+            or old.layout is not self.layout
+            or old.template is not self.layout.template
+            or old.macros != macros
+        ):
+            old = _NO_LEDGER
+        same = common_prefix(source, old.source)
+        if same == len(source) == len(old.source) and old is not _NO_LEDGER:
+            return old
+        # Redo the merged message holding the last unchanged source message: a new
+        # narrator message may extend it. Its first part is unchanged, so the merge
+        # decision at its start is the same as before.
+        j = bisect_right(old.origin, same - 1) - 1 if same else 0
+        start = old.origin[j] if same else 0
+        merged = old.merged[:j]
+        texts = old.texts[:j]
+        origin = old.origin[:j]
+        for i in range(start, len(source)):
+            msg = source[i]
+            if macros:
+                msg = replace(msg, text=apply_macros(msg.text, macros))
+            if merged and msg.role == NARRATOR and merged[-1].role == NARRATOR:
+                merged[-1] = replace(merged[-1], text=merged[-1].text + msg.text)
+            else:
+                merged.append(msg)
+                origin.append(i)
+        new = merged[j:]
+        texts.extend(m.text for m in new)
+        costs = [self._cost(self.layout.message(m, first=False)) for m in new]
+        prefix = old.prefix[: j + 1]
+        prefix.extend(accumulate(costs, initial=prefix[-1]))
+        del prefix[j + 1]  # accumulate repeats its initial value
+        # One counter per ledger: the lore scanner keeps its token counts while it is the same.
+        count = old.count or _counter(self.cache, dict(macros))
+        ledger = _Ledger(self.cache, self.layout, self.layout.template, dict(macros), count,
+                         list(source), merged, texts, origin, prefix)
+        self._ledger = ledger
+        return ledger
+
     def build(self, spec: PromptSpec) -> ContextReport:
         macros = spec.macros
-        history = _merge_narration(
-            [replace(m, text=apply_macros(m.text, macros)) for m in spec.history]
-        )
+        ledger = self._history(spec)
+        history = ledger.merged  # shared with the ledger: read only
         pending = spec.pending
         if pending is not None:
             pending = replace(pending, text=apply_macros(pending.text, macros))
@@ -313,8 +425,8 @@ class ContextBuilder:
         # World info: scan the story (newest last) and the pending action.
         scan = scan_lore(
             spec.lorebooks,
-            [m.text for m in history],
-            count_tokens=lambda text: self.cache.count(apply_macros(text, macros)),
+            ledger.texts,  # read only: the scanner looks at the newest few
+            count_tokens=ledger.count or self.cache.count,
             window=self.n_ctx,
             settings=spec.lore_settings,
             state=spec.lore_state,
@@ -360,12 +472,18 @@ class ContextBuilder:
         def header_cost(parts: list[HeaderPart]) -> int:
             return len(self.prefix_tokens) + self._cost(self.layout.header(parts))
 
-        # Costs of each history message as rendered (first one rendered as first).
-        def msg_pieces(i: int, first: bool) -> list[_Piece]:
-            open_end = continuing and i == len(history) - 1
-            return self.layout.message(history[i], first=first, open_end=open_end)
-
-        msg_costs = [self._cost(msg_pieces(i, first=False)) for i in range(len(history))]
+        # Costs of the history messages as rendered (not first): prefix sums from the ledger;
+        # only the newest message differs when it is left open for a continuation.
+        n = len(history)
+        prefix = ledger.prefix
+        last_cost = 0
+        if n:
+            last_cost = prefix[n] - prefix[n - 1]
+            if continuing:
+                last_cost = self._cost(self.layout.message(history[-1], first=False,
+                                                           open_end=True))
+        total = prefix[n - 1] + last_cost if n else 0
+        min_start = max(0, spec.min_start)
 
         depth_pieces: dict[int, list[_Piece]] = {}
         for a in depth_lore:
@@ -383,7 +501,7 @@ class ContextBuilder:
         fixed = header_cost(header_with_lore) + late_cost() + self._cost(pending_pieces) + \
             self._cost(fixed_tail)
         keep_last = 1 if history else 0  # the newest message always survives
-        newest_cost = sum(msg_costs[len(history) - keep_last:]) + 2  # + first-render slack
+        newest_cost = (last_cost if keep_last else 0) + 2  # + first-render slack
 
         # Make room for the newest message: drop late lore, then depth lore, the summary,
         # top lore; the report names each.
@@ -422,7 +540,7 @@ class ContextBuilder:
                 self._cost(fixed_tail)
 
         # Example dialogues and other droppable parts leave before any story does.
-        history_cost = sum(msg_costs[spec.min_start:])
+        history_cost = total - prefix[min_start] if min_start < n else 0
         while history_cost > self.budget - fixed and any(p.droppable for p in header_with_lore):
             index = max(i for i, p in enumerate(header_with_lore) if p.droppable)
             dropped_part = header_with_lore.pop(index)
@@ -433,7 +551,7 @@ class ContextBuilder:
 
         # Choose where history starts: the newest messages that fit, trimmed in big chunks.
         avail = self.budget - fixed
-        start = self._history_start(msg_costs, avail, spec.min_start)
+        start = self._history_start(prefix, n, total, avail, min_start)
         if start > 0:
             trimmed.append(TrimDrop(f"story messages 1-{start}", "older than the window holds"))
 
@@ -493,29 +611,28 @@ class ContextBuilder:
             return True
         return pos == "auto" and a.entry.constant
 
-    def _history_start(self, costs: list[int], avail: int, min_start: int) -> int:
-        """The first history message to keep.
+    def _history_start(
+        self, prefix: list[int], n: int, total: int, avail: int, min_start: int
+    ) -> int:
+        """The first of `n` history messages to keep.
 
-        The smallest start that fits is rounded up to a chunk boundary: boundaries sit
-        where the running token total of the whole story crosses multiples of a quarter
-        window, so the start (and the prompt's prefix) only moves in big steps.
+        `prefix[i]` is the cost of messages before i (i < n), `total` that of all n. The
+        smallest start that fits is rounded up to a chunk boundary: boundaries sit where
+        the running token total of the whole story crosses multiples of a quarter window,
+        so the start (and the prompt's prefix) only moves in big steps. Both steps are
+        bisections of the prefix sums (costs are never negative, so they never decrease).
         """
-        n = len(costs)
         if n == 0:
             return 0
-        smallest = min(min_start, n - 1)
-        suffix = sum(costs[smallest:])
-        while smallest < n - 1 and suffix > avail:
-            suffix -= costs[smallest]
-            smallest += 1
+        last = n - 1  # the newest message is always kept
+        smallest = min(max(0, min_start), last)
+        # The first start from `smallest` whose suffix fits: total - prefix[start] <= avail.
+        smallest = bisect_left(prefix, total - avail, smallest, last)
         chunk = max(1, int(self.budget * self.chunk_fraction))
-        before = sum(costs[:smallest])
+        before = prefix[smallest]
         target = -(-before // chunk) * chunk  # round up to a chunk boundary
-        start, running = smallest, before
-        while running < target and start < n - 1:
-            running += costs[start]
-            start += 1
-        return start if running >= target else smallest
+        start = bisect_left(prefix, target, smallest, last)
+        return start if prefix[start] >= target else smallest
 
     def _assemble(self, pieces: list[_Piece]) -> tuple[list[int], list[Segment]]:
         tokens: list[int] = list(self.prefix_tokens)

@@ -60,9 +60,10 @@ _POSITION_RANK = {
 # ---------------------------------------------------------------------------------------------
 # Data
 
-# Bumped whenever a field of any entry, book or settings object is assigned, so a scanner can
-# tell in O(1) that nothing it compiled can have changed. (Editing a key list in place is not
-# seen: assign a new list, or call LoreScanner.invalidate().)
+# Bumped whenever a field of any entry or book is assigned, so a scanner can tell in O(1)
+# that nothing it compiled can have changed (settings are compared by value instead).
+# (Editing a key list in place is not seen: assign a new list, or call
+# LoreScanner.invalidate().)
 _edits = [0]
 
 
@@ -207,7 +208,11 @@ class Lorebook(_Tracked):
 
 
 @dataclass
-class LoreSettings(_Tracked):
+class LoreSettings:
+    """Scan settings. Not change-tracked: the scanner's quick check compares the fields the
+    index depends on by value, and a PromptSpec makes a new one per prompt, which would
+    otherwise bump `_edits` and force a full fingerprint of every entry on every build."""
+
     scan_depth: int = 2
     budget_percent: int = 25
     budget_tokens: int | None = None
