@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,8 @@ from tui.screens.dialogs import HelpDialog
 from tui.screens.home import HomeScreen
 from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
+HANG_UP_GRACE_SECONDS = 3.0
+
 
 class GrueApp(App[None]):
     CSS_PATH = "app.tcss"
@@ -49,8 +54,9 @@ class GrueApp(App[None]):
 
     def on_mount(self) -> None:
         # Not available on every platform, nor outside the main thread (tests).
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+        with contextlib.suppress(RuntimeError, ValueError, AttributeError):
+            loop = asyncio.get_running_loop()
+            signal.signal(signal.SIGHUP, lambda signum, frame: self._sighup(loop))
         if self.start_game is not None:
             self.open_game(self.start_game)
             return
@@ -143,6 +149,22 @@ class GrueApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpDialog())
+
+    def _sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The terminal is gone. Ask the loop to save and exit; if the loop is stuck (seen
+        here once: the screen writer blocked on the dead terminal), a watchdog saves and ends
+        the process, so a dropped SSH session never leaves Grue spinning."""
+        threading.Thread(target=self._hang_up_watchdog, daemon=True).start()
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self.hang_up)
+
+    def _hang_up_watchdog(self) -> None:
+        time.sleep(HANG_UP_GRACE_SECONDS)
+        game = self.game or self.start_game
+        if game is not None:
+            with contextlib.suppress(Exception):
+                game.save()
+        os._exit(0)
 
     def hang_up(self) -> None:
         """The terminal went away (SSH dropped): stop the model, save, leave cleanly."""
