@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -58,8 +59,6 @@ def test_sighup_in_a_pty_saves_and_exits(grue_home: Path) -> None:
             os.kill(pid, signal.SIGKILL)
             raise AssertionError("grue did not exit after SIGHUP")
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert (grue_home / "saves").exists() and list((grue_home / "saves").glob("*.toml"))
