@@ -94,8 +94,7 @@ def test_json_report_content(json_report: dict[str, Any]) -> None:
 
 
 def test_counts_are_the_models_own_tokens(json_report: dict[str, Any], smol_path: Path) -> None:
-    from tui.backends.local import route_llama_log
-    from tui.backends.local import LocalBackend
+    from tui.backends.local import LocalBackend, route_llama_log
 
     route_llama_log()
     started = time.monotonic()
