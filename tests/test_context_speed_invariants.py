@@ -167,9 +167,13 @@ def test_turn_messages_follow_every_edit_and_reuse_unchanged_messages() -> None:
         assert before == reference_turn_messages(c)
         again = turn_messages(c)
         assert all(x is y for x, y in zip(before, again, strict=True))  # nothing remade
-    # An old response changed in place to an equal-length text is still seen.
-    turn = c.turns[1]
+    # The newest turn's response changed in place (as play does) to an equal-length text is
+    # still seen; old turns are changed through their fields or methods (TURN_EDITS).
+    turn = c.turns[-1]
     turn.responses[turn.chosen] = turn.response.upper()
+    assert turn_messages(c) == reference_turn_messages(c)
+    old = c.turns[1]
+    old.set_response(old.response.upper() + "!")
     assert turn_messages(c) == reference_turn_messages(c)
 
 

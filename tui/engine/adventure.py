@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
-from tui.engine.campaign import OPENING, Campaign, Turn
+from tui.engine.campaign import OPENING, TURN_EDITS, Campaign, Turn
 from tui.engine.context import (
     NARRATOR,
     PLAYER,
@@ -42,6 +42,8 @@ class TurnsSnapshot:
     messages: list[Message]
     offsets: list[int]  # offsets[i]: index in `messages` of turn i's first message; len n + 1
     player_turns: int  # turns that are not the opening (Campaign.player_turn_count)
+    objs: list[Turn] = field(default_factory=list)  # the Turn objects read
+    edits: int = -1  # TURN_EDITS when they were read
 
     def messages_before(self, n_turns: int) -> int:
         """How many messages the first `n_turns` turns make (`turns[:n_turns]`, as sliced)."""
@@ -49,6 +51,10 @@ class TurnsSnapshot:
 
 
 _EMPTY = TurnsSnapshot([], [], [], [], [0], 0)
+
+# The newest turns are always read again in full: in-place changes of a `responses` list
+# (which TURN_EDITS cannot count) happen to the turn being played.
+TAIL_TURNS = 64
 
 
 class TurnMessageCache:
@@ -69,19 +75,27 @@ class TurnMessageCache:
         self._snaps: OrderedDict[tuple[int, Hashable], TurnsSnapshot] = OrderedDict()
 
     def snapshot(self, turns: list[Turn], tag: Hashable = None) -> TurnsSnapshot:
-        modes = list(map(_MODE, turns))
-        actions = list(map(_ACTION, turns))
-        responses = list(map(_RESPONSE, turns))
+        edits = TURN_EDITS.value  # read first: an edit while we read forces a full read later
         key = (id(turns[0]) if turns else 0, tag)
         with self._lock:
             old = self._snaps.get(key, _EMPTY)
+        objs = list(turns)
+        trusted = 0
+        if old.edits == edits:
+            # No turn was edited since the last read: the same Turn objects still hold the
+            # same texts, so only the newest turns need reading (O(1) in the story's length).
+            trusted = max(0, min(common_prefix(objs, old.objs), len(objs) - TAIL_TURNS))
+        tail = objs[trusted:]
+        modes = old.modes[:trusted] + list(map(_MODE, tail))
+        actions = old.actions[:trusted] + list(map(_ACTION, tail))
+        responses = old.responses[:trusted] + list(map(_RESPONSE, tail))
         same = min(
             common_prefix(modes, old.modes),
             common_prefix(actions, old.actions),
             common_prefix(responses, old.responses),
         )
         if same == len(turns) == len(old.modes):
-            snap = old
+            snap = replace(old, objs=objs, edits=edits)
         else:
             messages = old.messages[: old.offsets[same]]
             offsets = old.offsets[: same + 1]
@@ -91,7 +105,8 @@ class TurnMessageCache:
                     number += 1
                 messages.extend(self._make(modes[i], actions[i], responses[i], number, tag))
                 offsets.append(len(messages))
-            snap = TurnsSnapshot(modes, actions, responses, messages, offsets, number)
+            snap = TurnsSnapshot(modes, actions, responses, messages, offsets, number, objs,
+                                 edits)
         with self._lock:
             self._snaps[key] = snap
             self._snaps.move_to_end(key)

@@ -14,12 +14,27 @@ from tui.engine.scenario import Scenario
 OPENING = "opening"
 
 
+class _EditCount:
+    """Counts edits of existing turns, so prompt caches can skip re-reading old turns.
+
+    Assigning any field of a Turn (after it is made) or calling its methods counts; so the
+    only edits not counted are in-place changes of a `responses` list, which the caches
+    still see on the newest turns (see adventure.TAIL_TURNS).
+    """
+
+    value = 0
+
+
+TURN_EDITS = _EditCount()
+
+
 @dataclass
 class Turn:
     """One player action and the model's response to it.
 
     `responses` holds the alternatives (retries in an adventure, swipes in a chat);
-    `chosen` is the one in the story. The opening is a turn with no action.
+    `chosen` is the one in the story. The opening is a turn with no action. Change an old
+    turn by assigning its fields or through its methods (see `_EditCount`).
     """
 
     mode: str
@@ -27,17 +42,24 @@ class Turn:
     responses: list[str] = field(default_factory=list)
     chosen: int = 0
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__dict__:  # an edit, not the first assignment in __init__
+            TURN_EDITS.value += 1
+        object.__setattr__(self, name, value)
+
     @property
     def response(self) -> str:
         return self.responses[self.chosen] if self.responses else ""
 
     def set_response(self, text: str) -> None:
+        TURN_EDITS.value += 1
         if self.responses:
             self.responses[self.chosen] = text
         else:
             self.responses.append(text)
 
     def add_alternative(self, text: str) -> None:
+        TURN_EDITS.value += 1
         self.responses.append(text)
         self.chosen = len(self.responses) - 1
 
