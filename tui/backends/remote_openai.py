@@ -30,6 +30,7 @@ from tui.backends.remote_common import (
     unsupported,
 )
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
+from tui.backends.remote_kobold import SAMPLERS as KOBOLD_SAMPLERS
 from tui.backends.sse import SSEError, parse_events
 from tui.engine.presets import Sampler
 
@@ -70,22 +71,7 @@ _VLLM = {
     "repetition_penalty": "repetition_penalty",
 }
 # KoboldCpp's /v1 handler passes its own sampler names through to the generator.
-_KOBOLDCPP = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "typical_p": "typical",
-    "tfs_z": "tfs",
-    "top_a": "top_a",
-    "repetition_penalty": "rep_pen",
-    "repetition_range": "rep_pen_range",
-    "repetition_slope": "rep_pen_slope",
-    "presence_penalty": "presence_penalty",
-    "mirostat_mode": "mirostat_mode",
-    "mirostat_tau": "mirostat_tau",
-    "mirostat_eta": "mirostat_eta",
-}
+_KOBOLDCPP = {**KOBOLD_SAMPLERS, "mirostat_mode": "mirostat_mode"}
 
 
 @dataclass(frozen=True)
