@@ -159,7 +159,7 @@ class AdventureScreen(Screen[None]):
         return text
 
     def reply_text(self, turn: Turn) -> str:
-        return turn.response
+        return turn.response.strip()
 
     # --- the model --------------------------------------------------------------------------
 

@@ -76,6 +76,8 @@ class StoryView(VerticalScroll, can_focus=True):
             self.start_live()
         assert self.live is not None
         follow = self._at_end()
+        if not self.live.raw:
+            text = text.lstrip()  # a continuation's leading space belongs to the prompt only
         self.live.set_text(self.live.raw + text)
         if follow:
             self.call_after_refresh(self.scroll_end, animate=False)
@@ -112,6 +114,6 @@ def adventure_blocks(campaign: Campaign) -> list[tuple[str, str]]:
     for turn in campaign.turns:
         if turn.mode != OPENING and turn.action:
             blocks.append((turn.action, "action" if turn.action.startswith(">") else "story"))
-        if turn.response:
-            blocks.append((turn.response, "story"))
+        if turn.response.strip():
+            blocks.append((turn.response.strip(), "story"))
     return blocks
