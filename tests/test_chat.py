@@ -372,3 +372,21 @@ def test_swipe_after_deleting_the_reply_writes_a_new_one(tmp_path: Path) -> None
 def test_game_for_adventure_is_a_plain_game() -> None:
     game = game_for(Campaign(title="Cave"), autosave=False)
     assert type(game) is Game
+
+
+def test_persona_command_changes_user_and_becomes_the_default() -> None:
+    from tui.engine.chat_prompt import persona_of
+    from tui.engine.persona import default_persona, set_persona
+
+    assert default_persona().name == "You"
+    from tui.engine.character_library import load_character
+
+    game = game_for(campaign_from_card(load_character("Cassia"), "Ada"))
+    set_persona(game.campaign, "Captain Vell: the ship's captain, tired and kind")
+    persona = persona_of(game.campaign)
+    assert (persona.name, persona.description) == ("Captain Vell",
+                                                   "the ship's captain, tired and kind")
+    assert default_persona() == persona
+    spec = chat_spec(game.campaign, "Status?")
+    assert spec.macros["{{user}}"] == "Captain Vell"
+    assert any("tired and kind" in part.text for part in spec.header)

@@ -22,6 +22,7 @@ from tui.engine.campaign import Settings, campaign_from_scenario
 from tui.engine.cards import CardError, load_card
 from tui.engine.chat import ChatGame, campaign_from_card, game_for
 from tui.engine.game import Game
+from tui.engine.persona import default_persona
 from tui.engine.saves import SaveError, load_save, write_save
 from tui.engine.scenario import Scenario
 from tui.engine.scenario_start import resolve_scenario
@@ -105,7 +106,9 @@ class GrueApp(App[None]):
             except CardError as exc:
                 self.notify(one_line(str(exc), 300), severity="error", timeout=10)
                 return
-            campaign = campaign_from_card(card, settings=Settings(**vars(self.default_settings)))
+            persona = default_persona()
+            campaign = campaign_from_card(card, persona.name, persona.description,
+                                          Settings(**vars(self.default_settings)))
             try:
                 write_save(campaign)
             except SaveError as exc:

@@ -17,6 +17,7 @@ from tui.engine.campaign import Campaign
 from tui.engine.chat import ChatGame, ChatMessage, display_text, game_for, persona_of
 from tui.engine.chat_prompt import card_of, char_name
 from tui.engine.game import Game, GenerationResult, TurnRequest
+from tui.engine.persona import describe_persona, set_persona
 from tui.engine.text import one_line
 from tui.plain import PlainSession
 
@@ -77,6 +78,7 @@ class PlainChatSession(PlainSession):
         handler = {
             "/swipe": self.cmd_swipe,
             "/impersonate": self.cmd_impersonate,
+            "/persona": self.cmd_persona,
             "/send": self.cmd_send,
             "/messages": self.cmd_messages,
             "/delete": self.cmd_delete,
@@ -145,6 +147,12 @@ class PlainChatSession(PlainSession):
         self.chat.swipe(int(word) - 1 - last.chosen)
         self.show(self.chat.messages()[-1])
         self.swipe_notice(self.chat.messages()[-1])
+
+    def cmd_persona(self, arg: str) -> None:
+        if arg:
+            set_persona(self.chat.campaign, arg)
+            self.chat.save()
+        self.notice(f"you are {describe_persona(self.chat.campaign)}")
 
     def cmd_impersonate(self, arg: str) -> None:
         self.play(self.chat.request_impersonate())

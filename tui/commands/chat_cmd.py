@@ -17,7 +17,8 @@ def register(subparsers: Any) -> None:
 
     p_chat = subparsers.add_parser("chat", help="chat with a character (card name or file)")
     p_chat.add_argument("character", metavar="NAME", help="character name or card file")
-    p_chat.add_argument("--persona", default="You", help="your name in the chat ({{user}})")
+    p_chat.add_argument("--persona", default=None,
+                        help="your name in the chat ({{user}}); default: your last persona")
     p_chat.add_argument("--persona-description", default="",
                         help="who you are, told to the model")
     _add_play_options(p_chat)
@@ -32,11 +33,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from tui.engine.campaign import Settings
     from tui.engine.character_library import load_character
     from tui.engine.chat import campaign_from_card
+    from tui.engine.chat_prompt import Persona
+    from tui.engine.persona import default_persona
 
     card = load_character(_unique_prefix(args.character))  # a CardError is reported
     settings = Settings()
     apply_options(settings, args)
-    campaign = campaign_from_card(card, args.persona, args.persona_description, settings)
+    persona = default_persona()
+    if args.persona is not None:
+        persona = Persona(args.persona, args.persona_description)
+    campaign = campaign_from_card(card, persona.name,
+                                  args.persona_description or persona.description, settings)
     return play(campaign, args, fresh=True)  # attaches --lorebook books, then saves
 
 

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "context": "show the exact prompt of the next turn and what went in",
     "models": "pick or download a model (TUI)",
     "settings": "sampler preset, window, template, backend (TUI)",
+    "persona": "chat: who you are ({{user}}): /persona NAME[: description]",
     "swipe": "chat: another reply (/swipe next|prev|N)",
     "impersonate": "chat: let the model write your next message",
     "delete": "chat: delete message N (/delete N)",

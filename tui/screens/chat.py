@@ -9,6 +9,7 @@ from tui.engine.chat import ChatGame, chat_spec, display_text, persona_of
 from tui.engine.chat_prompt import card_of, char_name
 from tui.engine.commands import Command
 from tui.engine.context import PLAYER
+from tui.engine.persona import describe_persona, set_persona
 from tui.screens.adventure import AdventureScreen, GenerationDone
 from tui.screens.dialogs import TextEditDialog
 
@@ -80,6 +81,14 @@ class ChatScreen(AdventureScreen):
                     self.redraw()
                 return
             self.action_swipe(-1 if word in ("prev", "previous", "-") else 1)
+        elif command.name == "persona":
+            if command.arg:
+                persona = set_persona(self.game.campaign, command.arg)
+                self._saved_quietly()
+                self.action_bar.fix_label(f"{persona.name[:6]} ▸", f"Say something to "
+                                          f"{self.char}…")
+                self.redraw()
+            self.notify(f"You are {describe_persona(self.game.campaign)}", title="Persona")
         elif command.name == "impersonate":
             self.action_impersonate()
         elif command.name == "delete":
