@@ -198,3 +198,28 @@ async def test_untrusted_text_is_literal_and_footer_fits() -> None:
         shown = footer_keys(app)
         for key in ("Edit", "Add", "Delete", "On/off", "Search", "Test", "Back"):
             assert key in shown, f"{key} not in {shown}"
+
+
+async def test_form_edits_scan_depth_group_weight_and_recursion_flags() -> None:
+    from tui.widgets.checkbox import PlainCheckbox
+
+    campaign = make_campaign()
+    app = Host(campaign)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, LoreEntryDialog)
+        dialog.query_one("#name", Input).value = "Echo"
+        dialog.query_one("#keys", Input).value = "echo"
+        dialog.query_one("#scan_depth", Input).value = "6"
+        dialog.query_one("#group_weight", Input).value = "30"
+        dialog.query_one("#prevent_recursion", PlainCheckbox).value = True
+        dialog.query_one("#group_override", PlainCheckbox).value = True
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        added = campaign.world_info.entries[-1]
+        assert (added.scan_depth, added.group_weight) == (6, 30)
+        assert added.prevent_recursion and added.group_override
+        assert not added.exclude_recursion and not added.delay_until_recursion

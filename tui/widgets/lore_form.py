@@ -52,6 +52,16 @@ INT_FIELDS: tuple[tuple[str, str, int, bool], ...] = (
     ("sticky", "Sticky turns", 0, False),
     ("cooldown", "Cooldown turns", 0, False),
     ("delay", "Delay turns", 0, False),
+    ("scan_depth", "Scan depth", 0, True),
+    ("group_weight", "Group weight", 0, False),
+)
+
+# Yes/no fields shown as checkboxes below the numbers: (field, label)
+FLAG_FIELDS: tuple[tuple[str, str], ...] = (
+    ("group_override", "Wins its group by priority"),
+    ("exclude_recursion", "Not triggered by other entries"),
+    ("prevent_recursion", "Triggers no other entries"),
+    ("delay_until_recursion", "Only triggered by other entries"),
 )
 
 
@@ -199,6 +209,12 @@ class LoreEntryDialog(ModalScreen[LoreEdit | None]):
                                     Input("" if value is None else str(value), id=name,
                                           type="integer", compact=True)]
                     yield Horizontal(*widgets, classes="row small")
+                for start in range(0, len(FLAG_FIELDS), 2):
+                    yield Horizontal(
+                        *[PlainCheckbox(label, bool(getattr(e, name)), id=name)
+                          for name, label in FLAG_FIELDS[start:start + 2]],
+                        classes="row",
+                    )
             with Horizontal(id="buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -228,6 +244,8 @@ class LoreEntryDialog(ModalScreen[LoreEdit | None]):
             values[wid] = from_tristate(self.query_one(f"#{wid}", Select).value)
         for name, label, lowest, blank_ok in INT_FIELDS:
             values[name] = parse_int(name, label, get(name), lowest, blank_ok)
+        for name, _ in FLAG_FIELDS:
+            values[name] = self.query_one(f"#{name}", PlainCheckbox).value
         return values
 
     def action_save(self) -> None:
