@@ -390,3 +390,29 @@ def test_persona_command_changes_user_and_becomes_the_default() -> None:
     spec = chat_spec(game.campaign, "Status?")
     assert spec.macros["{{user}}"] == "Captain Vell"
     assert any("tired and kind" in part.text for part in spec.header)
+
+
+def test_long_term_memory_in_a_chat_names_who_said_what() -> None:
+    from tui.engine.character_library import load_character
+    from tui.engine.game import make_builder, update_summary_if_due
+
+    game = game_for(campaign_from_card(load_character("Cassia"), "Ada"))
+    backend = FakeBackend(["All systems are nominal, Ada, and the beacon repeats. " * 3],
+                          n_ctx=2048)
+    backend.load()
+    game.campaign.settings.max_new_tokens = 64
+    builder = make_builder(backend, game.campaign)
+    for i in range(80):
+        request = game.request_action(Mode.SAY, f"Question number {i}?")
+        result = generate(backend, builder, request, game.campaign.settings.sampler,
+                          threading.Event(), lambda t: None)
+        game.commit(request, result)
+    backend.replies = ["Ada asked Cassia many questions about the beacon."]
+    assert update_summary_if_due(backend, builder, game.campaign, threading.Event())
+    asked = backend.prompts[-1].text
+    assert "Ada: Question number 0?" in asked and "Cassia: All systems" in asked
+    assert "third person" in asked and "second person" not in asked
+    assert game.campaign.summary == "Ada asked Cassia many questions about the beacon."
+    report = builder.build(chat_spec(game.campaign, "More?"))
+    assert "Ada asked Cassia many questions" in report.text
+    assert report.total_tokens <= report.budget

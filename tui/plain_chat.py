@@ -116,6 +116,7 @@ class PlainChatSession(PlainSession):
         messages = self.chat.messages()
         if messages:
             self.swipe_notice(messages[-1])
+        self.update_summary()
         return result
 
     # --- chat commands ----------------------------------------------------------------------

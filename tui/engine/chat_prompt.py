@@ -161,6 +161,9 @@ def chat_spec(
     snap = _TURNS.snapshot(campaign.turns, (char, user))
     history = list(snap.messages)
     player_turns = snap.player_turns  # campaign.player_turn_count, without a Python loop
+    min_start = 0
+    if campaign.summary_enabled and campaign.summary.strip() and campaign.summary_upto:
+        min_start = min(snap.messages_before(campaign.summary_upto), max(0, len(history) - 1))
     pending = None
     if pending_user_text:
         number = player_turns + 1
@@ -182,6 +185,7 @@ def chat_spec(
         turn=player_turns + 1,
         seed=campaign.settings.seed or 0,
         macros=chat_macros(char, user),
+        min_start=min_start,
         trailing_instruction=trailing,
         reply_role=PLAYER if impersonate else NARRATOR,
         reply_speaker=user if impersonate else char,

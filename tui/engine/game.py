@@ -213,13 +213,18 @@ class Game:
 def update_summary_if_due(backend: Backend, builder: ContextBuilder, campaign: Campaign,
                           cancel: threading.Event) -> bool:
     """Long-term memory: when enough old turns have left the window, have the model fold them
-    into the "story so far". Runs on the model's owner thread, between turns; adventures only.
-    True when the summary changed (the caller saves)."""
+    into the "story so far". Runs on the model's owner thread, between turns.
+    True when the summary changed (the caller saves). Chats too, told in the third person."""
     from tui.engine.summary import needs_summary, run_summary
 
-    if campaign.kind != "adventure" or not campaign.summary_enabled:
+    if not campaign.summary_enabled:
         return False
-    report = builder.build(adventure_spec(campaign, None))
+    if campaign.kind == "chat":
+        from tui.engine.chat_prompt import chat_spec
+
+        report = builder.build(chat_spec(campaign, None))
+    else:
+        report = builder.build(adventure_spec(campaign, None))
     if not needs_summary(campaign, report):
         return False
     return run_summary(backend, builder, campaign, report, cancel)

@@ -100,11 +100,23 @@ def needs_summary(campaign: Campaign, report: ContextReport, step: int | None = 
 # --- the request -------------------------------------------------------------------------------
 
 
-def turn_text(turn: Turn) -> str:
-    parts = [turn.action.strip()] if turn.mode != OPENING and turn.action.strip() else []
+def turn_text(turn: Turn, names: tuple[str, str] | None = None) -> str:
+    """A turn as summary material; in a chat (`names` = user, character) with who said it."""
+    user, char = names if names else ("", "")
+    parts = []
+    if turn.mode != OPENING and turn.action.strip():
+        parts.append(f"{user}: {turn.action.strip()}" if user else turn.action.strip())
     if turn.response.strip():
-        parts.append(turn.response.strip())
+        parts.append(f"{char}: {turn.response.strip()}" if char else turn.response.strip())
     return "\n".join(parts)
+
+
+def _chat_names(campaign: Campaign) -> tuple[str, str] | None:
+    if campaign.kind != "chat":
+        return None
+    from tui.engine.chat_prompt import card_of, char_name, persona_of
+
+    return persona_of(campaign).name, char_name(card_of(campaign))
 
 
 def summary_request(
@@ -126,8 +138,9 @@ def summary_request(
     texts: list[str] = []
     used = count_tokens(campaign.summary) if count_tokens and campaign.summary else 0
     end = start
+    names = _chat_names(campaign)
     for index in range(start, upto):
-        text = turn_text(campaign.turns[index])
+        text = turn_text(campaign.turns[index], names)
         cost = count_tokens(text) + 1 if count_tokens else 0
         if count_tokens and texts and used + cost > limit:
             break
@@ -143,9 +156,15 @@ def summary_request(
     body.append(
         "Write a new summary of "
         + ("the story so far and what happened next" if previous else "this story")
-        + " as one concise paragraph, at most 150 words, in the second person.\nSummary:"
+        + " as one concise paragraph, at most 150 words, "
+        + (f"in the third person, naming {names[0]} and {names[1]}." if names
+           else "in the second person.")
+        + "\nSummary:"
     )
-    header = [HeaderPart("system", "summary instructions", SUMMARY_SYSTEM)]
+    system = SUMMARY_SYSTEM
+    if names:
+        system = system.replace('the second person ("you")', "the third person")
+    header = [HeaderPart("system", "summary instructions", system)]
     if campaign.memory.strip():
         header.append(HeaderPart("memory", "memory", campaign.memory))
     spec = PromptSpec(
@@ -154,6 +173,10 @@ def summary_request(
         pending=Message(PLAYER, "\n\n".join(body), "summary request", "summary"),
         extra_stops=["\n\n", "\n>"],
     )
+    if names:
+        from tui.engine.chat_prompt import chat_macros
+
+        spec.macros = chat_macros(names[1], names[0])
     return spec, end
 
 

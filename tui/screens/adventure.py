@@ -346,7 +346,7 @@ class AdventureScreen(Screen[None]):
             self.notify("This backend ignores: " + unsupported, severity="information")
         self.status.set(ctx_used=result.report.total_tokens, ctx_total=result.report.window,
                         state=state)
-        if not result.cancelled and self.game.campaign.kind == "adventure":
+        if not result.cancelled and message.request.kind != "impersonate":
             self.start_summary()
 
     # --- long-term memory ---------------------------------------------------------------------
