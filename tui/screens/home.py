@@ -73,8 +73,8 @@ class HomeScreen(Screen[None]):
         if characters:
             menu.add_option(Option(Text("Chat with", style="bold"), disabled=True))
             for entry in characters:
-                tags = f" [{', '.join(entry.tags[:3])}]" if entry.tags else ""
-                label = Text(f"  {one_line(entry.name, 24)}{one_line(tags, 30)} — "
+                tags = f" [{one_line(', '.join(entry.tags[:3]), 30)}]" if entry.tags else ""
+                label = Text(f"  {one_line(entry.name, 24)}{tags} — "
                              f"{one_line(entry.description, 80)}")
                 self._add(menu, label, ("character", entry.path))
         menu.add_option(Option(Text(""), disabled=True))
