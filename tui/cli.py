@@ -209,20 +209,34 @@ def cmd_saves(args: argparse.Namespace) -> int:
 def reported_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the player's problem to fix, shown as one line."""
     from tui.backends.base import BackendError
+    from tui.engine.cards import CardError
+    from tui.engine.formats.lorebooks import LoreFormatError
+    from tui.engine.formats.st_chat import StChatError
+    from tui.engine.presets import PresetError
     from tui.engine.saves import SaveError
     from tui.engine.scenario import ScenarioError
+    from tui.models.gguf_info import GGUFError
 
-    errors: list[type[BaseException]] = [BackendError, SaveError, ScenarioError, OSError]
-    for module_name, name in (("tui.engine.cards", "CardError"),
-                              ("tui.engine.lore", "LoreFormatError"),
-                              ("tui.engine.formats.lorebooks", "LoreFormatError"),
-                              ("tui.models.gguf_info", "GGUFError")):
-        try:
-            module = __import__(module_name, fromlist=[name])
-            errors.append(getattr(module, name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
+    return (BackendError, CardError, LoreFormatError, StChatError, PresetError, SaveError,
+            ScenarioError, GGUFError, OSError)
+
+
+def report_unexpected(exc: BaseException) -> None:
+    """A bug, not bad input: one line on screen, the traceback in the log file."""
+    import traceback
+
+    from tui.engine.paths import log_path
+    from tui.engine.text import one_line
+
+    where = log_path()
+    try:
+        with where.open("a", encoding="utf-8") as log:
+            traceback.print_exception(exc, file=log)
+    except OSError:
+        where = None  # type: ignore[assignment]
+    detail = f" (details in {where})" if where else ""
+    print(f"grue: unexpected error: {one_line(str(exc) or type(exc).__name__, 200)}{detail}",
+          file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.engine.text import one_line
 
         print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+        report_unexpected(exc)
         return 1
 
 
