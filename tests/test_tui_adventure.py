@@ -157,3 +157,26 @@ async def test_play_a_turn_with_the_real_model(smol_backend: Backend) -> None:
         reply = game.campaign.turns[-1].response
         assert len(reply.split()) >= 3
         assert story_texts(app)[-1] == reply
+
+
+async def test_a_bug_in_a_handler_is_a_notice_not_a_crash(monkeypatch: pytest.MonkeyPatch,
+                                                          grue_home: Path) -> None:
+    backend = FakeBackend(["Fine."])
+    game = new_game()
+    app = GrueApp(game=game, host=host_with(backend))
+
+    def broken(self: object) -> list[tuple[str, str]]:
+        raise RuntimeError("redraw exploded")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press(*"wait", "enter")
+        await wait_until(pilot, lambda: screen.pending is None and len(game.campaign.turns) == 2)
+        monkeypatch.setattr(AdventureScreen, "story_blocks", broken)
+        await pilot.press("f6")  # undo works, then the redraw fails
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is screen
+        assert len(game.campaign.turns) == 1
+        assert any("redraw exploded" in str(n.message) for n in app._notifications)
+    assert "RuntimeError: redraw exploded" in (grue_home / "logs" / "grue.log").read_text()

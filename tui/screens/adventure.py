@@ -31,6 +31,7 @@ from tui.engine.text import clean, one_line
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
 from tui.screens.dialogs import HelpDialog, TextEditDialog
+from tui.screens.guard import guarded
 from tui.screens.models import ModelsScreen
 from tui.screens.settings import SettingsScreen
 from tui.screens.world_info import WorldInfoScreen
@@ -135,6 +136,7 @@ class AdventureScreen(Screen[None]):
         return self.query_one(StatusBar)
 
     @property
+    @guarded
     def action_bar(self) -> ActionBar:
         return self.query_one(ActionBar)
 
@@ -155,6 +157,7 @@ class AdventureScreen(Screen[None]):
     def redraw(self) -> None:
         self.story.show_blocks(self.story_blocks())
 
+    @guarded
     def action_text(self, text: str) -> str:
         return text
 
@@ -192,12 +195,14 @@ class AdventureScreen(Screen[None]):
 
     # --- input ------------------------------------------------------------------------------
 
+    @guarded
     def action_cycle_mode(self) -> None:
         if isinstance(self.focused, Input):
             self.action_bar.cycle_mode()
         else:
             self.focus_next()
 
+    @guarded
     def on_action_bar_submitted(self, message: ActionBar.Submitted) -> None:
         line = message.text
         try:
@@ -217,6 +222,7 @@ class AdventureScreen(Screen[None]):
             self.story.add_action(self.action_text(request.action.text))
         self.start(request)
 
+    @guarded
     def run_command(self, command: Command) -> None:
         actions = {
             "retry": self.action_retry,
@@ -247,6 +253,7 @@ class AdventureScreen(Screen[None]):
         else:
             self.notify(f"/{command.name} is for chats")
 
+    @guarded
     def summary_command(self, arg: str) -> None:
         """Show/edit the story so far, or turn long-term memory on or off."""
         campaign = self.game.campaign
@@ -261,6 +268,7 @@ class AdventureScreen(Screen[None]):
                              lambda text: self._store_text("summary", text)
                              if text is not None else None)
 
+    @guarded
     def lore_command(self, arg: str) -> None:
         """Attach a lorebook file, or open the world-info editor."""
         if not arg:
@@ -313,6 +321,7 @@ class AdventureScreen(Screen[None]):
         if text and self.pending is not None:
             self.story.append_live(text)
 
+    @guarded
     def on_generation_done(self, message: GenerationDone) -> None:
         self.finish_generation(message)
 
@@ -375,6 +384,7 @@ class AdventureScreen(Screen[None]):
             self.status.set(state=f"story so far updated ({self.game.campaign.summary_upto} "
                                   "turns)")
 
+    @guarded
     def on_generation_failed(self, message: GenerationFailed) -> None:
         self.flush_stream()
         self.pending = None
@@ -385,15 +395,18 @@ class AdventureScreen(Screen[None]):
 
     # --- actions ----------------------------------------------------------------------------
 
+    @guarded
     def action_cancel(self) -> None:
         if self.cancel_event is not None and (self.pending is not None or self.summarizing):
             self.cancel_event.set()
             self.status.set(state="stopping…")
 
+    @guarded
     def action_continue(self) -> None:
         if self._can_generate():
             self.start(self.game.request_continue())
 
+    @guarded
     def action_retry(self) -> None:
         if not self._can_generate():
             return
@@ -406,6 +419,7 @@ class AdventureScreen(Screen[None]):
             self.story.children[-1].remove()
         self.start(request)
 
+    @guarded
     def action_undo(self) -> None:
         if self.pending is not None:
             return
@@ -420,6 +434,7 @@ class AdventureScreen(Screen[None]):
         self.redraw()
         self.status.set(state="undone (F7 redo)")
 
+    @guarded
     def action_redo(self) -> None:
         if self.pending is not None:
             return
@@ -430,6 +445,7 @@ class AdventureScreen(Screen[None]):
         self.redraw()
         self.status.set(state="redone · saved")
 
+    @guarded
     def action_edit_last(self) -> None:
         turn = self.game.campaign.last_turn()
         if self.pending is not None or turn is None:
@@ -476,12 +492,15 @@ class AdventureScreen(Screen[None]):
             return
         self.status.set(state=f"{attr.replace('_', ' ')} saved")
 
+    @guarded
     def action_memory(self) -> None:
         self._set_or_edit("memory", "")
 
+    @guarded
     def action_note(self) -> None:
         self._set_or_edit("authors_note", "")
 
+    @guarded
     def action_help(self) -> None:
         self.app.push_screen(HelpDialog(self.help_keys()))
 
@@ -494,18 +513,22 @@ class AdventureScreen(Screen[None]):
     def inspector_spec(self) -> Callable[[Campaign], PromptSpec]:
         return lambda campaign: adventure_spec(campaign, None)
 
+    @guarded
     def action_world_info(self) -> None:
         self.app.push_screen(WorldInfoScreen(self.game.campaign, self._saved_quietly))
 
+    @guarded
     def action_context(self) -> None:
         self.app.push_screen(
             ContextInspectorScreen(self.game.campaign, self.host, self.inspector_spec())
         )
 
+    @guarded
     def action_models(self) -> None:
         settings = self.game.campaign.settings
         self.app.push_screen(ModelsScreen(settings.model, self._pick_model, n_ctx=settings.n_ctx))
 
+    @guarded
     def action_settings(self) -> None:
         self.app.push_screen(SettingsScreen(self.game.campaign.settings, self._apply_settings))
 
@@ -533,6 +556,7 @@ class AdventureScreen(Screen[None]):
         else:
             self.load_model()  # same model: refreshes the prompt style shown
 
+    @guarded
     def action_save(self) -> None:
         try:
             path = self.game.save()
@@ -543,6 +567,7 @@ class AdventureScreen(Screen[None]):
         if path is not None:
             self.notify(f"Saved {path.name}")
 
+    @guarded
     def action_quit(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()

@@ -12,6 +12,7 @@ from tui.engine.context import PLAYER
 from tui.engine.persona import describe_persona, set_persona
 from tui.screens.adventure import AdventureScreen, GenerationDone
 from tui.screens.dialogs import TextEditDialog
+from tui.screens.guard import guarded
 
 CHAT_KEY_HELP = [
     ("F5 / F6", "previous / next swipe of the last reply (next past the last: a new one)"),
@@ -55,6 +56,7 @@ class ChatScreen(AdventureScreen):
             blocks.append((text, "action" if msg.role == PLAYER else "story"))
         return blocks
 
+    @guarded
     def action_text(self, text: str) -> str:
         return f"{self.user}: {display_text(self.game.campaign, text)}"
 
@@ -72,6 +74,7 @@ class ChatScreen(AdventureScreen):
 
     # --- chat actions -------------------------------------------------------------------------
 
+    @guarded
     def run_command(self, command: Command) -> None:
         if command.name == "swipe":
             word = command.arg.lower() or "next"
@@ -101,6 +104,7 @@ class ChatScreen(AdventureScreen):
         else:
             super().run_command(command)
 
+    @guarded
     def action_swipe(self, delta: int) -> None:
         if self.pending is not None:
             return
@@ -117,10 +121,12 @@ class ChatScreen(AdventureScreen):
                 return
             self.action_retry()
 
+    @guarded
     def action_impersonate(self) -> None:
         if self._can_generate():
             self.start(self.chat.request_impersonate())
 
+    @guarded
     def action_edit_last(self) -> None:
         messages = self.chat.messages()
         if self.pending is not None or not messages:
