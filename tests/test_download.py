@@ -43,13 +43,15 @@ def smollm2_path() -> Path:
 
 class Hub:
     """Just enough of the Hugging Face hub: model info with file sizes, HEAD and GET (with
-    Range) on /{repo}/resolve/{revision}/{file}. Can drop a transfer after N bytes."""
+    Range) on /{repo}/resolve/{revision}/{file}. Can drop a transfer after N bytes, and
+    ignore Range headers (answer 200) or refuse them (answer 416)."""
 
     def __init__(self, files: dict[str, Path | bytes]) -> None:
         self.files = files
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range)
         self.drop_after: int | None = None
         self.throttle = 0.0  # seconds to sleep per chunk sent
+        self.range_mode = "honour"  # or "ignore", "refuse" (416) or "unavailable" (503)
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -111,7 +113,15 @@ class Hub:
     def send_file(self, req: BaseHTTPRequestHandler, name: str, head: bool, rng: str | None):
         size = self.size(name)
         start = 0
-        if rng and not head:
+        if rng and not head and self.range_mode in ("refuse", "unavailable"):
+            refuse = self.range_mode == "refuse"
+            req.send_response(416 if refuse else 503)
+            if refuse:
+                req.send_header("Content-Range", f"bytes */{size}")
+            req.send_header("Content-Length", "0")
+            req.end_headers()
+            return
+        if rng and not head and self.range_mode == "honour":
             start = int(rng.removeprefix("bytes=").split("-")[0])
             req.send_response(206)
             req.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
@@ -219,20 +229,132 @@ def test_dropped_connection_resumes_with_range(hub: Hub) -> None:
     assert read_gguf_info(path).context_length == 8192
 
 
-def test_cancel_keeps_no_half_file(hub: Hub, tmp_path: Path) -> None:
+def part_of(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def cancel_midway(hub: Hub, after: int = 2 * 1024 * 1024) -> Path:
+    """Start a download, cancel it after `after` bytes; the .part left behind."""
     hub.throttle = 0.002
     cancel = threading.Event()
 
     def on_progress(p: DownloadProgress) -> None:
-        if p.done > 2 * 1024 * 1024:
+        if p.done > after:
             cancel.set()
 
     with pytest.raises(DownloadCancelled, match="cancelled"):
         download_model(REPO, "Q4_1", progress=on_progress, cancel=cancel)
+    hub.throttle = 0.0
+    [part] = list(models_root().rglob("*.part"))
+    return part
+
+
+def models_root() -> Path:
+    from tui.models.store import models_dir
+
+    return models_dir()
+
+
+def test_cancel_keeps_a_part_file_not_a_model(hub: Hub, tmp_path: Path) -> None:
+    part = cancel_midway(hub)
+    final = tmp_path / "home" / "models" / REPO / MODEL_NAME
+    assert part == part_of(final) and not final.exists()
+    assert 2 * 1024 * 1024 < part.stat().st_size < smollm2_path().stat().st_size
+    record = json.loads(part.with_name(part.name + ".json").read_text())
+    assert record["size"] == smollm2_path().stat().st_size and record["etag"]
+    with part.open("rb") as fh, smollm2_path().open("rb") as src:
+        assert fh.read() == src.read(part.stat().st_size)
+    # a .part is never a model: not listed, not resolved
     assert list_downloaded() == []
     assert not list((tmp_path / "home").rglob("*.incomplete"))
     with pytest.raises(StoreError):
         resolve_model(MODEL_NAME)
+
+
+def test_next_run_resumes_the_part(hub: Hub) -> None:
+    part = cancel_midway(hub)
+    have = part.stat().st_size
+    gets = hub.file_gets()
+    seen: list[DownloadProgress] = []
+    path = download_model(REPO, "Q4_1", progress=seen.append)
+    assert hub.file_gets() == gets + 1
+    assert hub.ranges() == [f"bytes={have}-"]
+    assert sha256(path) == sha256(smollm2_path())
+    assert read_gguf_info(path).architecture == "llama"
+    size = smollm2_path().stat().st_size
+    assert seen[0].done == have and seen[-1].done == size and seen[-1].total == size
+    assert not part.exists() and not part.with_name(part.name + ".json").exists()
+    assert [m.path for m in list_downloaded()] == [path]
+
+
+def test_part_of_another_file_version_is_discarded(hub: Hub) -> None:
+    part = cancel_midway(hub)
+    size = part.stat().st_size
+    part.write_bytes(b"\xff" * size)  # what an older version of the file held
+    record = part.with_name(part.name + ".json")
+    old = json.loads(record.read_text())
+    record.write_text(json.dumps({**old, "etag": "an-older-etag"}))
+    path = download_model(REPO, "Q4_1")
+    assert hub.ranges() == []  # started again from byte 0
+    assert sha256(path) == sha256(smollm2_path())
+    assert not part.exists()
+
+
+def test_part_without_its_record_is_not_trusted(hub: Hub) -> None:
+    part = cancel_midway(hub)
+    part.with_name(part.name + ".json").unlink()
+    path = download_model(REPO, "Q4_1")
+    assert hub.ranges() == []
+    assert sha256(path) == sha256(smollm2_path())
+
+
+def test_server_ignoring_range_still_gives_the_right_file(hub: Hub) -> None:
+    part = cancel_midway(hub)
+    have = part.stat().st_size
+    hub.range_mode = "ignore"
+    path = download_model(REPO, "Q4_1")
+    assert hub.ranges() == [f"bytes={have}-"]  # asked to resume, got the whole file (200)
+    assert sha256(path) == sha256(smollm2_path())
+    assert read_gguf_info(path).architecture == "llama"
+
+
+def test_range_refused_with_416_starts_over(hub: Hub) -> None:
+    part = cancel_midway(hub)
+    have = part.stat().st_size
+    hub.range_mode = "refuse"
+    path = download_model(REPO, "Q4_1")
+    assert hub.ranges() == [f"bytes={have}-"]
+    assert sha256(path) == sha256(smollm2_path())
+
+
+def test_giving_up_keeps_the_part_for_the_next_run(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui.models.download as download
+
+    monkeypatch.setattr(download, "RETRY_WAIT", 0.01)
+    drop = 3 * 1024 * 1024 + 5
+    hub.drop_after = drop
+    hub.range_mode = "unavailable"  # every resume attempt gets a 503
+    with pytest.raises(DownloadError, match=r"HTTP 503.*run again to resume") as excinfo:
+        download_model(REPO, "Q4_1")
+    assert "\n" not in str(excinfo.value)
+    assert len(hub.ranges()) == download.RETRIES
+    [part] = list(models_root().rglob("*.part"))
+    assert part.stat().st_size == drop and list_downloaded() == []
+    hub.range_mode = "honour"
+    path = download_model(REPO, "Q4_1")
+    assert hub.ranges()[-1] == f"bytes={drop}-"
+    assert sha256(path) == sha256(smollm2_path())
+
+
+def test_finished_part_is_renamed_without_a_transfer(hub: Hub) -> None:
+    part = cancel_midway(hub)
+    part.write_bytes(smollm2_path().read_bytes())  # complete, but the run ended before renaming
+    gets = hub.file_gets()
+    path = download_model(REPO, "Q4_1")
+    assert hub.file_gets() == gets and path.name == MODEL_NAME
+    assert sha256(path) == sha256(smollm2_path()) and not part.exists()
 
 
 def test_served_garbage_is_not_a_model(hub_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,6 +365,7 @@ def test_served_garbage_is_not_a_model(hub_env: None, monkeypatch: pytest.Monkey
         with pytest.raises(DownloadError, match="not a usable model.*not a GGUF file"):
             download_model(REPO, "Q4_1")
         assert list_downloaded() == []
+        assert not [p for p in models_root().rglob("*") if p.is_file()]  # no .part either
     finally:
         server.server.shutdown()
         server.server.server_close()

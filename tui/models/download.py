@@ -1,23 +1,31 @@
 """Download a model's GGUF file from Hugging Face (or a mirror named by `HF_ENDPOINT`).
 
-The repo's file list picks the quant's `.gguf` file; `hf_hub_download(local_dir=...)` fetches
-it into `<home>/models/<owner>/<repo>/`. huggingface_hub writes to a temporary `.incomplete`
-file, resumes with a Range request when the connection drops mid-transfer, and renames the file
-only when it is complete; Grue then checks the result with `read_gguf_info` before calling it
-a model. Progress reaches a callback through a `tqdm_class`; setting the cancel event stops the
-transfer at the next chunk (huggingface_hub then deletes its partial file).
+The repo's file list picks the quant's `.gguf` file. huggingface_hub's helpers give the file's
+URL and metadata (size, ETag, commit, the CDN location); the bytes are then streamed here into
+`<dest>.part` beside the final path, with `<dest>.part.json` recording the size and ETag they
+belong to. huggingface_hub's own downloader deletes its partial file on failure or cancel, so a
+10 GB download would start over after Ctrl+C, a crash or a closed laptop; a `.part` kept here
+resumes with a Range request on the next run, and on a dropped connection within a run.
+
+A `.part` is never a model: store.py only looks at `*.gguf`. The complete file is renamed to
+its final name and checked with `read_gguf_info`; a file that is not a usable model is deleted.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tui.models.catalog import CatalogEntry, load_catalog
 from tui.models.embedded import embedded_model_path
@@ -26,9 +34,11 @@ from tui.models.store import StoreError, repo_dir, split_parts
 
 DEFAULT_QUANT = "Q5_K_M"
 LIST_TIMEOUT = 20.0
-# huggingface_hub reads the body in DOWNLOAD_CHUNK_SIZE pieces (10 MB in 2.x) and reports
-# progress once per piece; 1 MB pieces keep the bar moving and cancel prompt on slow links.
+READ_TIMEOUT = 30.0  # seconds without a byte before a connection counts as dropped
+# Progress is reported and cancel checked once per piece: 1 MB keeps both prompt on slow links.
 CHUNK_SIZE = 1024 * 1024
+RETRIES = 5  # failures in a row, with no new bytes between them, before giving up this run
+RETRY_WAIT = 1.0  # seconds before the first retry; doubled each time, at most ten times this
 _SKIP = ("mmproj",)  # vision projector files share the quant names but are not models
 
 
@@ -37,7 +47,7 @@ class DownloadError(Exception):
 
 
 class DownloadCancelled(DownloadError):
-    """The cancel event was set; nothing half-downloaded is kept as a model."""
+    """The cancel event was set; the `.part` is kept for the next run, never as a model."""
 
 
 @dataclass(frozen=True)
@@ -128,16 +138,13 @@ def choose_files(files: Iterable[str], quant: str = DEFAULT_QUANT) -> list[str]:
 
 
 class _Tracker:
-    """Turns huggingface_hub's tqdm updates into DownloadProgress calls and checks cancel."""
+    """Turns the bytes received into DownloadProgress calls (about ten a second at most)."""
 
     WINDOW = 5.0
 
-    def __init__(
-        self, filename: str, callback: ProgressCallback | None, cancel: threading.Event | None
-    ) -> None:
+    def __init__(self, filename: str, callback: ProgressCallback | None) -> None:
         self.filename = filename
         self.callback = callback
-        self.cancel = cancel
         self.done = 0
         self.total: int | None = None
         self.samples: deque[tuple[float, int]] = deque()
@@ -151,8 +158,6 @@ class _Tracker:
         self.report(force=True)
 
     def update(self, n: int) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise DownloadCancelled(f"{self.filename}: download cancelled")
         self.done += n
         now = time.monotonic()
         self.samples.append((now, self.done))
@@ -181,76 +186,261 @@ class _Tracker:
         self.callback(DownloadProgress(self.filename, self.done, self.total, speed, eta))
 
 
-def _progress_class(tracker: _Tracker) -> type:
-    """A tqdm stand-in huggingface_hub can drive (it is built with total/initial/unit...)."""
-
-    class Progress:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self.n = int(kwargs.get("initial") or 0)
-            self.total = kwargs.get("total")
-            tracker.start(self.total, self.n)
-
-        def update(self, n: int | float | None = 1) -> None:
-            step = int(n or 0)
-            self.n += step
-            tracker.update(step)
-
-        def __enter__(self) -> Progress:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.close()
-
-        def close(self) -> None:
-            pass
-
-        def refresh(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def set_description(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def reset(self, total: int | None = None) -> None:
-            self.n = 0
-            self.total = total
-            tracker.start(total, 0)
-
-    return Progress
+class _Transient(Exception):
+    """A failure worth retrying in this run: the network, a timeout, a 5xx or 429 answer."""
 
 
-def _small_chunks() -> None:
-    from huggingface_hub import constants
+class _Restart(Exception):
+    """The `.part` cannot be continued (416, a different range or size): start from zero."""
 
-    size = getattr(constants, "DOWNLOAD_CHUNK_SIZE", None)
-    if isinstance(size, int) and size > CHUNK_SIZE:
-        constants.DOWNLOAD_CHUNK_SIZE = CHUNK_SIZE
+
+@dataclass(frozen=True)
+class _Remote:
+    """What the hub says about the file, and how to GET its bytes."""
+
+    url: str  # the hub's resolve URL, or the CDN location it redirects to
+    size: int | None
+    etag: str | None
+    commit: str | None
+    headers: dict[str, str]  # user agent and the like, sent everywhere
+    auth: dict[str, str]  # only to the hub's own host, never on to a redirect target
+
+
+def part_path(dest: Path) -> Path:
+    """Where the bytes of `dest` gather until it is complete."""
+    return dest.with_name(dest.name + ".part")
+
+
+def _record_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _record_path(part).unlink(missing_ok=True)
+
+
+def _read_record(part: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_record_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_record(part: Path, remote: _Remote) -> None:
+    path = _record_path(part)
+    tmp = path.with_name(path.name + ".tmp")
+    record = {"size": remote.size, "etag": remote.etag, "commit": remote.commit}
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _same_file(record: dict[str, Any] | None, remote: _Remote) -> bool:
+    """Whether a `.part` recorded as `record` holds the start of the file the hub has now.
+
+    The ETag names the content (the sha256 for LFS files); the commit changes with any commit
+    to the repo, so it only stands in when the server sends no ETag.
+    """
+    if record is None or record.get("size") != remote.size:
+        return False
+    if remote.etag:
+        return record.get("etag") == remote.etag
+    return remote.commit is not None and record.get("commit") == remote.commit
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def _hub_headers() -> dict[str, str]:
+    """huggingface_hub's user agent and token header (a token is needed for gated repos)."""
+    try:
+        from huggingface_hub.utils import build_hf_headers
+
+        return dict(build_hf_headers())
+    except Exception:  # an old client or an unreadable token: try without
+        return {}
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Whether a metadata request failed for a reason that may pass (network, 5xx, 429)."""
+    if "Offline" in type(exc).__name__:
+        return False
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status in (408, 429) or status >= 500
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return isinstance(exc, ConnectionError | TimeoutError) or bool(
+        names & {"TransportError", "TimeoutException", "NetworkError"}
+    )
+
+
+def _remote(repo_id: str, filename: str, endpoint: str | None, label: str) -> _Remote:
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(repo_id, filename, endpoint=endpoint)
+    try:
+        meta = get_hf_file_metadata(url, timeout=LIST_TIMEOUT, endpoint=endpoint)
+    except Exception as exc:
+        if _retryable(exc):
+            raise _Transient(_classify(exc)) from None
+        raise DownloadError(f"{label}: download failed: {_classify(exc)}") from None
+    headers = _hub_headers()
+    auth = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+    headers = {k: v for k, v in headers.items() if k not in auth}
+    location = meta.location or url
+    if _origin(location) != _origin(url):
+        auth = {}  # a signed CDN URL: the token stays with the hub
+    return _Remote(location, meta.size, meta.etag, meta.commit_hash, headers, auth)
+
+
+def _check_cancel(cancel: threading.Event | None, label: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise DownloadCancelled(f"{label}: download cancelled")
+
+
+def _content_range(value: str | None) -> tuple[int, int | None] | None:
+    """(first byte, total size or None) of a `Content-Range: bytes A-B/T` header."""
+    if not value or not value.startswith("bytes "):
+        return None
+    span, _, total = value[6:].partition("/")
+    first = span.split("-", 1)[0]
+    if not first.isdigit():
+        return None
+    return int(first), int(total) if total.isdigit() else None
+
+
+def _open(remote: _Remote, offset: int) -> Any:
+    """GET the file (from `offset` when resuming); redirects are followed by urllib."""
+    request = urllib.request.Request(remote.url, headers=remote.headers)
+    request.add_header("Accept-Encoding", "identity")  # byte offsets must be the file's
+    for key, value in remote.auth.items():
+        request.add_unredirected_header(key, value)
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        return urllib.request.urlopen(request, timeout=READ_TIMEOUT)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 416:
+            raise _Restart("the server cannot resume from the partial file (HTTP 416)") from None
+        reason = f"HTTP {exc.code} {exc.reason}".strip()
+        if exc.code in (408, 429) or exc.code >= 500:
+            raise _Transient(reason) from None
+        raise DownloadError(reason) from None
+    except (OSError, http.client.HTTPException) as exc:  # URLError, refused, reset, timeout
+        raise _Transient(_one_line(getattr(exc, "reason", None) or exc)) from None
+
+
+def _transfer(
+    remote: _Remote, part: Path, tracker: _Tracker, cancel: threading.Event | None, label: str
+) -> None:
+    """Bring `part` up to the whole file, continuing what is there if it is the same file."""
+    have = _size(part)
+    if have and not _same_file(_read_record(part), remote):
+        _discard(part)
+        have = 0
+    if remote.size is not None and have > remote.size:
+        _discard(part)
+        have = 0
+    if not have:
+        _write_record(part, remote)
+    if remote.size is not None and have == remote.size and part.is_file():
+        tracker.start(remote.size, have)  # finished last time, not yet renamed
+        return
+    response = _open(remote, have)
+    with response:
+        total = remote.size
+        if have and response.status == 206:
+            got = _content_range(response.headers.get("Content-Range"))
+            if got is None or got[0] != have or (total is not None and got[1] not in (None, total)):
+                raise _Restart("the server answered with a different range")
+        elif have:
+            have = 0  # the server ignored the Range header and sends the whole file
+        if total is None and response.headers.get("Content-Length", "").isdigit():
+            total = have + int(response.headers["Content-Length"])
+        with part.open("r+b" if have else "wb") as fh:
+            fh.seek(have)
+            fh.truncate()
+            tracker.start(total, have)
+            done = have
+            try:
+                while True:
+                    _check_cancel(cancel, label)  # the .part stays, for the next run
+                    try:
+                        chunk = response.read(CHUNK_SIZE)
+                    except (OSError, http.client.HTTPException) as exc:
+                        raise _Transient(_one_line(exc)) from None
+                    if not chunk:
+                        break
+                    fh.write(chunk)
+                    done += len(chunk)
+                    tracker.update(len(chunk))
+                    if total is not None and done > total:
+                        raise _Restart("the server sent more bytes than the file has")
+            finally:
+                fh.flush()
+                os.fsync(fh.fileno())  # what is counted as done is on disk if the power goes
+    if total is not None and done < total:
+        raise _Transient(f"the connection closed after {done} of {total} bytes")
 
 
 def _fetch(
     repo_id: str,
     filename: str,
-    folder: Path,
+    dest: Path,
     endpoint: str | None,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
 ) -> Path:
-    from huggingface_hub import hf_hub_download
+    """Download one file to `dest` through `dest.part`, resuming a `.part` left by any run.
 
-    _small_chunks()
-    tracker = _Tracker(Path(filename).name, progress, cancel)
-    try:
-        result = hf_hub_download(
-            repo_id,
-            filename,
-            local_dir=folder,
-            endpoint=endpoint,
-            tqdm_class=_progress_class(tracker),
-        )
-    except DownloadError:
-        raise
-    except Exception as exc:
-        raise DownloadError(f"{repo_id}/{filename}: download failed: {_classify(exc)}") from None
-    return Path(result)
+    Network failures are retried (resuming) until RETRIES in a row bring no new bytes.
+    """
+    label = f"{repo_id}/{filename}"
+    part = part_path(dest)
+    tracker = _Tracker(dest.name, progress)
+    failures = 0
+    while True:
+        _check_cancel(cancel, label)
+        before = _size(part)
+        try:
+            remote = _remote(repo_id, filename, endpoint, label)
+            _transfer(remote, part, tracker, cancel, label)
+            break
+        except _Restart as exc:
+            _discard(part)
+            reason = str(exc)
+        except _Transient as exc:
+            reason = str(exc)
+        except DownloadCancelled:
+            raise
+        except DownloadError as exc:
+            raise DownloadError(f"{label}: download failed: {exc}") from None
+        except OSError as exc:  # the local disk: full, read-only, removed
+            raise DownloadError(f"{label}: cannot write {part}: {_one_line(exc)}") from None
+        failures = 1 if _size(part) > before else failures + 1
+        if failures > RETRIES:
+            kept = "; run again to resume" if _size(part) else ""
+            raise DownloadError(f"{label}: download failed: {reason}{kept}")
+        wait = min(RETRY_WAIT * 2 ** (failures - 1), 10 * RETRY_WAIT)
+        if cancel is not None and cancel.wait(wait):
+            _check_cancel(cancel, label)
+        elif cancel is None:
+            time.sleep(wait)
+    os.replace(part, dest)
+    _record_path(part).unlink(missing_ok=True)
+    return dest
 
 
 def download_model(
@@ -264,7 +454,8 @@ def download_model(
 ) -> Path:
     """Download `repo_id`'s `quant` GGUF (all parts if split) and return the (first) file.
 
-    A file already downloaded and complete is returned without transferring it again.
+    A file already downloaded and complete is returned without transferring it again; a
+    `.part` left by an earlier run (cancelled, crashed, cut off) is continued, not restarted.
     Raises DownloadError (DownloadCancelled when `cancel` was set) with a one-line reason.
     """
     try:
@@ -284,7 +475,7 @@ def download_model(
         if target.is_file() and expected is not None and target.stat().st_size == expected:
             paths.append(target)
             continue
-        path = _fetch(repo_id, name, folder, endpoint, progress, cancel)
+        path = _fetch(repo_id, name, target, endpoint, progress, cancel)
         if expected is not None and path.stat().st_size != expected:
             path.unlink(missing_ok=True)
             raise DownloadError(f"{path}: size {path.stat().st_size} does not match {expected}")
