@@ -215,7 +215,7 @@ def cmd_download(args: argparse.Namespace, out: TextIO | None = None) -> int:
             done.set()
 
     # The transfer runs in a thread so Ctrl+C here only sets the cancel event; the worker
-    # stops at the next chunk and huggingface_hub removes its partial file. Wait on an
+    # stops at the next chunk, keeping its `.part` file for the next run to resume. Wait on an
     # Event, not Thread.join: a join interrupted by Ctrl+C marks a running thread as
     # stopped on Python 3.11.
     threading.Thread(target=work, name="grue-download", daemon=True).start()
@@ -230,7 +230,8 @@ def cmd_download(args: argparse.Namespace, out: TextIO | None = None) -> int:
     bar.finish()
     error = result.get("error")
     if isinstance(error, DownloadCancelled) or cancel.is_set():
-        print("grue: download cancelled; nothing was kept", file=sys.stderr)
+        print(f"grue: download cancelled; run 'grue models download {args.name}' again to "
+              "resume", file=sys.stderr)
         return 1
     if error is not None:
         raise error
