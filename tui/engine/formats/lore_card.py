@@ -53,6 +53,33 @@ CARD_FIELDS = frozenset(
 _REGEX_KEY = re.compile(r"^/.+/[a-zA-Z]*$", re.DOTALL)
 
 
+# Grue's entry field -> the card entry field holding it, where only the name differs.
+CARD_ENTRY_FIELDS = {
+    "secondary_keys": "secondary_keys",
+    "content": "content",
+    "enabled": "enabled",
+    "constant": "constant",
+    "order": "insertion_order",
+    "priority": "priority",
+    "selective": "selective",
+}
+# ... and the ones SillyTavern keeps in the entry's `extensions` (snake_case there).
+CARD_EXT_FIELDS = {
+    "whole_words": "match_whole_words",
+    "depth": "depth",
+    "scan_depth": "scan_depth",
+    "group": "group",
+    "group_weight": "group_weight",
+    "group_override": "group_override",
+    "sticky": "sticky",
+    "cooldown": "cooldown",
+    "delay": "delay",
+    "exclude_recursion": "exclude_recursion",
+    "prevent_recursion": "prevent_recursion",
+    "delay_until_recursion": "delay_until_recursion",
+}
+
+
 def entry_from_card(raw: dict[str, Any], index: int = 0) -> LoreEntry:
     ext_raw = raw.get("extensions")
     ext: dict[str, Any] = dict(ext_raw) if isinstance(ext_raw, dict) else {}
@@ -79,35 +106,19 @@ def entry_from_card(raw: dict[str, Any], index: int = 0) -> LoreEntry:
     use_probability = as_bool(ext.get("useProbability"), True)
     probability = max(0, min(100, as_int(ext.get("probability"), 100))) if use_probability else 100
     uid = raw.get("id")
-    return LoreEntry(
+    values: dict[str, Any] = {ours: ext.get(theirs) for ours, theirs in CARD_EXT_FIELDS.items()}
+    values.update({ours: raw.get(theirs) for ours, theirs in CARD_ENTRY_FIELDS.items()})
+    values.update(
         uid=as_str(uid) if uid is not None else str(index),
         name=name or comment,
         keys=keys,
-        secondary_keys=as_str_list(raw.get("secondary_keys")),
         selective_logic=LOGIC_FROM_ST.get(as_int(ext.get("selectiveLogic"), 0), "and_any"),
-        content=as_str(raw.get("content")),
-        enabled=as_bool(raw.get("enabled"), True),
-        constant=as_bool(raw.get("constant"), False),
         case_sensitive=case_sensitive,
-        whole_words=as_opt_bool(ext.get("match_whole_words")),
         probability=probability,
-        order=as_int(raw.get("insertion_order"), 100),
-        priority=as_opt_int(raw.get("priority")),
         position=position,
-        depth=max(0, as_int(ext.get("depth"), 4)),
-        scan_depth=_nonneg(ext.get("scan_depth")),
-        group=as_str(ext.get("group")),
-        group_weight=max(0, as_int(ext.get("group_weight"), 100)),
-        group_override=as_bool(ext.get("group_override"), False),
-        sticky=max(0, as_int(ext.get("sticky"), 0)),
-        cooldown=max(0, as_int(ext.get("cooldown"), 0)),
-        delay=max(0, as_int(ext.get("delay"), 0)),
-        exclude_recursion=as_bool(ext.get("exclude_recursion"), False),
-        prevent_recursion=as_bool(ext.get("prevent_recursion"), False),
-        delay_until_recursion=as_bool(ext.get("delay_until_recursion"), False),
-        selective=as_bool(raw.get("selective"), True),
         extensions=extensions,
     )
+    return LoreEntry.from_dict(values)  # one place coerces and clamps every field
 
 
 def book_from_card(data: dict[str, Any], name: str = "") -> Lorebook:

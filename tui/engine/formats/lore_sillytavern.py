@@ -11,10 +11,8 @@ from typing import Any
 from tui.engine.formats.coerce import (
     as_bool,
     as_int,
-    as_opt_bool,
     as_opt_int,
     as_str,
-    as_str_list,
 )
 from tui.engine.lore import Lorebook, LoreEntry
 
@@ -64,6 +62,31 @@ MAPPED = frozenset(
 )
 
 
+# Grue's entry field -> the ST world field holding it, where only the name differs.
+ST_FIELDS = {
+    "name": "comment",
+    "keys": "key",
+    "secondary_keys": "keysecondary",
+    "content": "content",
+    "constant": "constant",
+    "case_sensitive": "caseSensitive",
+    "whole_words": "matchWholeWords",
+    "order": "order",
+    "depth": "depth",
+    "scan_depth": "scanDepth",
+    "group": "group",
+    "group_weight": "groupWeight",
+    "group_override": "groupOverride",
+    "sticky": "sticky",
+    "cooldown": "cooldown",
+    "delay": "delay",
+    "exclude_recursion": "excludeRecursion",
+    "prevent_recursion": "preventRecursion",
+    "delay_until_recursion": "delayUntilRecursion",
+    "selective": "selective",
+}
+
+
 def position_from_st(value: Any, default: str = "before") -> str:
     return POSITION_FROM_ST.get(as_int(value, -1), default)
 
@@ -86,34 +109,16 @@ def entry_from_st(raw: dict[str, Any], uid: str = "") -> LoreEntry:
         extensions["probability"] = raw.get("probability")
         probability = 100
     logic = as_int(raw.get("selectiveLogic"), 0)
-    return LoreEntry(
+    values: dict[str, Any] = {ours: raw.get(theirs) for ours, theirs in ST_FIELDS.items()}
+    values.update(
         uid=as_str(raw.get("uid"), uid) or uid,
-        name=as_str(raw.get("comment")),
-        keys=as_str_list(raw.get("key")),
-        secondary_keys=as_str_list(raw.get("keysecondary")),
         selective_logic=LOGIC_FROM_ST.get(logic, "and_any"),
-        content=as_str(raw.get("content")),
         enabled=not as_bool(raw.get("disable"), False),
-        constant=as_bool(raw.get("constant"), False),
-        case_sensitive=as_opt_bool(raw.get("caseSensitive")),
-        whole_words=as_opt_bool(raw.get("matchWholeWords")),
         probability=probability,
-        order=as_int(raw.get("order"), 100),
         position=position_from_st(raw.get("position")),
-        depth=max(0, as_int(raw.get("depth"), 4)),
-        scan_depth=_nonneg(raw.get("scanDepth")),
-        group=as_str(raw.get("group")),
-        group_weight=max(0, as_int(raw.get("groupWeight"), 100)),
-        group_override=as_bool(raw.get("groupOverride"), False),
-        sticky=max(0, as_int(raw.get("sticky"), 0)),
-        cooldown=max(0, as_int(raw.get("cooldown"), 0)),
-        delay=max(0, as_int(raw.get("delay"), 0)),
-        exclude_recursion=as_bool(raw.get("excludeRecursion"), False),
-        prevent_recursion=as_bool(raw.get("preventRecursion"), False),
-        delay_until_recursion=as_bool(raw.get("delayUntilRecursion"), False),
-        selective=as_bool(raw.get("selective"), True),
         extensions=extensions,
     )
+    return LoreEntry.from_dict(values)  # one place coerces and clamps every field
 
 
 def book_from_st(data: dict[str, Any], name: str = "") -> Lorebook:
@@ -191,11 +196,6 @@ def book_to_st(book: Lorebook) -> dict[str, Any]:
     if book.name:
         out.setdefault("name", book.name)
     return out
-
-
-def _nonneg(value: Any) -> int | None:
-    result = as_opt_int(value)
-    return None if result is None else max(0, result)
 
 
 # Extension keys that belong to other formats' mappings (card snake_case names written by ST);
