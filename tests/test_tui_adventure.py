@@ -180,3 +180,26 @@ async def test_a_bug_in_a_handler_is_a_notice_not_a_crash(monkeypatch: pytest.Mo
         assert len(game.campaign.turns) == 1
         assert any("redraw exploded" in str(n.message) for n in app._notifications)
     assert "RuntimeError: redraw exploded" in (grue_home / "logs" / "grue.log").read_text()
+
+
+async def test_keys_work_while_the_story_so_far_is_being_updated() -> None:
+    """A slow long-term-memory update between turns must not swallow the next key."""
+    import time
+
+    class SlowSummaryHost(ModelHost):
+        def update_summary(self, campaign, cancel):  # type: ignore[no-untyped-def]
+            time.sleep(0.5)
+            return False
+
+    backend = FakeBackend(["First.", "Second."])
+    game = new_game()
+    app = GrueApp(game=game, host=SlowSummaryHost(lambda s: backend, close_backend=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press(*"wait", "enter")
+        await wait_until(pilot, lambda: screen.pending is None and len(game.campaign.turns) == 2)
+        await pilot.press("f4")  # while the update runs
+        await wait_until(pilot, lambda: len(game.campaign.turns[-1].responses) == 2
+                         and screen.pending is None, timeout=10)
+        assert game.campaign.turns[-1].response == "Second."

@@ -118,6 +118,7 @@ class AdventureScreen(Screen[None]):
         self.model_ready = False
         self.warned_unsupported = ""
         self.summarizing = False
+        self.summary_cancel = threading.Event()
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -283,9 +284,8 @@ class AdventureScreen(Screen[None]):
         self.notify(f"Attached {one_line(book.name, 40)} ({len(book.entries)} entries)")
 
     def _can_generate(self) -> bool:
-        if self.summarizing:
-            self.notify("Updating the story so far… (Esc skips it)", severity="warning")
-            return False
+        # A story-so-far update in progress needs no refusal: the model's one owner thread
+        # runs the next generation as soon as the update is done.
         if self.pending is not None:
             self.notify("The model is still writing (Esc stops it).", severity="warning")
             return False
@@ -363,8 +363,8 @@ class AdventureScreen(Screen[None]):
     def start_summary(self) -> None:
         """Between turns, let the model fold trimmed turns into the story so far (if due)."""
         self.summarizing = True
-        self.cancel_event = threading.Event()
-        self.update_summary(self.cancel_event)
+        self.summary_cancel = threading.Event()
+        self.update_summary(self.summary_cancel)
 
     @work(thread=True, group="summary")
     def update_summary(self, cancel: threading.Event) -> None:
@@ -377,6 +377,7 @@ class AdventureScreen(Screen[None]):
 
     def _summary_done(self, changed: bool, error: str) -> None:
         self.summarizing = False
+        self.summary_cancel = threading.Event()
         if error:
             self.notify(f"Story-so-far update failed: {error}", severity="warning")
         elif changed:
@@ -397,7 +398,10 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_cancel(self) -> None:
-        if self.cancel_event is not None and (self.pending is not None or self.summarizing):
+        if self.summarizing and self.pending is None:
+            self.summary_cancel.set()
+            return
+        if self.cancel_event is not None and self.pending is not None:
             self.cancel_event.set()
             self.status.set(state="stopping…")
 
