@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
 from tui.engine.formats.lore_card import book_from_card, book_to_card
 from tui.engine.formats.lore_koboldai import book_from_koboldai, entries_of_story
@@ -135,28 +136,7 @@ def read_lorebook(path: str | Path) -> tuple[Lorebook, str]:
     """Like `load_lorebook`, also naming the format that was detected."""
     path = Path(path)
     label = path.name
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoreFormatError(
-                f"{label}: too large ({size // (1024 * 1024)} MB; the limit is "
-                f"{MAX_FILE_BYTES // (1024 * 1024)} MB)"
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoreFormatError(f"{label}: cannot read ({exc.strerror or exc})") from exc
-    if raw.startswith(b"\x89PNG"):
-        raise LoreFormatError(f"{label}: a PNG image; import it as a character card")
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise LoreFormatError(f"{label}: not UTF-8 text (byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise LoreFormatError(
-            f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    except RecursionError as exc:
-        raise LoreFormatError(f"{label}: JSON nested too deeply") from exc
+    data = read_json_file(path, MAX_FILE_BYTES, LoreFormatError, "a lorebook")
     try:
         return parse_lorebook(data, path.stem), str(detect_lorebook(data))
     except LoreFormatError as exc:

@@ -13,11 +13,11 @@ names its format in `extra["format"]`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from tui.engine.formats.coerce import toml_safe
+from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
 from tui.engine.formats.lore_koboldai import book_from_koboldai, entries_of_story
 from tui.engine.formats.lore_novelai import book_from_novelai
@@ -86,27 +86,9 @@ def import_scenario_file(path: str | Path) -> list[Scenario]:
     label = path.name
     if path.suffix.lower() == ".toml":
         return [load_scenario(path)]
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(f"{label}: too large for a scenario ({size // (1024 * 1024)} MB)")
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"{label}: no such file") from exc
-    except OSError as exc:
-        raise ScenarioError(f"{label}: cannot read ({exc.strerror or exc})") from exc
-    if raw.startswith(b"\x89PNG"):
-        raise ScenarioError(f"{label}: a PNG image; import it as a character card")
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{label}: not UTF-8 text (byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    except RecursionError as exc:
-        raise ScenarioError(f"{label}: JSON nested too deeply") from exc
+    if not path.exists():
+        raise ScenarioError(f"{label}: no such file")
+    data = read_json_file(path, MAX_FILE_BYTES, ScenarioError, "a scenario")
     try:
         found = parse_scenarios(data, label)
     except ScenarioError as exc:
