@@ -19,6 +19,7 @@ from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.lore import Lorebook, LoreState
 from tui.engine.paths import saves_dir
 from tui.engine.text import one_line
+from tui.engine.tomlfile import read_toml_file
 
 FORMAT_VERSION = 1
 BACKUPS = 3
@@ -173,22 +174,7 @@ def write_save(c: Campaign, folder: Path | None = None, *, allow_fewer_turns: bo
 def load_save(path: Path) -> Campaign:
     """Read a save; any problem is a one-line SaveError and the file is left as it is."""
     name = path.name
-    try:
-        size = path.stat().st_size
-        if size > MAX_SAVE_BYTES:
-            raise SaveError(f"{name}: too large to be a save ({size} bytes)")
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise SaveError(f"{name}: no such save") from exc
-    except IsADirectoryError as exc:
-        raise SaveError(f"{name}: is a folder, not a save") from exc
-    except OSError as exc:
-        raise SaveError(f"{name}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise SaveError(f"{name}: not a text file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SaveError(f"{name}: not valid TOML: {one_line(str(exc))}") from exc
+    data = read_toml_file(path, MAX_SAVE_BYTES, SaveError, "save")
     if not isinstance(data, dict) or "turns" not in data:
         raise SaveError(f"{name}: not a Grue save (no turns)")
     try:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui.engine.lore import LoreEntry
 from tui.engine.paths import bundled_dir, home_subdir
+from tui.engine.tomlfile import read_toml_file
 
 
 @dataclass
@@ -75,19 +75,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Sce
 
 
 def load_scenario(path: Path) -> Scenario:
-    try:
-        if path.stat().st_size > MAX_SCENARIO_BYTES:
-            raise ScenarioError(f"{path.name}: too large for a scenario")
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"{path.name}: no such scenario file") from exc
-    except OSError as exc:
-        raise ScenarioError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path.name}: not a text file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path.name}: not valid TOML: {exc}") from exc
+    data = read_toml_file(path, MAX_SCENARIO_BYTES, ScenarioError, "scenario file")
     return scenario_from_dict(data, path.name)
 
 

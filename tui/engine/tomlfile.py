@@ -1,0 +1,33 @@
+"""Reading a TOML file of ours (saves, scenarios): size cap and one-line errors naming it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from tui.engine.text import one_line
+
+
+def read_toml_file(path: Path, max_bytes: int, error: type[Exception], what: str) -> dict[str, Any]:
+    """The parsed table of `path`; any problem raises `error` naming the file.
+
+    `what` names the kind of file in messages ("save", "scenario file").
+    """
+    name = path.name
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{name}: too large to be a {what} ({size} bytes)")
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise error(f"{name}: no such {what}") from exc
+    except IsADirectoryError as exc:
+        raise error(f"{name}: is a folder, not a {what}") from exc
+    except OSError as exc:
+        raise error(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: not a text file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{name}: not valid TOML: {one_line(str(exc))}") from exc
