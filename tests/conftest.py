@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeBackend
 
-from tui.backends.base import Backend
+from tui.core.backend import Backend
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 

@@ -7,8 +7,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from tui.backends.base import Backend, ModelInfo, ProgressCallback, Prompt
-from tui.engine.presets import Sampler
+from tui.core.backend import Backend, ModelInfo, ProgressCallback, Prompt
+from tui.core.sampler import Sampler
 
 _WORD = re.compile(r"\s+|\w+|[^\w\s]")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.backends.base import Backend
+from tui.core.backend import Backend
 from tui.engine.actions import Mode
 from tui.engine.campaign import OPENING, Settings
 from tui.engine.cards import Card

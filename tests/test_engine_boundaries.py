@@ -6,8 +6,8 @@ import sys
 
 def test_engine_and_backends_import_without_textual() -> None:
     code = (
-        "import sys, pkgutil, importlib, tui.engine, tui.backends\n"
-        "for pkg in (tui.engine, tui.backends):\n"
+        "import sys, pkgutil, importlib, tui.core, tui.engine, tui.backends\n"
+        "for pkg in (tui.core, tui.engine, tui.backends):\n"
         "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
         "        importlib.import_module(m.name)\n"
         "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.backends.base import Backend, BackendError
 from tui.backends.local import LocalBackend
+from tui.core.backend import Backend, BackendError
 from tui.engine.actions import Mode
 from tui.engine.campaign import Settings, campaign_from_scenario
 from tui.engine.game import Game, generate, make_builder

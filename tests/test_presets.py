@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from tui.backends.ignored import unsupported_by_llama_cpp
+from tui.core.sampler import Sampler
 from tui.engine.presets import (
     BUILTIN_PRESETS,
     DEFAULT_SAMPLER,
     PRESET_DESCRIPTIONS,
     PresetError,
-    Sampler,
     delete_user_preset,
     get_preset,
     list_presets,
     presets_dir,
     save_user_preset,
-    unsupported_by_llama_cpp,
 )
 
 NEUTRAL = Sampler()

@@ -16,9 +16,9 @@ from remote_standin import (
     send_sse,
 )
 
-from tui.backends.base import BackendError, Prompt
 from tui.backends.remote import OpenAIBackend
-from tui.engine.presets import Sampler
+from tui.core.backend import BackendError, Prompt
+from tui.core.sampler import Sampler
 
 MODELS = {"object": "list", "data": [{"id": "stand-in", "object": "model"}]}
 PROMPT = Prompt(tokens=[1, 2, 3], text="Once upon a time")

@@ -9,11 +9,12 @@ import threading
 import pytest
 from remote_standin import Request, StandIn, completion_event, send_json, send_sse
 
-from tui.backends.base import Prompt
 from tui.backends.remote import OpenAIBackend
 from tui.backends.remote_common import ESTIMATE_NOTE, EstimateTokenizer, active_settings
 from tui.backends.sse import Event, SSEError, parse_events
-from tui.engine.presets import DEFAULT_SAMPLER, Sampler
+from tui.core.backend import Prompt
+from tui.core.sampler import Sampler
+from tui.engine.presets import DEFAULT_SAMPLER
 
 TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"

@@ -16,9 +16,9 @@ import time
 import pytest
 from remote_standin import Request, StandIn, free_port, head, send_json
 
-from tui.backends.base import BackendError, Prompt
 from tui.backends.remote import KoboldBackend, OpenAIBackend, make_backend
-from tui.engine.presets import Sampler
+from tui.core.backend import BackendError, Prompt
+from tui.core.sampler import Sampler
 
 BOS = 1
 WORDS = ["The", " cave", " is", " dark", ".", " A", " lamp", " flickers", "."]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tui.backends.base import BackendError, Prompt
 from tui.backends.remote import OpenAIBackend
-from tui.engine.presets import Sampler
+from tui.core.backend import BackendError, Prompt
+from tui.core.sampler import Sampler
 
 pytestmark = pytest.mark.model
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fakes import FakeBackend
 
-from tui.backends.base import Backend
+from tui.core.backend import Backend
 from tui.engine.adventure import adventure_spec, turn_messages
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.context import ContextBuilder

@@ -9,7 +9,7 @@ import pytest
 from fakes import FakeBackend
 
 from tui.app import GrueApp
-from tui.backends.base import Backend
+from tui.core.backend import Backend
 from tui.engine.campaign import Settings, campaign_from_scenario
 from tui.engine.game import Game
 from tui.engine.saves import load_save, save_path

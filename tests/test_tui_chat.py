@@ -8,7 +8,7 @@ import pytest
 from fakes import FakeBackend
 
 from tui.app import GrueApp
-from tui.backends.base import Backend
+from tui.core.backend import Backend
 from tui.engine.campaign import Settings
 from tui.engine.character_library import load_character
 from tui.engine.chat import campaign_from_card, game_for

@@ -8,7 +8,7 @@ import threading
 from fakes import FakeBackend
 
 from tui.app import GrueApp
-from tui.backends.base import ModelInfo, ProgressCallback
+from tui.core.backend import ModelInfo, ProgressCallback
 from tui.engine.campaign import campaign_from_scenario
 from tui.engine.saves import write_save
 from tui.engine.scenario import find_scenario

@@ -9,6 +9,7 @@ from textual.app import App
 from textual.widgets import Input, Select, Static
 from textual.widgets._footer import FooterKey
 
+from tui.backends.ignored import ignored_samplers
 from tui.engine.campaign import Settings
 from tui.engine.presets import BUILTIN_PRESETS, get_preset, list_presets
 from tui.screens.settings import SettingsScreen
@@ -55,9 +56,10 @@ def test_parse_settings_checks_fields() -> None:
 
 def test_unsupported_line_per_backend() -> None:
     titanic = BUILTIN_PRESETS["Titanic"]
-    assert "top_a" in unsupported_line("local", titanic)
-    assert "every sampler" in unsupported_line("local", BUILTIN_PRESETS["AI Dungeon 2"])
-    assert "kobold" in unsupported_line("kobold", titanic)
+    assert "top_a" in unsupported_line("local", ignored_samplers("local", titanic))
+    dungeon = BUILTIN_PRESETS["AI Dungeon 2"]
+    assert "every sampler" in unsupported_line("local", ignored_samplers("local", dungeon))
+    assert "kobold" in unsupported_line("kobold", ignored_samplers("kobold", titanic))
 
 
 async def test_change_preset_and_values_then_save() -> None:

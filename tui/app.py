@@ -17,7 +17,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
 
-from tui.backends.base import BackendError
+from tui.core.backend import BackendError
+from tui.core.text import one_line
 from tui.engine.campaign import Settings, campaign_from_scenario
 from tui.engine.cards import CardError, load_card
 from tui.engine.chat import ChatGame, campaign_from_card, game_for
@@ -26,7 +27,6 @@ from tui.engine.persona import default_persona
 from tui.engine.saves import SaveError, load_save, write_save
 from tui.engine.scenario import Scenario
 from tui.engine.scenario_start import resolve_scenario
-from tui.engine.text import one_line
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
 from tui.screens.chat import ChatScreen

@@ -180,8 +180,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
+    from tui.core.text import one_line
     from tui.engine.scenario import Scenario, list_scenarios
-    from tui.engine.text import one_line
 
     for path, item in list_scenarios():
         if isinstance(item, Scenario):
@@ -208,7 +208,7 @@ def cmd_saves(args: argparse.Namespace) -> int:
 
 def reported_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the player's problem to fix, shown as one line."""
-    from tui.backends.base import BackendError
+    from tui.core.backend import BackendError
     from tui.engine.cards import CardError
     from tui.engine.formats.lorebooks import LoreFormatError
     from tui.engine.formats.st_chat import StChatError
@@ -225,8 +225,8 @@ def report_unexpected(exc: BaseException) -> None:
     """A bug, not bad input: one line on screen, the traceback in the log file."""
     import traceback
 
-    from tui.engine.paths import log_path
-    from tui.engine.text import one_line
+    from tui.core.paths import log_path
+    from tui.core.text import one_line
 
     where = log_path()
     try:
@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except reported_errors() as exc:
-        from tui.engine.text import one_line
+        from tui.core.text import one_line
 
         print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
         return 1

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from tui.backends.base import Backend, BackendError, ModelInfo
 from tui.backends.factory import make_backend
 from tui.backends.worker import ModelWorker
+from tui.core.backend import Backend, BackendConfig, BackendError, ModelInfo
 from tui.engine.campaign import Campaign, Settings
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
 from tui.engine.game import (
@@ -25,31 +24,15 @@ from tui.engine.game import (
 )
 
 
-@dataclass(frozen=True)
-class LoadKey:
-    """What identifies a loaded model: reloading is needed only when this changes."""
-
-    backend: str
-    model: str
-    url: str
-    n_ctx: int
-    seed: int | None
-    repeat_window: int  # llama-cpp-python takes it when the model loads
-
-    @classmethod
-    def of(cls, s: Settings) -> LoadKey:
-        return cls(s.backend, s.model, s.url, s.n_ctx, s.seed, s.sampler.repetition_range)
-
-
 class ModelHost:
-    def __init__(self, backend_factory: Callable[[Settings], Backend] = make_backend,
+    def __init__(self, backend_factory: Callable[[BackendConfig], Backend] = make_backend,
                  close_backend: bool = True) -> None:
         self.close_backend = close_backend  # False when the backend is lent (tests)
         self.worker = ModelWorker()
         self.backend_factory = backend_factory
         self.backend: Backend | None = None
         self.info: ModelInfo | None = None
-        self.key: LoadKey | None = None
+        self.key: BackendConfig | None = None  # what is loaded; reload when it changes
         self.error: str | None = None
         self._builder_key: tuple[object, ...] | None = None
         self.builder: ContextBuilder | None = None
@@ -60,7 +43,7 @@ class ModelHost:
         return self.backend is not None and self.info is not None
 
     def needs_load(self, settings: Settings) -> bool:
-        return self.key != LoadKey.of(settings) or not self.ready
+        return self.key != settings.backend_config() or not self.ready
 
     def load(
         self, settings: Settings, progress: Callable[[float], None] | None = None
@@ -69,7 +52,7 @@ class ModelHost:
         return self.worker.call(self._load, settings, progress)
 
     def _load(self, settings: Settings, progress: Callable[[float], None] | None) -> ModelInfo:
-        key = LoadKey.of(settings)
+        key = settings.backend_config()
         if self.key == key and self.info is not None:
             return self.info
         if self.backend is not None and self.close_backend:
@@ -77,7 +60,7 @@ class ModelHost:
         self.backend, self.info, self.key, self.builder = None, None, None, None
         self.error = None
         try:
-            backend = self.backend_factory(settings)
+            backend = self.backend_factory(key)
             info = backend.load(progress)
         except BackendError as exc:
             self.error = str(exc)

@@ -10,7 +10,8 @@ import sys
 import threading
 from typing import TextIO
 
-from tui.backends.base import Backend, BackendError
+from tui.core.backend import Backend, BackendError
+from tui.core.text import clean
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import Command, UnknownCommand, help_lines, parse_command
@@ -26,7 +27,6 @@ from tui.engine.game import (
 )
 from tui.engine.lorebook_files import attach_lorebook, describe_books
 from tui.engine.saves import SaveError
-from tui.engine.text import clean
 
 RECAP_TURNS = 3
 

@@ -11,14 +11,14 @@ import argparse
 import sys
 from typing import TextIO
 
-from tui.backends.base import Backend
+from tui.core.backend import Backend
+from tui.core.text import one_line
 from tui.engine.actions import Mode
 from tui.engine.campaign import Campaign
 from tui.engine.chat import ChatGame, ChatMessage, display_text, game_for, persona_of
 from tui.engine.chat_prompt import card_of, char_name
 from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.persona import describe_persona, set_persona
-from tui.engine.text import one_line
 from tui.plain import PlainSession
 
 RECAP_MESSAGES = 6
@@ -196,7 +196,7 @@ def run_plain(campaign: Campaign, args: argparse.Namespace) -> int:
 
     game = game_for(campaign)
     try:
-        backend = make_backend(campaign.settings)
+        backend = make_backend(campaign.settings.backend_config())
     except Exception as exc:  # noqa: BLE001 - any failure is one line for the player
         print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
         return 1

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.backends.base import Backend, BackendError
-from tui.engine.campaign import Settings
+from tui.core.backend import Backend, BackendConfig, BackendError
 
 
 def resolve_model_path(name: str) -> Path:
@@ -29,18 +28,18 @@ def resolve_model_path(name: str) -> Path:
         raise BackendError(f"{name}: no such model file or downloaded model ({exc})") from exc
 
 
-def make_backend(settings: Settings) -> Backend:
-    if settings.backend in ("", "local"):
+def make_backend(config: BackendConfig) -> Backend:
+    if config.kind in ("", "local"):
         from tui.backends.local import LocalBackend
 
         return LocalBackend(
-            resolve_model_path(settings.model),
-            n_ctx=settings.n_ctx,
-            seed=settings.seed,
-            repeat_window=settings.sampler.repetition_range,
+            resolve_model_path(config.model),
+            n_ctx=config.n_ctx,
+            seed=config.seed,
+            repeat_window=config.repeat_window,
         )
-    if not settings.url:
-        raise BackendError(f"--backend {settings.backend} needs --url http://host:port")
+    if not config.url:
+        raise BackendError(f"--backend {config.kind} needs --url http://host:port")
     from tui.backends import remote
 
-    return remote.make_backend(settings.backend, settings.url, model=settings.model or None)
+    return remote.make_backend(config.kind, config.url, model=config.model or None)

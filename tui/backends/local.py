@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from tui.backends.base import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
-from tui.engine.paths import log_path
-from tui.engine.presets import Sampler, unsupported_by_llama_cpp
+from tui.backends.ignored import unsupported_by_llama_cpp
+from tui.core.backend import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
+from tui.core.paths import log_path
+from tui.core.sampler import Sampler
 from tui.models.gguf_info import GGUFError, read_gguf_info
 from tui.models.memory import check_fits
 

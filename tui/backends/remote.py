@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from tui.backends.base import Backend, BackendError
 from tui.backends.remote_kobold import KoboldBackend
 from tui.backends.remote_openai import KINDS, OpenAIBackend, ServerKind
+from tui.core.backend import Backend, BackendError
 
 __all__ = ["KINDS", "KoboldBackend", "OpenAIBackend", "ServerKind", "make_backend"]
 

@@ -7,14 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from tui.engine.presets import Sampler
+from tui.core.sampler import NEUTRAL, Sampler
 
 ESTIMATE_NOTE = (
     "token counts are estimates: this server has no tokenizer endpoint, "
     "so counts are guessed from characters"
 )
 
-_NEUTRAL = Sampler()
+
 # Settings that only matter when another one is switched on.
 _DEPENDS_ON: dict[str, Callable[[Sampler], bool]] = {
     "repetition_range": lambda s: s.repetition_penalty != 1.0,
@@ -33,7 +33,7 @@ def active_settings(sampler: Sampler) -> list[str]:
         name = f.name
         if name in _HANDLED_ELSEWHERE:
             continue
-        if getattr(sampler, name) == getattr(_NEUTRAL, name):
+        if getattr(sampler, name) == getattr(NEUTRAL, name):
             continue
         relevant = _DEPENDS_ON.get(name)
         if relevant is not None and not relevant(sampler):

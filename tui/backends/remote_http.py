@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tui.backends.base import BackendError
+from tui.core.backend import BackendError
 
 POLL = 0.1  # seconds a single socket read may block before cancel is checked again
 MAX_HEADER_BYTES = 64 * 1024

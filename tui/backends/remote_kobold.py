@@ -16,7 +16,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from tui.backends.base import (
+from tui.backends.remote_common import sampler_fields, unsupported
+from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
+from tui.backends.sse import SSEError, parse_events
+from tui.core.backend import (
     Backend,
     BackendError,
     Capabilities,
@@ -24,10 +27,7 @@ from tui.backends.base import (
     ProgressCallback,
     Prompt,
 )
-from tui.backends.remote_common import sampler_fields, unsupported
-from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
-from tui.backends.sse import SSEError, parse_events
-from tui.engine.presets import Sampler
+from tui.core.sampler import Sampler
 
 PROBE_TIMEOUT = 10.0
 ABORT_TIMEOUT = 3.0

@@ -15,14 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tui.backends.base import (
-    Backend,
-    BackendError,
-    Capabilities,
-    ModelInfo,
-    ProgressCallback,
-    Prompt,
-)
 from tui.backends.remote_common import (
     ESTIMATE_NOTE,
     EstimateTokenizer,
@@ -32,7 +24,15 @@ from tui.backends.remote_common import (
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
 from tui.backends.remote_kobold import SAMPLERS as KOBOLD_SAMPLERS
 from tui.backends.sse import SSEError, parse_events
-from tui.engine.presets import Sampler
+from tui.core.backend import (
+    Backend,
+    BackendError,
+    Capabilities,
+    ModelInfo,
+    ProgressCallback,
+    Prompt,
+)
+from tui.core.sampler import Sampler
 
 DEFAULT_N_CTX = 2048  # llama_cpp.server's own default, used when a server does not say
 PROBE_TIMEOUT = 10.0

@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 
 
 def register(subparsers: Any) -> None:

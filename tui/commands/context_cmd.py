@@ -13,10 +13,10 @@ import json
 import sys
 from typing import Any, TextIO
 
-from tui.backends.base import Backend, BackendError
+from tui.core.backend import Backend, BackendError
+from tui.core.text import clean, one_line
 from tui.engine.campaign import Campaign
 from tui.engine.context import ContextReport, PromptSpec
-from tui.engine.text import clean, one_line
 
 DEFAULT_N_CTX = 4096
 
@@ -33,7 +33,7 @@ def tokenizer_for(campaign: Campaign) -> Backend:
     else:
         from tui.backends.factory import make_backend
 
-        backend = make_backend(settings)
+        backend = make_backend(settings.backend_config())
     backend.load()
     return backend
 

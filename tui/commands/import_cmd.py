@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 
 PNG_SIGNATURE = b"\x89PNG"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -184,9 +184,9 @@ def _chat(path: Path) -> Imported:
 
 
 def _lorebook(path: Path) -> Imported:
+    from tui.core.paths import home_subdir
     from tui.engine.cards import safe_filename
     from tui.engine.formats.lorebooks import LoreFormatError, read_lorebook, save_lorebook
-    from tui.engine.paths import home_subdir
 
     try:
         book, _fmt = read_lorebook(path)
@@ -208,9 +208,9 @@ def _scenarios(path: Path) -> list[Imported]:
         raise ImportFailed(f"{path.name}: scenario import is not available") from exc
     import tomli_w
 
+    from tui.core.paths import home_subdir
     from tui.engine.cards import safe_filename
     from tui.engine.cards.files import write_atomic
-    from tui.engine.paths import home_subdir
     from tui.engine.scenario import ScenarioError
 
     try:

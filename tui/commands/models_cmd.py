@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 from tui.models.catalog import USE_CASES, CatalogEntry, CatalogError, load_catalog
 from tui.models.download import (
     DownloadCancelled,

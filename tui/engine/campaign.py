@@ -7,8 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.core.backend import BackendConfig
+from tui.core.sampler import Sampler
 from tui.engine.lore import Lorebook, LoreEntry, LoreState
-from tui.engine.presets import DEFAULT_SAMPLER, Sampler
+from tui.engine.presets import DEFAULT_SAMPLER
 from tui.engine.scenario import Scenario
 
 OPENING = "opening"
@@ -94,6 +96,12 @@ class Settings:
     template: str = "auto"  # "auto" = the model's own, else a name from templates.py
     prompt_style: str = "auto"  # "auto" | "instruct" | "story"
     sampler: Sampler = DEFAULT_SAMPLER
+
+    def backend_config(self) -> BackendConfig:
+        """What the backend factory needs to build this campaign's model engine."""
+        return BackendConfig(kind=self.backend, model=self.model, url=self.url,
+                             n_ctx=self.n_ctx, seed=self.seed,
+                             repeat_window=self.sampler.repetition_range)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tui.core.paths import bundled_dir, grue_home
+from tui.core.text import one_line
 from tui.engine.cards import (
     Card,
     CardError,
@@ -18,8 +20,6 @@ from tui.engine.cards import (
 )
 from tui.engine.cards.charx import ZIP_SIGNATURE
 from tui.engine.cards.files import write_atomic
-from tui.engine.paths import bundled_dir, grue_home
-from tui.engine.text import one_line
 
 CARD_SUFFIXES = (".png", ".json", ".charx")
 DESCRIPTION_CHARS = 100

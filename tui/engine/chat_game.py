@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from tui.core.text import clean
 from tui.engine.actions import Action, Mode
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.chat_prompt import CHAT, card_of, char_name, chat_spec, persona_of
 from tui.engine.context import NARRATOR, PLAYER, PromptSpec
 from tui.engine.game import Game, GenerationResult, TurnRequest, tidy_response
-from tui.engine.text import clean
 
 _ENDS_SENTENCE = re.compile(r"[.!?\u2026\"'*)\]]$")
 

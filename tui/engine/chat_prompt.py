@@ -12,11 +12,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from tui.core.text import clean
 from tui.engine.adventure import TurnMessageCache
 from tui.engine.campaign import OPENING, Campaign
 from tui.engine.cards import Card, CardError, card_from_dict
 from tui.engine.context import NARRATOR, PLAYER, HeaderPart, Message, PromptSpec, apply_macros
-from tui.engine.text import clean
 
 CHAT = "chat"  # Turn.mode of a player's chat message
 

@@ -7,22 +7,23 @@ commit, so a turn is on disk before the UI says it is done.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tui.backends.base import Backend, Prompt
+from tui.core.backend import Backend, Prompt
+from tui.core.sampler import Sampler
+from tui.core.text import clean
 from tui.engine.actions import Action, Mode, cut_at_new_action, make_action
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
-from tui.engine.presets import Sampler
 from tui.engine.saves import write_save
+from tui.engine.summary import needs_summary, run_summary
 from tui.engine.templates import InstructTemplate, get_template, template_from_jinja
-from tui.engine.text import clean
+from tui.engine.tidy import tidy_response
 
 
 @dataclass
@@ -111,25 +112,6 @@ def generate(
     )
 
 
-_SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\\]]*(?=\\s|$)")
-
-
-def tidy_response(text: str, *, continuing: bool) -> str:
-    """Trim a finished response: whitespace at the ends, and a sentence cut off mid-way.
-
-    When the token limit stops the model mid-sentence, the story reads better ending at
-    the last full sentence (as AI Dungeon does), unless that would drop most of the text.
-    """
-    text = text.rstrip()
-    if not continuing:
-        text = text.lstrip()
-    if text and not _SENTENCE_END.search(text[-3:]):
-        ends = list(_SENTENCE_END.finditer(text))
-        if ends and ends[-1].end() >= len(text) * 0.5:
-            text = text[: ends[-1].end()]
-    return text
-
-
 class Game:
     """The engine side of play: requests, commits, undo/redo, and saving after each turn."""
 
@@ -215,8 +197,6 @@ def update_summary_if_due(backend: Backend, builder: ContextBuilder, campaign: C
     """Long-term memory: when enough old turns have left the window, have the model fold them
     into the "story so far". Runs on the model's owner thread, between turns.
     True when the summary changed (the caller saves). Chats too, told in the third person."""
-    from tui.engine.summary import needs_summary, run_summary
-
     if not campaign.summary_enabled:
         return False
     if campaign.kind == "chat":

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui.core.paths import home_subdir
 from tui.engine.campaign import Campaign
 from tui.engine.formats.lorebooks import LoreFormatError, read_lorebook
 from tui.engine.lore import Lorebook
-from tui.engine.paths import home_subdir
 
 
 def lorebooks_dir() -> Path:

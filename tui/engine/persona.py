@@ -7,10 +7,10 @@ import tomllib
 
 import tomli_w
 
+from tui.core.paths import grue_home
+from tui.core.text import clean
 from tui.engine.campaign import Campaign
 from tui.engine.chat_prompt import Persona, persona_of
-from tui.engine.paths import grue_home
-from tui.engine.text import clean
 
 
 def default_persona() -> Persona:

@@ -5,57 +5,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Sampler:
-    """Every sampler knob a backend may honour. Defaults are neutral (off).
-
-    A backend applies what it can and reports the rest through
-    `Backend.unsupported_samplers`, so nothing is dropped silently.
-    """
-
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    min_p: float = 0.0
-    typical_p: float = 1.0
-    tfs_z: float = 1.0
-    top_a: float = 0.0
-    eta_cutoff: float = 0.0
-    repetition_penalty: float = 1.0
-    repetition_range: int = 1024
-    repetition_slope: float = 0.0
-    encoder_repetition_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    mirostat_mode: int = 0
-    mirostat_tau: float = 5.0
-    mirostat_eta: float = 0.1
-    max_tokens: int = 160
-    seed: int | None = None
-
-    def with_changes(self, **changes: Any) -> Sampler:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Sampler:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
+from tui.core.sampler import NEUTRAL, Sampler
 
 # The default for play when no preset is chosen: KoboldCpp Lite's "Simple Balanced".
 DEFAULT_SAMPLER = Sampler(
     temperature=0.75, top_k=100, top_p=0.92, repetition_penalty=1.05, repetition_range=360
 )
 
-NEUTRAL = Sampler()
 
 # Values as shipped by text-generation-webui's presets and SillyTavern's copies; every
 # sampler not named stays neutral.
@@ -100,27 +60,13 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "Deterministic": "always the most likely token",
 }
 
-# Settings llama-cpp-python's create_completion cannot apply, compared with their neutral
-# values. It has no parameter for top_a, eta_cutoff, repetition slope or the encoder penalty;
-# its repetition window is `Llama(last_n_tokens_size=...)`, fixed when the model loads; and
-# (0.3.x) it accepts tfs_z but no longer applies it (llama.cpp dropped tail-free sampling).
-_LLAMA_CPP_MISSING = (
-    "top_a",
-    "eta_cutoff",
-    "tfs_z",
-    "repetition_range",
-    "repetition_slope",
-    "encoder_repetition_penalty",
-)
-
-
 class PresetError(ValueError):
     """An unknown preset name or an unreadable preset file (one line)."""
 
 
 def presets_dir() -> Path:
     """`<home>/presets`: `$GRUE_HOME` or the platform's user data folder."""
-    from tui.engine.paths import grue_home
+    from tui.core.paths import grue_home
 
     return grue_home() / "presets"
 
@@ -230,12 +176,3 @@ def get_preset(name: str, directory: Path | None = None) -> Sampler:
             return sampler
     choices = ", ".join(list_presets(directory))
     raise PresetError(f"unknown preset {name!r}; choose one of: {choices}")
-
-
-def unsupported_by_llama_cpp(sampler: Sampler) -> list[str]:
-    """Non-neutral settings llama-cpp-python's `create_completion` cannot apply."""
-    missing = [n for n in _LLAMA_CPP_MISSING if getattr(sampler, n) != getattr(NEUTRAL, n)]
-    if sampler.repetition_penalty == NEUTRAL.repetition_penalty:
-        # range and slope only shape a penalty that is actually applied
-        missing = [n for n in missing if n not in ("repetition_range", "repetition_slope")]
-    return missing

@@ -15,10 +15,10 @@ from typing import Any
 
 import tomli_w
 
+from tui.core.paths import saves_dir
+from tui.core.text import one_line
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.lore import Lorebook, LoreState
-from tui.engine.paths import saves_dir
-from tui.engine.text import one_line
 from tui.engine.tomlfile import read_toml_file
 
 FORMAT_VERSION = 1

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.core.paths import bundled_dir, home_subdir
 from tui.engine.lore import LoreEntry
-from tui.engine.paths import bundled_dir, home_subdir
 from tui.engine.tomlfile import read_toml_file
 
 

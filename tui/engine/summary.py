@@ -21,7 +21,9 @@ import math
 import threading
 from collections.abc import Callable
 
-from tui.backends.base import Backend, Prompt
+from tui.core.backend import Backend, Prompt
+from tui.core.sampler import Sampler
+from tui.core.text import clean
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.context import (
     NARRATOR,
@@ -32,8 +34,7 @@ from tui.engine.context import (
     Message,
     PromptSpec,
 )
-from tui.engine.presets import Sampler
-from tui.engine.text import clean
+from tui.engine.tidy import tidy_response
 
 STEP_FRACTION = 0.25  # of the token budget: how much new trimmed story triggers an update
 MATERIAL_FRACTION = 0.5  # of the budget: most story text sent in one summary request
@@ -183,8 +184,7 @@ def summary_request(
 def apply_summary(campaign: Campaign, text: str, upto: int) -> bool:
     """Store a new summary covering turns [0, upto). False (nothing changed) when the text
     is empty or `upto` is behind what the summary already covers. A sentence cut off by the
-    token limit is dropped (see `game.tidy_response`)."""
-    from tui.engine.game import tidy_response  # here: game.py may import this module
+    token limit is dropped (see `tidy.tidy_response`)."""
 
     summary = clean(text).strip()
     if summary.lower().startswith("summary:"):

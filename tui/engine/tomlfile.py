@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 
 
 def read_toml_file(path: Path, max_bytes: int, error: type[Exception], what: str) -> dict[str, Any]:

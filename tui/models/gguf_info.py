@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)

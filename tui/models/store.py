@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.engine.paths import grue_home
+from tui.core.paths import grue_home
 from tui.models.catalog import CatalogEntry, load_catalog
 from tui.models.embedded import embedded_model_path
 from tui.models.gguf_info import quant_from_filename

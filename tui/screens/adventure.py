@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from tui.backends.base import BackendError
+from tui.core.backend import BackendError
+from tui.core.text import clean, one_line
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Settings, Turn
@@ -27,7 +28,6 @@ from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.lorebook_files import attach_lorebook
 from tui.engine.saves import SaveError
-from tui.engine.text import clean, one_line
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
 from tui.screens.dialogs import HelpDialog, TextEditDialog

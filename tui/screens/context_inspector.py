@@ -18,11 +18,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui.backends.base import BackendError
+from tui.core.backend import BackendError
+from tui.core.text import one_line
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign
 from tui.engine.context import ContextReport, PromptSpec
-from tui.engine.text import one_line
 from tui.model_host import ModelHost
 from tui.widgets.report_view import lore_text, prompt_text, summary_text
 

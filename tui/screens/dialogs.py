@@ -9,8 +9,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
+from tui.core.text import clean
 from tui.engine.commands import help_lines
-from tui.engine.text import clean
 
 KEY_HELP = [
     ("Enter", "send the action (empty: continue the story)"),

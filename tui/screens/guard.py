@@ -7,8 +7,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tui.engine.paths import log_path
-from tui.engine.text import one_line
+from tui.core.paths import log_path
+from tui.core.text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 

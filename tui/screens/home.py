@@ -13,10 +13,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.core.text import one_line
 from tui.engine.character_library import list_characters
 from tui.engine.saves import list_saves
 from tui.engine.scenario import Scenario, list_scenarios
-from tui.engine.text import one_line
 
 TITLE_ART = "G R U E  —  it is pitch dark. You are likely to be eaten by a language model."
 

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 from tui.models.catalog import USE_CASES, CatalogEntry
 from tui.models.download import (
     DownloadCancelled,

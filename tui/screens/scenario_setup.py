@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 
 _CSS = """
 {name} {{ align: center middle; }}

@@ -15,6 +15,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from tui.backends.ignored import ignored_samplers
+from tui.core.text import one_line
 from tui.engine.campaign import Settings
 from tui.engine.presets import (
     BUILTIN_PRESETS,
@@ -24,7 +26,6 @@ from tui.engine.presets import (
     save_user_preset,
 )
 from tui.engine.templates import template_names
-from tui.engine.text import one_line
 from tui.widgets.settings_form import (
     BACKENDS,
     PROMPT_STYLES,
@@ -162,8 +163,9 @@ class SettingsScreen(Screen[Settings | None]):
     def show_unsupported(self) -> None:
         values = self.form_values()
         sampler = lenient_sampler(values, self.settings.sampler)
+        backend = values.get("backend", "local")
         self.query_one("#unsupported", Static).update(
-            Text(unsupported_line(values.get("backend", "local"), sampler), style="italic"))
+            Text(unsupported_line(backend, ignored_samplers(backend, sampler)), style="italic"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "preset-name":

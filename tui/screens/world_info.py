@@ -16,9 +16,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.core.text import clean, one_line
 from tui.engine.campaign import Campaign
 from tui.engine.lore import LoreEntry, explain_matches, resolve_position
-from tui.engine.text import clean, one_line
 from tui.widgets.confirm import ConfirmDialog
 from tui.widgets.lore_form import LoreEdit, LoreEntryDialog, apply_edit, join_keys
 

@@ -18,8 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from tui.core.text import clean, one_line
 from tui.engine.lore import LOGICS, POSITIONS, LoreEntry
-from tui.engine.text import clean, one_line
 from tui.widgets.checkbox import PlainCheckbox
 
 LOGIC_LABELS = {

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 from tui.models.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from tui.widgets.progress_line import format_bytes
 

@@ -10,8 +10,8 @@ from itertools import cycle
 
 from rich.text import Text
 
+from tui.core.text import clean, one_line
 from tui.engine.context import ContextReport, Segment
-from tui.engine.text import clean, one_line
 
 # 16-colour names only (DESIGN.md section 8); NO_COLOR still leaves bold/reverse to tell kinds.
 KIND_COLOURS = {

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from tui.core.sampler import Sampler
 from tui.engine.campaign import Settings
-from tui.engine.presets import Sampler, unsupported_by_llama_cpp
 
 
 @dataclass(frozen=True)
@@ -134,17 +134,9 @@ def same_sampling(a: Sampler, b: Sampler) -> bool:
     return all(getattr(a, f.name) == getattr(b, f.name) for f in SAMPLER_FIELDS)
 
 
-def unsupported_line(backend: str, sampler: Sampler) -> str:
-    """Which of these samplers the chosen backend cannot apply, in one line."""
-    if backend == "local":
-        # The local backend gives the range to llama.cpp when it (re)loads the model.
-        missing = [n for n in unsupported_by_llama_cpp(sampler) if n != "repetition_range"]
-    elif backend == "kobold":
-        from tui.backends.remote_common import unsupported
-        from tui.backends.remote_kobold import SAMPLERS
-
-        missing = unsupported(sampler, SAMPLERS)
-    else:
+def unsupported_line(backend: str, missing: list[str] | None) -> str:
+    """Which samplers the chosen backend cannot apply (`missing`; None: unknown), one line."""
+    if missing is None:
         return "OpenAI-compatible servers differ; what one ignores is shown after a reply."
     if not missing:
         return f"The {backend} backend applies every sampler set here."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.engine.text import one_line
+from tui.core.text import one_line
 
 
 class StatusBar(Static):

@@ -10,8 +10,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tui.core.text import clean
 from tui.engine.campaign import OPENING, Campaign
-from tui.engine.text import clean
 
 MAX_SHOWN_BLOCKS = 600  # older passages stay in the save; the view keeps the recent ones
 

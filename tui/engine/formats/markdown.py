@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tui.core.text import clean
 from tui.engine.campaign import OPENING, Campaign
-from tui.engine.text import clean
 
 
 def campaign_markdown(campaign: Campaign) -> str:

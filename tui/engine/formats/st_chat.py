@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.core.text import clean, one_line
 from tui.engine.campaign import OPENING, Campaign, Settings, Turn
 from tui.engine.cards import Card, CardError, load_card
 from tui.engine.character_library import list_characters
 from tui.engine.chat import campaign_from_card
 from tui.engine.chat_prompt import CHAT, card_of, char_name, display_text, persona_of
 from tui.engine.formats.coerce import toml_safe
-from tui.engine.text import clean, one_line
 
 MAX_CHAT_BYTES = 64 * 1024 * 1024
 

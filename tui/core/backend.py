@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from tui.engine.presets import Sampler
+from tui.core.sampler import Sampler
 
 
 class BackendError(Exception):
@@ -94,3 +94,17 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model or connection."""
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Which engine to build and how: what `backends.factory.make_backend` needs, taken from
+    a campaign's settings by the engine (`Settings.backend_config`)."""
+
+    kind: str = "local"  # "local" | "openai" | "kobold"
+    model: str = ""  # path or catalog name; "" = the embedded default
+    url: str = ""
+    n_ctx: int = 4096
+    seed: int | None = None
+    repeat_window: int = 64
+    api_key: str = ""
