@@ -1,6 +1,6 @@
 """The local backend: a GGUF model run in-process by llama-cpp-python.
 
-Facts that shape this file (DESIGN.md section 4):
+Facts that shape this file (docs/architecture.md, "The local backend"):
 - the file is checked in Python first (header, metadata, memory): llama.cpp can abort
   the whole process on a malformed file;
 - `verbose=False` would point file descriptors 1 and 2 at /dev/null while the model loads,
