@@ -6,11 +6,13 @@ import re
 
 # C0 controls except \t and \n, DEL, and C1 controls. \r is dropped too: a lone carriage
 # return would move the terminal cursor.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069) go as well: they reorder
+# what follows on screen, so text can pose as something else.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str) -> str:
-    """Strip control and escape characters, keeping newlines and tabs.
+    """Strip control, escape and bidi-override characters, keeping newlines and tabs.
 
     `\\r\\n` becomes `\\n` first so Windows line endings survive as line breaks.
     """
