@@ -45,16 +45,19 @@ EOS = "<grue-eos>"
 
 DEFAULT_FOLD_SUFFIX = "\n\n"  # system text folded into a user turn is followed by a blank line
 
-# End-of-turn markers that name a family, for display only (the wrappers come from rendering).
-_FAMILY_BY_END = {
-    "<|im_end|>": "ChatML",
-    "<|eot_id|>": "Llama 3",
-    "<|end|>": "Phi-3",
-    "<end_of_turn>": "Gemma",
-    "<|END_OF_TURN_TOKEN|>": "Command-R",
-    "<|end_of_text|>": "Granite",
-    "<｜end▁of▁sentence｜>": "DeepSeek",
-}
+# (end-of-turn marker, user-turn marker) pairs that name a family, for display only: the
+# wrappers always come from rendering. EOS stands for the model's end-of-sequence token.
+_FAMILIES = (
+    ("<|im_end|>", "<|im_start|>", "ChatML"),
+    ("<|eot_id|>", "<|start_header_id|>", "Llama 3"),
+    ("<|end|>", "<|user|>", "Phi-3"),
+    ("<end_of_turn>", "<start_of_turn>", "Gemma"),
+    ("<|END_OF_TURN_TOKEN|>", "<|START_OF_TURN_TOKEN|>", "Command-R"),
+    ("<|end_of_text|>", "<|start_of_role|>", "Granite"),
+    ("<｜end▁of▁sentence｜>", "<｜User｜>", "DeepSeek"),
+    (EOS, "<|user|>", "Zephyr"),
+    (EOS, "[INST]", "Mistral"),
+)
 
 
 class ChatTemplateError(Exception):
@@ -172,6 +175,15 @@ def _common_prefix(a: str, b: str) -> str:
     return _whole_markers(a[:n])
 
 
+def _common_suffix(a: str, b: str) -> str:
+    n = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    text = a[len(a) - n:] if n else ""
+    opening, closing = text.find("<"), text.find(">")
+    if closing >= 0 and (opening < 0 or closing < opening):  # starts inside a marker
+        return text[opening:] if opening >= 0 else ""
+    return text
+
+
 def _whole_markers(text: str) -> str:
     """`text` without a trailing part of a `<...>` marker (a common prefix can stop inside
     one: `<|end|>\\n<|user|>` and `<|end|>\\n<|endoftext|>` share `<|end|>\\n<|`)."""
@@ -204,9 +216,10 @@ def _turn_wrappers(source: str) -> _Turns:
     between = conv[a1 + len(ASSISTANT_1):u2]  # assistant suffix + user prefix
     tail = conv[a2 + len(ASSISTANT_2):]
     assistant_suffix = _common_prefix(between, tail)
-    head = _without_bos(conv[:u1])
-    if not assistant_suffix and head and between.endswith(head):
-        assistant_suffix = between[: len(between) - len(head)]
+    if not assistant_suffix:  # the last reply is left open: split at the user turn's start,
+        # the common end of what precedes the first and the second user message
+        user_start = _common_suffix(between, _without_bos(conv[:u1]))
+        assistant_suffix = between[: len(between) - len(user_start)]
     user_prefix = between[len(assistant_suffix):]
     if user_prefix.startswith(BOS):  # Llama 2 writes BOS before every user turn
         assistant_suffix += BOS
@@ -308,7 +321,7 @@ def _first_marker(text: str) -> str:
 def _stops(user_prefix: str, assistant_suffix: str, eos: str) -> tuple[str, ...]:
     """Where a reply ends: the end-of-turn marker, the next user turn's marker, EOS."""
     candidates = [
-        assistant_suffix.replace(BOS, "").strip().replace(EOS, eos),
+        _first_marker(assistant_suffix.replace(BOS, "")).replace(EOS, eos),
         _first_marker(user_prefix.replace(BOS, "")),
         eos,
     ]
@@ -320,13 +333,11 @@ def _stops(user_prefix: str, assistant_suffix: str, eos: str) -> tuple[str, ...]
 
 
 def _family(assistant_suffix: str, user_prefix: str, system_prefix: str) -> str:
-    end = assistant_suffix.replace(BOS, "").strip()
-    if end in _FAMILY_BY_END:
-        return _FAMILY_BY_END[end]
-    if "[INST]" in user_prefix:
-        return "Llama 2" if "<<SYS>>" in system_prefix else "Mistral"
-    if "<|user|>" in user_prefix:
-        return "Zephyr"
+    end = _first_marker(assistant_suffix.replace(BOS, ""))
+    start = _first_marker(user_prefix.replace(BOS, ""))
+    for family_end, family_start, name in _FAMILIES:
+        if (end, start) == (family_end, family_start):
+            return "Llama 2" if name == "Mistral" and "<<SYS>>" in system_prefix else name
     return ""
 
 
