@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fakes import FakeBackend
@@ -19,6 +20,9 @@ from tui.engine.context import NARRATOR, PLAYER, ContextBuilder, HeaderPart, Mes
 from tui.engine.game import choose_template
 from tui.engine.jinja_template import derive_template, render_chat, template_from_jinja
 from tui.engine.templates import InstructTemplate
+
+if TYPE_CHECKING:
+    from tui.backends.local import LocalBackend
 
 DATA = Path(__file__).parent / "data" / "chat_templates"
 
@@ -312,3 +316,34 @@ def test_every_stored_template_derives_or_says_why(path: Path) -> None:
         return  # the named families above check what their notes mean
     family = Family(path.stem, "<s>", "</s>", {}, ())
     assert built(t, t.has_system_role) == jinja(family, conversation(t.has_system_role))
+
+
+def test_smollm2_gguf_template_builds_the_prompt_its_template_renders(
+        smol_backend: LocalBackend) -> None:
+    """The embedded model's own template, read from the GGUF by llama-cpp-python, through
+    the game's path (make_builder), tokenized by the real model."""
+    from tui.engine.game import make_builder
+
+    info = smol_backend.info
+    source_text = smol_backend._llm.metadata["tokenizer.chat_template"]
+    assert info.chat_template == source_text
+    result = derive_template(source_text, info.bos_token, info.eos_token)
+    assert result.template is not None, result.problem
+    t = result.template
+    assert (t.system_prefix, t.user_prefix, t.assistant_prefix) == (
+        "<|im_start|>system\n", "<|im_start|>user\n", "<|im_start|>assistant\n")
+    assert t.assistant_suffix == "<|im_end|>\n" and "<|im_end|>" in t.stops
+    assert t.name == "ChatML (model's own)" and result.notes == ()
+
+    builder = make_builder(smol_backend, Campaign(title="t"))
+    assert builder.layout.template == t
+    spec = PromptSpec(
+        header=[HeaderPart("system", "system prompt", SYSTEM)],
+        history=[Message(PLAYER, USER_1, "action"), Message(NARRATOR, REPLY_1, "response")],
+        pending=Message(PLAYER, USER_2, "action"),
+    )
+    report = builder.build(spec)
+    want = render_chat(source_text, conversation(True), True, info.bos_token, info.eos_token)
+    assert report.text == want
+    prefix = smol_backend.prefix_tokens()
+    assert report.tokens == prefix + smol_backend.tokenize(want, special=True)
