@@ -230,6 +230,7 @@ BROKEN = [
     "{{ raise_exception('no') }}",  # always refuses
     "{{ ''.__class__.__mro__ }}",  # sandbox violation
     "{% for i in range(10**12) %}x{% endfor %}",  # too big a range
+    "{% for i in range(99999) %}{% for j in range(99999) %}xx{% endfor %}{% endfor %}",
     "{{ messages[0]['content'] }}",  # drops the other messages
     "{% for m in messages|reverse %}{{ m['content'] }}{% endfor %}",  # reorders them
     "{{ undefined_function() }}",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -42,6 +43,9 @@ ASSISTANT_2 = "GrueAssistantTwo"
 # tell where the template wrote them (a leading BOS belongs to the backend's prefix tokens).
 BOS = "<grue-bos>"
 EOS = "<grue-eos>"
+
+RENDER_CHARS = 1_000_000  # a chat of five short messages renders to a few KB
+RENDER_SECONDS = 5.0
 
 DEFAULT_FOLD_SUFFIX = "\n\n"  # system text folded into a user turn is followed by a blank line
 
@@ -118,11 +122,23 @@ def render_chat(source: str, messages: list[dict[str, str]], add_generation_prom
                 bos_token: str = "", eos_token: str = "") -> str:
     """What the chat template renders for `messages`, as transformers would render it."""
     template = _compile(source)
+    deadline = time.monotonic() + RENDER_SECONDS
+    chunks: list[str] = []
+    size = 0
     try:
-        return str(template.render(
+        # Chunk by chunk, so a template that writes without end is stopped (a GGUF is
+        # untrusted input; the sandbox already caps ranges and forbids unsafe access).
+        for chunk in template.generate(
             messages=messages, add_generation_prompt=add_generation_prompt,
             bos_token=bos_token, eos_token=eos_token,
-        ))
+        ):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > RENDER_CHARS or time.monotonic() > deadline:
+                raise ChatTemplateError("chat template output runs on without end")
+        return "".join(chunks)
+    except ChatTemplateError:
+        raise
     except _TemplateRaised as exc:
         raise ChatTemplateError(f"chat template refused: {_one_line(exc)}") from None
     except Exception as exc:  # untrusted template: sandbox violations, type errors, ...
