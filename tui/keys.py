@@ -32,12 +32,14 @@ class KeySpec:
 
 KEYS: tuple[KeySpec, ...] = (
     # --- the app, everywhere ---------------------------------------------------------------
+    # Priority, so it works in dialogs too (Textual skips the app's other keys there).
     KeySpec("app.quit", "ctrl+q", "leave", "Quit",
-            "in a game: save and go back to the home screen; elsewhere: quit", ("app",),
-            priority=False),
+            "in a game, or a screen or dialog over one: save and go back to the home screen; "
+            "elsewhere: quit", ("app",), priority=True),
     # --- home --------------------------------------------------------------------------------
     KeySpec("home.help", "f1", "app.help", "Help", "help", ("home",), footer=1),
-    KeySpec("home.quit", "ctrl+q,q", "app.quit", "Quit", "quit Grue", ("home",), footer=2),
+    KeySpec("home.quit", "ctrl+q,q", "app.quit", "Quit", "quit Grue", ("home",), footer=2,
+            priority=True),
     # --- a game: adventure and chat ------------------------------------------------------------
     KeySpec("adventure.send", "enter", "", "Send", "send the action (empty: continue the story)",
             ("adventure",), bindable=False),
@@ -256,8 +258,9 @@ def arrives_over_ssh(key: str) -> bool:
     not reliable (many terminals send the same bytes as without the modifier, or nothing)."""
     *mods, name = key.strip().split("+")
     if not mods:
-        return (bool(re.fullmatch(r"f([1-9]|1[0-2])", name)) or name in _SSH_NAMED
-                or len(name) == 1 or name.isidentifier())
+        if re.fullmatch(r"f\d+", name):
+            return bool(re.fullmatch(r"f([1-9]|1[0-2])", name))
+        return name in _SSH_NAMED or len(name) == 1 or name.isidentifier()
     return (mods == ["ctrl"] and len(name) == 1 and name.isalpha()
             and name not in _CTRL_ALIASES)
 
