@@ -112,6 +112,18 @@ def test_help_rows_follow_the_keymap() -> None:
     assert remapped[BY_ID["game.retry"].help] == "F5, Ctrl+Y"
 
 
+def test_each_screen_has_exactly_its_keys() -> None:
+    """Screens inherit their parents' keys (ChatScreen is an AdventureScreen): what a screen
+    ends up with must be exactly its own keys from the data."""
+    for cls in tui_classes():
+        screen = getattr(cls, "KEY_SCREEN", None)
+        if screen is None:
+            continue
+        merged = {b.id for bindings in cls._merge_bindings().key_to_bindings.values()
+                  for b in bindings if b.id is not None}
+        assert merged == {s.id for s in KEYS if screen in s.screens and s.bindable}, cls
+
+
 def test_bindings_for_a_screen() -> None:
     chat = {b.id: b for b in bindings_for("chat")}
     assert "chat.swipe_prev" in chat and "adventure.undo" not in chat
@@ -135,11 +147,11 @@ def test_no_keymap_file_is_no_change(grue_home: Path) -> None:
 
 
 def test_keymap_file_remaps(grue_home: Path) -> None:
-    write_keymap(grue_home, '[keys]\n"game.retry" = "F5, ctrl+Y"\n'
+    write_keymap(grue_home, '[keys]\n"game.retry" = "F4, ctrl+Y"\n'
                             '"game.lore" = ["f9", "ctrl+w"]\n"world_info.search" = "/"\n')
     keymap = read_keymap()
     assert keymap.problems == []
-    assert keymap.keys == {"game.retry": "f5,ctrl+y", "game.lore": "f9,ctrl+w",
+    assert keymap.keys == {"game.retry": "f4,ctrl+y", "game.lore": "f9,ctrl+w",
                            "world_info.search": "/"}
 
 
@@ -167,10 +179,10 @@ def test_bad_keymap_is_one_line_naming_the_file(grue_home: Path, text: str,
 
 
 def test_keymap_keeps_the_good_lines(grue_home: Path) -> None:
-    write_keymap(grue_home, '[keys]\n"game.retry" = "f5"\n"game.nope" = "f6"\n'
+    write_keymap(grue_home, '[keys]\n"game.retry" = "ctrl+g"\n"game.nope" = "f6"\n'
                             '"game.note" = "ctrl+enterr"\n')
     keymap = read_keymap()
-    assert keymap.keys == {"game.retry": "f5"}
+    assert keymap.keys == {"game.retry": "ctrl+g"}
     assert len(keymap.problems) == 2
 
 
@@ -211,3 +223,16 @@ def test_styles_are_tcss_files_installed_with_the_package() -> None:
         assert '"""' not in str(cls.__dict__.get("DEFAULT_CSS", "")), cls.__name__
     for path in package_root.rglob("*.py"):
         assert "DEFAULT_CSS = \"\"\"" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_keymap_reports_a_key_given_to_two_actions(grue_home: Path) -> None:
+    write_keymap(grue_home, '[keys]\n"game.lore" = "f6"\n')
+    keymap = read_keymap()
+    assert keymap.keys == {"game.lore": "f6"}
+    assert keymap.problems == ["keymap.toml: f6 does both adventure.undo and game.lore",
+                               "keymap.toml: f6 does both chat.swipe_next and game.lore"]
+
+
+def test_keymap_key_case(grue_home: Path) -> None:
+    write_keymap(grue_home, '[keys]\n"game.retry" = "Ctrl+R, F4"\n"context.top" = "T"\n')
+    assert read_keymap().keys == {"game.retry": "ctrl+r,f4", "context.top": "T"}

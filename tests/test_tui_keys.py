@@ -45,9 +45,15 @@ async def wait_until(pilot, condition, timeout: float = 30.0) -> None:  # type: 
         await pilot.pause(0.05)
 
 
-def footer(app: GrueApp) -> list[tuple[str, str]]:
+async def footer(pilot, app: GrueApp) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """(key, label) of every footer key, checking each is drawn whole inside the screen."""
     screen = app.screen
+    await pilot.pause()
+    def laid_out() -> bool:
+        keys = list(screen.query(FooterKey))
+        return bool(keys) and all(k.region.width for k in keys)
+
+    await wait_until(pilot, laid_out)
     keys = [k for k in screen.query(FooterKey) if k.display]
     for key in keys:
         assert key.region.width > 0 and screen.region.contains_region(key.region), \
@@ -66,7 +72,7 @@ async def test_adventure_footer_at_80_columns_shows_the_important_keys_whole() -
         assert isinstance(screen, AdventureScreen)
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.pause()
-        shown = footer(app)
+        shown = await footer(pilot, app)
         assert shown == [("F1", "Help"), ("^Q", "Home"), ("F4", "Retry"), ("F6", "Undo"),
                          ("F2", "Memory"), ("F9", "Lore"), ("F11", "Models"),
                          ("F12", "Settings")]
@@ -74,7 +80,7 @@ async def test_adventure_footer_at_80_columns_shows_the_important_keys_whole() -
         assert ranks == sorted(ranks)
         await pilot.resize_terminal(50, 24)
         await pilot.pause(0.2)
-        narrow = footer(app)
+        narrow = await footer(pilot, app)
         assert narrow == shown[:len(narrow)] and 3 <= len(narrow) < len(shown)
 
 
@@ -87,7 +93,7 @@ async def test_chat_footer_at_80_columns_shows_the_swipes() -> None:
         assert isinstance(screen, ChatScreen)
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.pause()
-        shown = footer(app)
+        shown = await footer(pilot, app)
         assert shown[:6] == [("F1", "Help"), ("^Q", "Home"), ("F4", "Retry"),
                              ("F5", "◀Swipe"), ("F6", "Swipe▶"), ("F7", "Impers.")]
         assert "Undo" not in [label for _, label in shown]  # F6 is a swipe in a chat
@@ -123,7 +129,7 @@ async def test_status_line_at_80_columns_keeps_whole_parts_most_important_first(
 
 async def test_help_lists_this_screens_keys_with_the_players_keymap(grue_home: Path) -> None:
     grue_home.mkdir(parents=True, exist_ok=True)
-    (grue_home / KEYMAP_FILE).write_text('[keys]\n"game.retry" = "f5,ctrl+y"\n',
+    (grue_home / KEYMAP_FILE).write_text('[keys]\n"game.retry" = "ctrl+g,f4"\n',
                                          encoding="utf-8")
     backend = FakeBackend(["The lantern flickers.", "The road bends."])
     game = new_game()
@@ -133,22 +139,23 @@ async def test_help_lists_this_screens_keys_with_the_players_keymap(grue_home: P
         assert isinstance(screen, AdventureScreen)
         await wait_until(pilot, lambda: screen.model_ready)
         assert not app._notifications  # a good keymap says nothing
-        assert ("F5", "Retry") in footer(app)
+        assert ("^G", "Retry") in await footer(pilot, app)
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpDialog)
         text = rendered(app.screen.query_one(Static))
-        assert "F5, Ctrl+Y" in text and BY_ID["game.retry"].help in text
+        assert "Ctrl+G, F4" in text and BY_ID["game.retry"].help in text
         assert BY_ID["adventure.undo"].help in text
         assert BY_ID["chat.swipe_prev"].help not in text
         await pilot.press("escape")
         await pilot.press(*"look", "enter")
         await wait_until(pilot, lambda: screen.pending is None and len(game.campaign.turns) == 2)
-        await pilot.press("f5")  # the remapped retry
+        await pilot.press("ctrl+g")  # the remapped retry
         await wait_until(pilot, lambda: len(game.campaign.turns[-1].responses) == 2)
-        await pilot.press("f4")  # no longer retry
-        await pilot.pause(0.2)
-        assert len(game.campaign.turns[-1].responses) == 2
+        await wait_until(pilot, lambda: screen.pending is None)
+        await pilot.press("ctrl+r")  # the default's second key: not in the keymap any more
+        await pilot.pause(0.3)
+        assert screen.pending is None and len(game.campaign.turns[-1].responses) == 2
 
 
 async def test_bad_keymap_is_one_warning_and_the_game_runs(grue_home: Path) -> None:
@@ -160,7 +167,7 @@ async def test_bad_keymap_is_one_warning_and_the_game_runs(grue_home: Path) -> N
         messages = [n.message for n in app._notifications]
         assert messages == ["keymap.toml: unknown key ids (ignored): game.retyr"]
         assert isinstance(app.screen, AdventureScreen)
-        assert ("F4", "Retry") in footer(app)
+        assert ("F4", "Retry") in await footer(pilot, app)
 
 
 def menu_labels(app: GrueApp) -> list[str]:
@@ -202,7 +209,7 @@ async def test_ctrl_q_in_a_game_saves_and_goes_home_then_quits() -> None:
         assert len(app.screen_stack) == 2  # Textual's default screen, then home
         assert load_save(save_path(campaign)).turns[-1].response == "Rain drums on the window."
         assert save_turns(app) == 2  # the list is fresh
-        assert footer(app) == [("F1", "Help"), ("^Q", "Quit")]
+        assert await footer(pilot, app) == [("F1", "Help"), ("^Q", "Quit")]
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
         assert not app.is_running

@@ -17,7 +17,7 @@ from pathlib import Path
 from tui.core.paths import grue_home
 from tui.core.text import one_line
 from tui.engine.tomlfile import read_toml_file
-from tui.keys import BY_ID, arrives_over_ssh
+from tui.keys import BY_ID, KEYS, arrives_over_ssh, effective_keys
 
 KEYMAP_FILE = "keymap.toml"
 MAX_KEYMAP_BYTES = 64 * 1024
@@ -73,7 +73,15 @@ def _key_list(value: object) -> list[str] | None:
         parts = value
     else:
         return None
-    return [p.strip().lower() for p in parts if p.strip()]
+    return [_normal(p.strip()) for p in parts if p.strip()]
+
+
+def _normal(key: str) -> str:
+    """Lower-case modifiers and key names (`Ctrl+R` → `ctrl+r`); a lone character keeps its
+    case (`R` is Shift+R)."""
+    *mods, name = key.split("+")
+    return "+".join([*(m.lower() for m in mods), name if len(name) == 1 and not mods
+                     else name.lower()])
 
 
 def read_keymap(path: Path | None = None) -> Keymap:
@@ -117,4 +125,22 @@ def read_keymap(path: Path | None = None) -> Keymap:
             result.problems.append(f"{name}: {ident}: {', '.join(keys)} may not arrive over "
                                    "SSH; add an F-key or a Ctrl+letter")
         result.keys[ident] = ",".join(keys)
+    result.problems.extend(f"{name}: {clash}" for clash in clashes(result.keys))
     return result
+
+
+def clashes(keymap: dict[str, str]) -> list[str]:
+    """Keys that the keymap gives to two actions of one screen (the remapped one wins)."""
+    found: list[str] = []
+    for screen in dict.fromkeys(s for spec in KEYS for s in spec.screens if s != "app"):
+        owners: dict[str, list[str]] = {}
+        for spec in KEYS:
+            if spec.bindable and (screen in spec.screens or spec.screens == ("app",)):
+                for key in effective_keys(spec, keymap).split(","):
+                    owners.setdefault(key.strip(), []).append(spec.id)
+        for key, ids in owners.items():
+            if len(ids) > 1 and any(i in keymap for i in ids):
+                line = f"{key} does both {' and '.join(ids)}"
+                if line not in found:
+                    found.append(line)
+    return found

@@ -14,8 +14,10 @@ from tui.screens.dialogs import TextEditDialog
 from tui.screens.guard import guarded
 
 
-class ChatScreen(AdventureScreen, inherit_bindings=False):
-    KEY_SCREEN = "chat"  # this screen's keys in tui/keys.py (none inherited)
+class ChatScreen(AdventureScreen):
+    # This screen's keys in tui/keys.py. They replace the adventure's on the same keys (F6, F7
+    # are swipe and impersonate here); tests/test_keys.py checks no adventure-only key is left.
+    KEY_SCREEN = "chat"
     BINDINGS = bindings_for(KEY_SCREEN)
 
     def __init__(self, game: ChatGame, host: object) -> None:
