@@ -188,7 +188,9 @@ class GrueApp(App[None]):
         self.game = None
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
-        if not isinstance(self.screen, HomeScreen):  # the game was opened from the command line
+        if isinstance(self.screen, HomeScreen):
+            self.screen.refresh_menu()  # the save is new, or has more turns
+        else:  # the game was opened from the command line
             self.push_screen(HomeScreen())
             info = self.host.info
             if info is not None:

@@ -43,11 +43,6 @@ class HomeScreen(Screen[None]):
         self.refresh_menu()
         self.query_one(OptionList).focus()
 
-    def on_screen_resume(self) -> None:
-        """Back from a game: its save may be new or have more turns."""
-        if self.query(OptionList):
-            self.refresh_menu()
-
     def refresh_menu(self) -> None:
         menu = self.query_one(OptionList)
         menu.clear_options()
