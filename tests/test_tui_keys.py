@@ -228,3 +228,28 @@ async def test_ctrl_q_in_a_game_opened_from_the_command_line_goes_home() -> None
         await wait_until(pilot, lambda: "ready" in rendered(app.screen.query_one("#model",
                                                                                  Static)))
         assert app.is_running
+
+
+async def stopped_status(game: Game) -> str:
+    """The status line after Esc stops a long reply (the partial text is kept)."""
+    backend = FakeBackend(["slow " * 400], delay=0.01)
+    app = GrueApp(game=game, host=host_with(backend))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press(*"wait", "enter")
+        await wait_until(pilot, lambda: screen.pending is not None)
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: screen.pending is None)
+        await pilot.pause()
+        return rendered(screen.query_one(StatusBar))
+
+
+async def test_stopped_status_names_the_undo_key_of_this_screen() -> None:
+    assert (await stopped_status(new_game())).startswith("stopped · kept (F6 undo) │ ctx ")
+    card = load_character("Maren Holloway")
+    chat = game_for(campaign_from_card(card, "Ada"))
+    # F6 is the next swipe in a chat (it said "F6 undo" there); undo is a command
+    assert (await stopped_status(chat)).startswith("stopped · kept (/undo) │ ctx ")

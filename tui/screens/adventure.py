@@ -174,7 +174,7 @@ class AdventureScreen(Screen[None]):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self.model_ready = True
         self.status.set(model=message.name, ctx_total=message.n_ctx,
-                        state=f"ready · {self.key_hint('game.help', '/help')} help · "
+                        state=f"ready · {self.key_hint('game.help', 'help', '/help')} · "
                               f"{message.style}")
 
     def on_model_failed(self, message: ModelFailed) -> None:
@@ -274,8 +274,8 @@ class AdventureScreen(Screen[None]):
         # A story-so-far update in progress needs no refusal: the model's one owner thread
         # runs the next generation as soon as the update is done.
         if self.pending is not None:
-            self.notify(f"The model is still writing ({self.key_hint('game.stop', 'Esc')} "
-                        "stops it).", severity="warning")
+            stop = self.key_hint("game.stop", "stops it", "Esc stops it")
+            self.notify(f"The model is still writing ({stop}).", severity="warning")
             return False
         if not self.model_ready:
             self.notify("The model is still loading.", severity="warning")
@@ -289,7 +289,7 @@ class AdventureScreen(Screen[None]):
         self.cancel_event = threading.Event()
         self.buffer.take()
         self.story.start_live()
-        self.status.set(state=f"generating… ({self.key_hint('game.stop', 'Esc')} stops)")
+        self.status.set(state=f"generating… ({self.key_hint('game.stop', 'stops', 'Esc')})")
         self.generate(request, self.cancel_event)
 
     @work(thread=True, group="generate")
@@ -332,13 +332,13 @@ class AdventureScreen(Screen[None]):
         else:
             saved = "saved"
         self.story.finish_live(self.reply_text(turn))
-        undo = self.key_hint("adventure.undo", "/undo")
-        state = f"stopped · kept ({undo} undo)" if result.cancelled else saved
+        undo = self.key_hint("adventure.undo", "undo", "/undo")
+        state = f"stopped · kept ({undo})" if result.cancelled else saved
         if message.request.kind == "retry" and len(turn.responses) > 1:
             state += f" · take {turn.chosen + 1}/{len(turn.responses)}"
         if not turn.response.strip():
-            self.notify(f"The model wrote nothing; try {self.key_hint('game.retry', '/retry')}"
-                        " (retry).", severity="warning")
+            retry = self.key_hint("game.retry", "(retry)", "/retry")
+            self.notify(f"The model wrote nothing; try {retry}.", severity="warning")
         unsupported = ", ".join(result.unsupported)
         if unsupported and unsupported != self.warned_unsupported:
             self.warned_unsupported = unsupported  # said once, not every turn
@@ -426,7 +426,7 @@ class AdventureScreen(Screen[None]):
             self.notify("Nothing to undo.")
             return
         self.redraw()
-        self.status.set(state=f"undone ({self.key_hint('adventure.redo', '/redo')} redo)")
+        self.status.set(state=f"undone ({self.key_hint('adventure.redo', 'redo', '/redo')})")
 
     @guarded
     def action_redo(self) -> None:
@@ -506,12 +506,13 @@ class AdventureScreen(Screen[None]):
     def keymap(self) -> dict[str, str]:
         return getattr(self.app, "keymap", {})
 
-    def key_hint(self, spec_id: str, otherwise: str) -> str:
-        """The key that does `spec_id` here, as the player sees it (`F6`), for messages."""
+    def key_hint(self, spec_id: str, what: str, otherwise: str) -> str:
+        """`F6 undo` with the key that does `spec_id` on this screen (the player's keymap
+        applied), or `otherwise` (a command) where no key does it (undo in a chat)."""
         spec = BY_ID.get(spec_id)
-        if spec is None or self.KEY_SCREEN not in spec.screens:
-            return otherwise
-        return first_key(spec_id, self.keymap) or otherwise
+        key = first_key(spec_id, self.keymap) if spec and self.KEY_SCREEN in spec.screens \
+            else None
+        return f"{key} {what}" if key else otherwise
 
     # --- other screens ------------------------------------------------------------------------
 
