@@ -229,10 +229,18 @@ def test_keymap_reports_a_key_given_to_two_actions(grue_home: Path) -> None:
     write_keymap(grue_home, '[keys]\n"game.lore" = "f6"\n')
     keymap = read_keymap()
     assert keymap.keys == {"game.lore": "f6"}
-    assert keymap.problems == ["keymap.toml: f6 does both adventure.undo and game.lore",
-                               "keymap.toml: f6 does both chat.swipe_next and game.lore"]
+    assert keymap.problems == [
+        "keymap.toml: f6 is bound to both adventure.undo and game.lore in the adventure "
+        "screen; only one can have it",
+        "keymap.toml: f6 is bound to both chat.swipe_next and game.lore in the chat screen; "
+        "only one can have it"]
 
 
 def test_keymap_key_case(grue_home: Path) -> None:
     write_keymap(grue_home, '[keys]\n"game.retry" = "Ctrl+R, F4"\n"context.top" = "T"\n')
     assert read_keymap().keys == {"game.retry": "ctrl+r,f4", "context.top": "T"}
+
+
+def test_keymap_keeps_keys_shared_on_purpose(grue_home: Path) -> None:
+    write_keymap(grue_home, '[keys]\n"game.home" = "ctrl+q,ctrl+x"\n')
+    assert read_keymap().problems == []  # Ctrl+Q is the app's and the game's by design

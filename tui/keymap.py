@@ -129,18 +129,24 @@ def read_keymap(path: Path | None = None) -> Keymap:
     return result
 
 
+def _owners(screen: str, keymap: dict[str, str]) -> dict[str, list[str]]:
+    """key -> the ids bound to it on `screen` (the app's keys count everywhere)."""
+    owners: dict[str, list[str]] = {}
+    for spec in KEYS:
+        if spec.bindable and (screen in spec.screens or spec.screens == ("app",)):
+            for key in effective_keys(spec, keymap).split(","):
+                owners.setdefault(key.strip(), []).append(spec.id)
+    return owners
+
+
 def clashes(keymap: dict[str, str]) -> list[str]:
-    """Keys that the keymap gives to two actions of one screen (the remapped one wins)."""
+    """Keys the keymap gives to two actions of one screen: only one can have it. (Shared
+    on purpose in the defaults, like Ctrl+Q for the app and the game, is no clash.)"""
     found: list[str] = []
     for screen in dict.fromkeys(s for spec in KEYS for s in spec.screens if s != "app"):
-        owners: dict[str, list[str]] = {}
-        for spec in KEYS:
-            if spec.bindable and (screen in spec.screens or spec.screens == ("app",)):
-                for key in effective_keys(spec, keymap).split(","):
-                    owners.setdefault(key.strip(), []).append(spec.id)
-        for key, ids in owners.items():
-            if len(ids) > 1 and any(i in keymap for i in ids):
-                line = f"{key} does both {' and '.join(ids)}"
-                if line not in found:
-                    found.append(line)
+        default = _owners(screen, {})
+        for key, ids in _owners(screen, keymap).items():
+            if len(ids) > 1 and not set(ids) <= set(default.get(key, ())):
+                found.append(f"{key} is bound to both {' and '.join(ids)} in the "
+                             f"{screen.replace('_', ' ')} screen; only one can have it")
     return found
