@@ -37,7 +37,8 @@ KEYS: tuple[KeySpec, ...] = (
             "in a game, or a screen or dialog over one: save and go back to the home screen; "
             "elsewhere: quit", ("app",), priority=True),
     # --- home --------------------------------------------------------------------------------
-    KeySpec("home.help", "f1", "app.help", "Help", "help", ("home",), footer=1),
+    KeySpec("home.help", "f1", "app.help", "Help", "this help: the keys of every screen",
+            ("home",), footer=1),
     KeySpec("home.quit", "ctrl+q,q", "app.quit", "Quit", "quit Grue", ("home",), footer=2,
             priority=True),
     # --- a game: adventure and chat ------------------------------------------------------------
