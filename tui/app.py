@@ -27,6 +27,8 @@ from tui.engine.persona import default_persona
 from tui.engine.saves import SaveError, load_save, write_save
 from tui.engine.scenario import Scenario
 from tui.engine.scenario_start import resolve_scenario
+from tui.keymap import read_keymap
+from tui.keys import bindings_for, help_rows, key_label
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
 from tui.screens.chat import ChatScreen
@@ -41,7 +43,8 @@ class GrueApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Grue"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    # Replaces Textual's own Ctrl+Q (quit at once, checked before any screen's keys).
+    BINDINGS = bindings_for("app")
 
     def __init__(self, game: Game | None = None, host: ModelHost | None = None,
                  settings: Settings | None = None, scenario: Scenario | None = None) -> None:
@@ -52,8 +55,21 @@ class GrueApp(App[None]):
         self.default_settings = settings or Settings()
         self.game: Game | None = None
         self.start_scenario_first = scenario
+        self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
+
+    def load_keymap(self) -> None:
+        """Apply the player's keymap file; each problem in it is one warning, never a crash."""
+        keymap = read_keymap()
+        self.keymap = keymap.keys
+        self.set_keymap(keymap.keys)
+        for problem in keymap.problems:
+            self.notify(problem, title="Keymap", severity="warning", timeout=15, markup=False)
+
+    def get_key_display(self, binding: Binding) -> str:
+        return binding.key_display or key_label(binding.key, short=True)
 
     def on_mount(self) -> None:
+        self.load_keymap()
         # Not available on every platform, nor outside the main thread (tests).
         with contextlib.suppress(RuntimeError, ValueError, AttributeError):
             loop = asyncio.get_running_loop()
@@ -151,7 +167,35 @@ class GrueApp(App[None]):
             self.push_screen(AdventureScreen(game, self.host))
 
     def action_help(self) -> None:
-        self.push_screen(HelpDialog())
+        self.push_screen(HelpDialog([
+            ("Home screen", help_rows("home", self.keymap)),
+            ("In an adventure", help_rows("adventure", self.keymap)),
+            ("In a chat", help_rows("chat", self.keymap)),
+        ]))
+
+    def action_leave(self) -> None:
+        """Ctrl+Q where no screen takes it: in a game (or a screen or dialog above one), save
+        and go home; elsewhere, quit."""
+        game_screen = next((s for s in reversed(self.screen_stack)
+                            if isinstance(s, AdventureScreen)), None)
+        if game_screen is None:
+            self.exit()
+        else:
+            game_screen.action_home()
+
+    def go_home(self) -> None:
+        """Back to the home screen, its list of saves refreshed (the game saved itself)."""
+        self.game = None
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if isinstance(self.screen, HomeScreen):
+            self.screen.refresh_menu()  # the save is new, or has more turns
+        else:  # the game was opened from the command line
+            self.push_screen(HomeScreen())
+            info = self.host.info
+            if info is not None:
+                self.call_after_refresh(self._home_model_line,
+                                        f"Model: {info.name} ready ({info.n_ctx} tokens)")
 
     def _sighup(self, loop: asyncio.AbstractEventLoop) -> None:
         """The terminal is gone. Ask the loop to save and exit; if the loop is stuck (seen

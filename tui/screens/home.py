@@ -6,32 +6,25 @@ import time
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.core.text import one_line
 from tui.engine.character_library import list_characters
 from tui.engine.saves import list_saves
 from tui.engine.scenario import Scenario, list_scenarios
+from tui.keys import bindings_for
+from tui.widgets.key_footer import KeyFooter
 
 TITLE_ART = "G R U E  —  it is pitch dark. You are likely to be eaten by a language model."
 
 
 class HomeScreen(Screen[None]):
-    BINDINGS = [
-        Binding("q,ctrl+q", "app.quit", "Quit"),
-        Binding("f1", "app.help", "Help"),
-    ]
-    DEFAULT_CSS = """
-    HomeScreen > Vertical { padding: 0 1; }
-    HomeScreen #banner { height: auto; text-style: bold; color: $accent; margin: 0 0 1 0; }
-    HomeScreen #model { height: 1; color: $text-muted; }
-    HomeScreen OptionList { height: 1fr; }
-    """
+    BINDINGS = bindings_for("home")
+    CSS_PATH = "home.tcss"
 
     class Picked(Message):
         def __init__(self, kind: str, value: object) -> None:
@@ -44,7 +37,7 @@ class HomeScreen(Screen[None]):
             yield Static(Text(TITLE_ART), id="banner", markup=False)
             yield Static(Text("Model: loading…"), id="model", markup=False)
             yield OptionList(id="menu")
-        yield Footer()
+        yield KeyFooter(compact=False)
 
     def on_mount(self) -> None:
         self.refresh_menu()

@@ -14,12 +14,12 @@ from pathlib import Path
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tab, Tabs
+from textual.widgets import DataTable, Static, Tab, Tabs
 
 from tui.core.text import one_line
+from tui.keys import bindings_for
 from tui.models.catalog import USE_CASES, CatalogEntry
 from tui.models.download import (
     DownloadCancelled,
@@ -32,6 +32,7 @@ from tui.models.memory import available_memory_bytes, format_gb, total_memory_by
 from tui.models.recommend import TIGHT, TOO_BIG, Recommendation, recommend
 from tui.models.store import StoredModel, StoreError, list_downloaded, remove_model
 from tui.widgets.confirm import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.open_model import OpenModelDialog
 from tui.widgets.progress_line import ProgressLine
 
@@ -90,23 +91,12 @@ class ModelRow:
 class ModelTable(DataTable[Text]):
     """The model list; Enter picks (shown in the footer, which the stock table hides)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Pick")]
+    BINDINGS = bindings_for("models.table")
 
 
 class ModelsScreen(Screen[str | None]):
-    BINDINGS = [
-        Binding("f5", "download", "Download", key_display="F5"),
-        Binding("x,delete", "remove", "Remove"),
-        Binding("o", "open_file", "Open file"),
-        Binding("u", "next_use_case", "Use case"),
-        Binding("escape", "back", "Back/Cancel", key_display="Esc"),
-    ]
-    DEFAULT_CSS = """
-    ModelsScreen #title { height: 1; text-style: bold; padding: 0 1; }
-    ModelsScreen Tabs { height: 2; }
-    ModelsScreen DataTable { height: 1fr; }
-    ModelsScreen #detail { height: 4; padding: 0 1; }
-    """
+    BINDINGS = bindings_for("models")
+    CSS_PATH = "models.tcss"
 
     def __init__(self, current_model: str, on_pick: Callable[[str], None], *,
                  n_ctx: int = 4096, root: Path | None = None,
@@ -132,7 +122,7 @@ class ModelsScreen(Screen[str | None]):
         yield ModelTable(id="models", cursor_type="row", zebra_stripes=True)
         yield Static("", id="detail", markup=False)
         yield ProgressLine(id="progress")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def table(self) -> ModelTable:
