@@ -169,15 +169,12 @@ def _card(path: Path) -> Imported:
 
 def _chat(path: Path) -> Imported:
     from tui.engine.formats.st_chat import StChatError, import_st_chat
-    from tui.engine.saves import SaveError, save_path, write_save
+    from tui.engine.saves import SaveError
+    from tui.engine.start import first_save
 
     try:
         campaign = import_st_chat(path)
-        base, n = campaign.id, 1
-        while save_path(campaign).exists():
-            n += 1
-            campaign.id = f"{base}-{n}"
-        dest = write_save(campaign)
+        dest = first_save(campaign)
     except (StChatError, SaveError) as exc:
         raise ImportFailed(str(exc)) from exc
     return Imported(path, "chat", f"{campaign.title} ({len(campaign.turns)} turns)", dest)
