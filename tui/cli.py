@@ -163,6 +163,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_saves(args: argparse.Namespace) -> int:
     import time
 
+    from tui.core.text import count
     from tui.engine.saves import list_saves
 
     saves = list_saves()
@@ -170,7 +171,7 @@ def cmd_saves(args: argparse.Namespace) -> int:
         print("no saves yet")
     for s in saves:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated))
-        print(f"{s.id:<44} {s.kind:<9} {s.turns:>4} turns  {when}  {s.title}")
+        print(f"{s.id:<44} {s.kind:<9} {count(s.turns, 'turn'):>10}  {when}  {s.title}")
     return 0
 
 

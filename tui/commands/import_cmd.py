@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.core.text import one_line
+from tui.core.text import count, one_line
 
 PNG_SIGNATURE = b"\x89PNG"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -177,7 +177,7 @@ def _chat(path: Path) -> Imported:
         dest = first_save(campaign)
     except (StChatError, SaveError) as exc:
         raise ImportFailed(str(exc)) from exc
-    return Imported(path, "chat", f"{campaign.title} ({len(campaign.turns)} turns)", dest)
+    return Imported(path, "chat", f"{campaign.title} ({count(len(campaign.turns), 'turn')})", dest)
 
 
 def _lorebook(path: Path) -> Imported:
@@ -195,7 +195,8 @@ def _lorebook(path: Path) -> Imported:
         raise ImportFailed(str(exc)) from exc
     except OSError as exc:
         raise ImportFailed(f"{path.name}: cannot be saved ({exc.strerror or exc})") from exc
-    return Imported(path, "lorebook", f"{book.name} ({len(book.entries)} entries)", dest)
+    entries = count(len(book.entries), "entry", "entries")
+    return Imported(path, "lorebook", f"{book.name} ({entries})", dest)
 
 
 def _scenarios(path: Path) -> list[Imported]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.core.text import clean, one_line
+from tui.core.text import clean, count, one_line
 from tui.engine.campaign import OPENING, Campaign, Settings, Turn
 from tui.engine.cards import Card, CardError, load_card
 from tui.engine.character_library import list_characters
@@ -253,4 +253,4 @@ def write_st_chat(campaign: Campaign, path: str | os.PathLike[str]) -> Path:
 
 def describe(chat: StChat) -> str:
     """One line for the importer's report."""
-    return one_line(f"chat with {chat.character_name} ({len(chat.messages)} messages)", 80)
+    return one_line(f"chat with {chat.character_name} ({count(len(chat.messages), 'message')})", 80)
