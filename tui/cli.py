@@ -208,6 +208,20 @@ def report_unexpected(exc: BaseException) -> None:
           file=sys.stderr)
 
 
+def reader_went_away() -> int:
+    """Whoever read our output stopped (`grue context | head`): end quietly, as Unix tools
+    do, with the status a process killed by SIGPIPE has. Standard output is pointed at the
+    null device so the interpreter's last flush cannot complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 128 + 13  # SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from tui.engine.start import StartError
 
@@ -229,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return reader_went_away()
     except reported_errors() as exc:
         from tui.core.text import one_line
 
