@@ -138,6 +138,9 @@ async def test_cli_and_tui_make_the_same_adventure(
                          input="1\nBrienne\nTarth\n", text=True, capture_output=True, env=env,
                          timeout=180)
     assert run.returncode == 0, run.stderr
+    said = run.stdout + run.stderr
+    assert "Loading model SmolLM2 135M Instruct (embedded)" in said  # one name, before and
+    assert "Model SmolLM2 135M Instruct (embedded) ready" in said  # after loading
     cli_save = next(s for s in list_saves() if s.path != tui_save.path)
     tui_data, cli_data = comparable(tui_save.path), comparable(cli_save.path)
     cli_data["settings"]["max_new_tokens"] = tui_data["settings"]["max_new_tokens"]

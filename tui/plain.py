@@ -71,7 +71,12 @@ class PlainSession:
     # --- play -------------------------------------------------------------------------------
 
     def load(self) -> bool:
-        name = self.game.campaign.settings.model or "SmolLM2-135M (embedded)"
+        settings = self.game.campaign.settings
+        name = settings.model or "the server's model"
+        if settings.backend in ("", "local"):
+            from tui.models.naming import model_display_name
+
+            name = model_display_name(settings.model)
         self.notice(f"Loading model {name}…")
         try:
             info = self.backend.load()
