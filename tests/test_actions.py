@@ -60,4 +60,7 @@ def test_say_a_question_ends_with_a_question_mark() -> None:
         '> You say "Hello. where is the inn?"'
     assert make_action(Mode.SAY, "what a night").text == '> You say "What a night."'
     assert make_action(Mode.SAY, "do it now").text == '> You say "Do it now."'
+    assert make_action(Mode.SAY, "have a drink").text == '> You say "Have a drink."'
+    assert make_action(Mode.SAY, "do you know her").text == '> You say "Do you know her?"'
+    assert make_action(Mode.SAY, "is it raining").text == '> You say "Is it raining?"'
     assert make_action(Mode.SAY, "stop!").text == '> You say "Stop!"'

@@ -57,6 +57,10 @@ _SUBJECTS = {
     "the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone", "anybody",
     "someone", "somebody", "everyone", "anything", "something", "any", "all", "ye", "thou",
 }
+# "do" and "have" also start orders ("do it now", "have a drink"): a question only before a
+# person ("do you know", "have they gone").
+_ALSO_ORDERS = {"do", "have"}
+_PERSONS = {"i", "you", "we", "they", "he", "she", "ye", "thou"}
 _LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z']+")
 
@@ -125,6 +129,8 @@ def is_question(speech: str) -> bool:
     first, second = words[0], words[1] if len(words) > 1 else ""
     if first in _WH_WORDS:
         return not (first == "what" and second in ("a", "an"))  # "what a night"
+    if first in _ALSO_ORDERS:
+        return second in _PERSONS
     return first in _AUXILIARIES and second in _SUBJECTS
 
 
