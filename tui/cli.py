@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui import __version__
+
+if TYPE_CHECKING:
+    from tui.engine.start import StartOptions
 
 
 class UsageError(Exception):
@@ -79,7 +82,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     return found
 
 
-def start_options(args: argparse.Namespace) -> Any:
+def start_options(args: argparse.Namespace) -> StartOptions:
     """The StartOptions the command line asks for (`tui.engine.start`); UsageError if bad."""
     from tui.engine.start import SettingsOverride, StartError, StartOptions
 
