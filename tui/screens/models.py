@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
-from tui.core.text import one_line
+from tui.core.text import count, one_line
 from tui.models.catalog import USE_CASES, CatalogEntry
 from tui.models.download import (
     DownloadCancelled,
@@ -357,7 +357,7 @@ class ModelsScreen(Screen[str | None]):
             return
         e = row.entry
         size = format_gb(sum(m.size for m in row.stored))
-        question = f"Remove {one_line(e.name, 40)} ({len(row.stored)} file(s), {size})?"
+        question = f"Remove {one_line(e.name, 40)} ({count(len(row.stored), 'file')}, {size})?"
 
         def answer(yes: bool | None) -> None:
             if not yes:
@@ -367,7 +367,7 @@ class ModelsScreen(Screen[str | None]):
             except (StoreError, OSError) as exc:
                 self.notify(one_line(str(exc), 300), severity="error")
                 return
-            self.notify(f"Removed {len(removed)} file(s).")
+            self.notify(f"Removed {count(len(removed), 'file')}.")
             self.refresh_rows()
 
         self.app.push_screen(ConfirmDialog(question), answer)
