@@ -174,7 +174,8 @@ def cmd_saves(args: argparse.Namespace) -> int:
         print("no saves yet")
     for s in saves:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated))
-        print(f"{s.id:<44} {s.kind:<9} {count(s.turns, 'turn'):>10}  {when}  {s.title}")
+        turns = s.player_turns if s.player_turns >= 0 else s.turns  # as the home screen says
+        print(f"{s.id:<44} {s.kind:<9} {count(turns, 'turn'):>10}  {when}  {s.title}")
     return 0
 
 
