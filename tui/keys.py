@@ -41,6 +41,10 @@ KEYS: tuple[KeySpec, ...] = (
             ("home",), footer=1),
     KeySpec("home.quit", "ctrl+q,q", "app.quit", "Quit", "quit Grue", ("home",), footer=2,
             priority=True),
+    KeySpec("home.rename", "r,f2", "rename_save", "Rename", "rename the highlighted save",
+            ("home",), footer=3),
+    KeySpec("home.delete", "d,delete", "delete_save", "Delete",
+            "delete the highlighted save (asks first)", ("home",), footer=4),
     # --- a game: adventure and chat ------------------------------------------------------------
     KeySpec("adventure.send", "enter", "", "Send", "send the action (empty: continue the story)",
             ("adventure",), bindable=False),

@@ -27,6 +27,7 @@ from tui.core.paths import log_path
 from tui.core.sampler import Sampler
 from tui.models.gguf_info import GGUFError, read_gguf_info
 from tui.models.memory import check_fits
+from tui.models.naming import model_display_name
 
 DEFAULT_N_CTX = 4096
 PREFILL_CHUNK = 64  # prompt tokens evaluated between checks of the cancel flag
@@ -202,7 +203,7 @@ class LocalBackend(Backend):
         meta: dict[str, str] = dict(getattr(self._llm, "metadata", {}) or {})
         bos_id, eos_id = self._llm.token_bos(), self._llm.token_eos()
         self._info = ModelInfo(
-            name=header.name or meta.get("general.name") or self.model_path.stem,
+            name=model_display_name(self.model_path),  # not general.name: tui/models/naming.py
             n_ctx=n_ctx,
             train_ctx=train_ctx,
             chat_template=header.chat_template or meta.get("tokenizer.chat_template"),

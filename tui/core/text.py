@@ -26,3 +26,8 @@ def one_line(text: str, limit: int = 200) -> str:
     """A cleaned single line for notices and lists."""
     flat = " ".join(clean(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def count(n: int, singular: str, plural: str = "") -> str:
+    """`1 turn`, `2 turns`, `0 entries` (give the plural when it is not singular + "s")."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from tui.core.backend import BackendError
-from tui.core.text import clean, one_line
+from tui.core.text import clean, count, one_line
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Settings, Turn
@@ -250,8 +250,8 @@ class AdventureScreen(Screen[None]):
             self._saved_quietly()
             self.notify(f"Story so far (long-term memory) {arg.lower()}")
             return
-        hint = (f"Covers the first {campaign.summary_upto} turns; the model updates it in big "
-                "steps as old turns leave the window. Ctrl+S save · Esc cancel")
+        hint = (f"Covers the first {count(campaign.summary_upto, 'turn')}; the model updates "
+                "it in big steps as old turns leave the window. Ctrl+S save · Esc cancel")
         self.app.push_screen(TextEditDialog("The story so far", campaign.summary, hint),
                              lambda text: self._store_text("summary", text)
                              if text is not None else None)
@@ -268,7 +268,8 @@ class AdventureScreen(Screen[None]):
         except (LoreFormatError, SaveError) as exc:
             self.notify(one_line(str(exc), 300), severity="error")
             return
-        self.notify(f"Attached {one_line(book.name, 40)} ({len(book.entries)} entries)")
+        entries = count(len(book.entries), "entry", "entries")
+        self.notify(f"Attached {one_line(book.name, 40)} ({entries})")
 
     def _can_generate(self) -> bool:
         # A story-so-far update in progress needs no refusal: the model's one owner thread

@@ -6,6 +6,7 @@ messages; Esc cancels a running download (and closes the screen otherwise).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, Tab, Tabs
 
-from tui.core.text import one_line
+from tui.core.text import count, one_line
 from tui.keys import bindings_for
 from tui.models.catalog import USE_CASES, CatalogEntry
 from tui.models.download import (
@@ -29,7 +30,16 @@ from tui.models.download import (
 )
 from tui.models.embedded import embedded_model_path
 from tui.models.memory import available_memory_bytes, format_gb, total_memory_bytes
-from tui.models.recommend import TIGHT, TOO_BIG, Recommendation, recommend
+from tui.models.naming import model_display_name
+from tui.models.recommend import (
+    FITS,
+    TIGHT,
+    TOO_BIG,
+    Recommendation,
+    order_for_machine,
+    quick_enough,
+    recommend,
+)
 from tui.models.store import StoredModel, StoreError, list_downloaded, remove_model
 from tui.widgets.confirm import ConfirmDialog
 from tui.widgets.key_footer import KeyFooter
@@ -100,7 +110,8 @@ class ModelsScreen(Screen[str | None]):
 
     def __init__(self, current_model: str, on_pick: Callable[[str], None], *,
                  n_ctx: int = 4096, root: Path | None = None,
-                 downloader: Downloader = download_catalog_model) -> None:
+                 downloader: Downloader = download_catalog_model,
+                 cores: int | None = None) -> None:
         super().__init__()
         self.current_model = current_model
         self.on_pick = on_pick
@@ -113,6 +124,7 @@ class ModelsScreen(Screen[str | None]):
         self.downloading = ""
         self.total = total_memory_bytes()
         self.free = available_memory_bytes()
+        self.cores = cores if cores is not None else os.cpu_count()
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -138,7 +150,7 @@ class ModelsScreen(Screen[str | None]):
             self.table.add_column(label, key=key)
         total = format_gb(self.total) if self.total else "?"
         free = format_gb(self.free) if self.free else "?"
-        current = one_line(Path(self.current_model).name, 30) if self.current_model else "built in"
+        current = one_line(model_display_name(self.current_model), 40)
         self.query_one("#title", Static).update(
             Text(f"Models · this machine: {total} RAM, {free} free · now: {current}"))
         self.refresh_rows()
@@ -148,7 +160,9 @@ class ModelsScreen(Screen[str | None]):
 
     def refresh_rows(self) -> None:
         keep = self.current_row()
-        recs = recommend(None, self.n_ctx, self.total, self.free, include_unloadable=True)
+        recs = order_for_machine(
+            recommend(None, self.n_ctx, self.total, self.free, include_unloadable=True),
+            self.cores)
         try:
             stored = list_downloaded(self.root)
         except OSError:
@@ -177,6 +191,8 @@ class ModelsScreen(Screen[str | None]):
         mark = "●" if current else ("✓" if row.available else "")
         fit = rec.status if e.loadable else "-"
         fit_style = {TIGHT: "yellow", TOO_BIG: "red"}.get(rec.status, "")
+        if e.loadable and rec.status == FITS and not quick_enough(e, self.cores):
+            fit, fit_style = "slow", "yellow"  # fits in memory, but this CPU is small for it
         return [
             Text(mark, style="bold"),
             Text(one_line(e.name, 32), style="" if e.loadable else "dim"),
@@ -216,6 +232,8 @@ class ModelsScreen(Screen[str | None]):
                         f"{format_gb(rec.need_bytes)} with {self.n_ctx} tokens · {rec.status}")
             if rec.shortfall_bytes:
                 text.append(f" (short by {format_gb(rec.shortfall_bytes)})")
+            if not quick_enough(e, self.cores):
+                text.append(f" · slow on {self.cores} cores")
             text.append("\n")
         text.append(one_line(e.notes, 150), style="dim")
         detail.update(text)
@@ -329,7 +347,7 @@ class ModelsScreen(Screen[str | None]):
             return
         e = row.entry
         size = format_gb(sum(m.size for m in row.stored))
-        question = f"Remove {one_line(e.name, 40)} ({len(row.stored)} file(s), {size})?"
+        question = f"Remove {one_line(e.name, 40)} ({count(len(row.stored), 'file')}, {size})?"
 
         def answer(yes: bool | None) -> None:
             if not yes:
@@ -339,7 +357,7 @@ class ModelsScreen(Screen[str | None]):
             except (StoreError, OSError) as exc:
                 self.notify(one_line(str(exc), 300), severity="error")
                 return
-            self.notify(f"Removed {len(removed)} file(s).")
+            self.notify(f"Removed {count(len(removed), 'file')}.")
             self.refresh_rows()
 
         self.app.push_screen(ConfirmDialog(question), answer)

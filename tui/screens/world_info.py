@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from tui.core.text import clean, one_line
+from tui.core.text import clean, count, one_line
 from tui.engine.campaign import Campaign
 from tui.engine.lore import LoreEntry, explain_matches, resolve_position
 from tui.keys import bindings_for
@@ -111,7 +111,7 @@ class WorldInfoScreen(Screen[None]):
         total = sum(len(book.entries) for book in books)
         shown = f"{len(self.rows)} of {total}" if query.strip() else str(total)
         self.query_one("#title", Static).update(
-            Text(f"World info · {shown} entries in {len(books)} book(s)")
+            Text(f"World info · {count(shown, 'entry', 'entries')} in {count(len(books), 'book')}")
         )
         self.show_preview()
 
