@@ -159,6 +159,7 @@ async def test_play_a_turn_with_the_real_model(smol_backend: Backend) -> None:
         assert story_texts(app)[-1] == reply
 
 
+@pytest.mark.allow_traceback  # the traceback in the log is what this test checks
 async def test_a_bug_in_a_handler_is_a_notice_not_a_crash(monkeypatch: pytest.MonkeyPatch,
                                                           grue_home: Path) -> None:
     backend = FakeBackend(["Fine."])
