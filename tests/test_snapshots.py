@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeBackend
-from rich.color import ColorSystem
+from rich.color import ColorSystem, ColorType
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import App
@@ -83,16 +83,15 @@ def sixteen_colour_style(style: Style) -> Style:
 class SixteenColours(LineFilter):
     """A line filter that shows a screen as a 16-colour terminal receives it.
 
-    A screenshot is always exported in true colour, so setting the colour system (the
-    `TEXTUAL_COLOR_SYSTEM` variable, or `TERM`, which Rich reads) would not change it; this
-    filter applies the same downgrade to what the screenshot is made from."""
+    With `TERM=screen` (and no `COLORTERM`), Rich picks the standard colour system and
+    Textual's `Strip.render` downgrades every colour it writes. A screenshot, though, is always
+    exported in true colour, so setting the colour system (`TERM`, or Textual's
+    `TEXTUAL_COLOR_SYSTEM=standard`) would not show in it; this filter applies the same
+    downgrade to what the screenshot is made from."""
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
-        return [
-            Segment(text, sixteen_colour_style(style), control) if style else segment
-            for segment in segments
-            for text, style, control in (segment,)
-        ]
+        return [Segment(text, sixteen_colour_style(style) if style else style, control)
+                for text, style, control in segments]
 
 
 def in_colours(app: App[Any], colours: str) -> App[Any]:
@@ -289,6 +288,17 @@ def snap(snap_compare: Any, colours: str, app: App[Any], run_before: RunBefore) 
 
 
 # --- the views ----------------------------------------------------------------------------------
+
+
+def test_sixteen_colour_filter_leaves_only_the_standard_palette() -> None:
+    style = Style(color="#ffa62b", bgcolor="#1e1e1e", bold=True)
+    [segment] = SixteenColours().apply([Segment("x", style)], Color(0, 0, 0))
+    assert segment.style is not None and segment.style.bold
+    for color in (segment.style.color, segment.style.bgcolor):
+        assert color is not None and color.type == ColorType.STANDARD
+        assert color.number is not None and 0 <= color.number < 16
+    assert SixteenColours().apply([Segment("plain")], Color(0, 0, 0)) == [Segment("plain")]
+
 
 OPEN_WORLD_INFO: Step = (lambda s: s.action_world_info(), WorldInfoScreen)
 
