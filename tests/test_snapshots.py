@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from functools import lru_cache
@@ -29,6 +28,7 @@ from fakes import FakeBackend
 from rich.color import ColorSystem, ColorType
 from rich.segment import Segment
 from rich.style import Style
+from test_gguf_info import good_kvs, make_gguf
 from textual.app import App
 from textual.color import Color
 from textual.filter import LineFilter
@@ -56,13 +56,14 @@ from tui.screens.settings import SettingsScreen
 from tui.screens.world_info import WorldInfoScreen
 from tui.widgets.confirm import ConfirmDialog
 from tui.widgets.lore_form import LoreEntryDialog
+from tui.widgets.open_model import OpenModelDialog
 
 SIZE = (80, 24)
-SNAPSHOT_HOME = Path(tempfile.gettempdir()) / "grue-snapshots" / "home"
+SNAPSHOT_HOME = Path("/tmp/grue-snapshots/home")  # shown on screen: the same on every machine
 FIXED_TIME = 1_767_268_800.0  # 2026-01-01 12:00 UTC: save dates and campaign ids
 GIB = 1024**3
 MACHINE_MEMORY = (4 * GIB, 3 * GIB)  # total, free: what the models screen sizes models by
-WAIT_STEPS = 400  # × 0.025 s of app time at most, for the scripted model to answer
+WAIT_STEPS = 400  # × 0.025 s: how long to wait for a model, a worker or a screen
 
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -258,6 +259,10 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+async def on_top(pilot: Pilot[Any], view: type[Any]) -> None:
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, view), view.__name__)
+
+
 async def game_ready(pilot: Pilot[Any]) -> AdventureScreen:
     screen = pilot.app.screen
     assert isinstance(screen, AdventureScreen)
@@ -276,8 +281,7 @@ def game_then(game: Game, *steps: Step) -> tuple[App[Any], RunBefore]:
         await game_ready(pilot)
         for action, view in steps:
             action(pilot.app.screen)
-            await wait_until(pilot, lambda v=view: isinstance(pilot.app.screen, v),  # type: ignore[misc]
-                             view.__name__)
+            await on_top(pilot, view)
         await settle(pilot)
 
     return GrueApp(game=game, host=fake_host()), run_before
@@ -376,6 +380,25 @@ def test_models_screen(snap_compare: Any, colours: str) -> None:
     snap(snap_compare, colours, app, run_before)
 
 
+def test_open_model_file_dialog(snap_compare: Any, colours: str, pinned: Path) -> None:
+    """The models screen's "open a .gguf file", with a checked file's header shown."""
+    model = pinned / "models" / "tiny-test.gguf"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.write_bytes(make_gguf(good_kvs()))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await game_ready(pilot)
+        screen.action_models()
+        await on_top(pilot, ModelsScreen)
+        pilot.app.screen.action_open_file()
+        await on_top(pilot, OpenModelDialog)
+        pilot.app.screen.query_one(Input).value = str(model)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    snap(snap_compare, colours, GrueApp(game=Game(short_story()), host=fake_host()), run_before)
+
+
 def test_settings_screen(snap_compare: Any, colours: str) -> None:
     app, run_before = game_then(Game(short_story()), (lambda s: s.action_settings(),
                                                           SettingsScreen))
@@ -411,7 +434,7 @@ def test_scenario_option_pick_dialog(snap_compare: Any, colours: str) -> None:
             "In the warden's tower, with a letter you should not have opened and a lantern "
             "that will not stay lit no matter how often you trim its wick",
         ]))
-        await wait_until(pilot, lambda: isinstance(app.screen, OptionPickDialog), "the dialog")
+        await on_top(pilot, OptionPickDialog)
         await settle(pilot)
 
     snap(snap_compare, colours, app, run_before)
@@ -423,7 +446,7 @@ def test_scenario_question_dialog(snap_compare: Any, colours: str) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await wait_until(pilot, lambda: app.host.ready, "the model")
         app.push_screen(QuestionDialog("What is your character's name?", "Ada"))
-        await wait_until(pilot, lambda: isinstance(app.screen, QuestionDialog), "the dialog")
+        await on_top(pilot, QuestionDialog)
         await settle(pilot)
 
     snap(snap_compare, colours, app, run_before)
