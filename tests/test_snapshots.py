@@ -356,7 +356,6 @@ def test_world_info_add_form(snap_compare: Any, colours: str) -> None:
 
 def test_confirm_dialog(snap_compare: Any, colours: str) -> None:
     """Deleting a world-info entry asks first."""
-
     app, run_before = game_then(Game(short_story()), OPEN_WORLD_INFO,
                                 (lambda s: s.action_delete(), ConfirmDialog))
     snap(snap_compare, colours, app, run_before)
