@@ -15,10 +15,11 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
 from tui.core.backend import BackendError
-from tui.core.text import one_line
+from tui.core.text import clean, one_line
 from tui.engine.campaign import Settings
 from tui.engine.cards import CardError, load_card
 from tui.engine.chat import ChatGame
@@ -69,6 +70,14 @@ class GrueApp(App[None]):
         self.set_keymap(keymap.keys)
         for problem in keymap.problems:
             self.notify(problem, title="Keymap", severity="warning", timeout=15, markup=False)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notice is plain text, whoever asks: what it says often came from a file, a
+        server, the model or the player, and markup in it would be parsed at render time, where
+        no handler can catch the error (docs/architecture.md, "Untrusted text")."""
+        super().notify(clean(message), title=one_line(title, 80), severity=severity,
+                       timeout=timeout, markup=False)
 
     def get_key_display(self, binding: Binding) -> str:
         return binding.key_display or key_label(binding.key, short=True)

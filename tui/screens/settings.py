@@ -83,7 +83,9 @@ class SettingsScreen(Screen[Settings | None]):
             options = [*options, (one_line(value, 30), value)]
         return Horizontal(
             Label(label),
-            Select(options, value=value, id=wid, allow_blank=False, compact=True),
+            # Text labels: preset and template names may come from the player's files.
+            Select([(Text(label), v) for label, v in options], value=value, id=wid,
+                   allow_blank=False, compact=True),
             classes="row",
         )
 

@@ -150,7 +150,8 @@ class LoreEntryDialog(ModalScreen[LoreEdit | None]):
             yield Static("", id="error", markup=False)
             with VerticalScroll():
                 if self.adding and len(self.books) > 1:
-                    options = [(one_line(n, 50), i) for i, n in enumerate(self.books)]
+                    # Text labels: a book's name comes from its file, never parsed as markup
+                    options = [(Text(one_line(n, 50)), i) for i, n in enumerate(self.books)]
                     yield self._row("Book", Select(options, value=self.book, id="book",
                                                    allow_blank=False, compact=True))
                 yield self._row("Name", Input(clean(e.name), id="name", compact=True))
