@@ -18,7 +18,8 @@ The package, by concern (docs/architecture.md):
   index    the compiled index of a set of books, and the key logic of one entry
   cache    the index cache (rebuilt only when a key field changes), found keys, token counts
   scan     one scan: candidates, timed effects, recursion, the report
-  groups   inclusion groups;  budget  the token budget (total and per book)
+  groups   inclusion groups
+  budget   the token budget (a total and a cap per book)
   scanner  LoreScanner, scan_lore, explain_matches
 """
 
@@ -32,10 +33,10 @@ from tui.engine.lore.entries import (
     LoreSettings,
     LoreState,
     ScanResult,
-    _edits,
     entry_id,
     resolve_position,
 )
+from tui.engine.lore.entries import _edits as _edits  # the edit counter (tests read it)
 from tui.engine.lore.keys import match_plain, parse_regex_key
 from tui.engine.lore.scanner import LoreScanner, explain_matches, scan_lore
 
@@ -50,7 +51,6 @@ __all__ = [
     "LoreState",
     "Lorebook",
     "ScanResult",
-    "_edits",
     "entry_id",
     "explain_matches",
     "match_plain",
