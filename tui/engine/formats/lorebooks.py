@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,40 +57,69 @@ def _first(items: Any) -> dict[str, Any] | None:
 def detect_lorebook(data: Any) -> str | None:
     """The name of the lorebook format of parsed JSON `data` (see FORMATS), or None."""
     if isinstance(data, list):
-        first = _first(data)
-        if first is None:
-            return None
-        if "entry" in first and "keys" in first:
-            return "aidungeon"
-        if "key" in first and "content" in first:
-            return "koboldai"
-        return None
+        return _detect_list(data)
     if not isinstance(data, dict):
         return None
     spec = data.get("spec")
-    if spec == "lorebook_v3" and isinstance(data.get("data"), dict):
+    if spec in _SPECS and isinstance(data.get("data"), dict):
+        return _detect_spec(spec, data["data"])
+    for fmt, holds_a_book in _CONTAINERS:
+        if holds_a_book(data):
+            return fmt
+    return _detect_entries(data)
+
+
+def _detect_list(data: list[Any]) -> str | None:
+    """A bare list of entries: AI Dungeon or KoboldAI world info."""
+    first = _first(data)
+    if first is None:
+        return None
+    if "entry" in first and "keys" in first:
+        return "aidungeon"
+    if "key" in first and "content" in first:
+        return "koboldai"
+    return None
+
+
+_SPECS = ("lorebook_v3", "chara_card_v2", "chara_card_v3")
+
+
+def _detect_spec(spec: str, inner: dict[str, Any]) -> str | None:
+    """A file that names its spec: a standalone lorebook, or a card (a lorebook only if it
+    has a character book)."""
+    if spec == "lorebook_v3":
         return "lorebook_v3"
-    if spec in ("chara_card_v2", "chara_card_v3") and isinstance(data.get("data"), dict):
-        return "card" if isinstance(data["data"].get("character_book"), dict) else None
-    if lorebook_of_story(data) is not None:
-        return "novelai_story"
-    if entries_of_story(data) is not None:
-        return "koboldai_story"
-    if "worldInfo" in data and ("prompt" in data or "title" in data):
-        return "aidungeon_scenario"
+    return "card" if isinstance(inner.get("character_book"), dict) else None
+
+
+def _is_aidungeon_scenario(data: dict[str, Any]) -> bool:
+    return "worldInfo" in data and ("prompt" in data or "title" in data)
+
+
+# Story and scenario files that carry a lorebook, tried in this order.
+_CONTAINERS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+    ("novelai_story", lambda data: lorebook_of_story(data) is not None),
+    ("koboldai_story", lambda data: entries_of_story(data) is not None),
+    ("aidungeon_scenario", _is_aidungeon_scenario),
+)
+
+
+def _detect_entries(data: dict[str, Any]) -> str | None:
+    """A book with an "entries" table: told apart by the table's shape and its first entry."""
     entries = data.get("entries")
     if isinstance(entries, dict):
         return "sillytavern"
-    if isinstance(entries, list):
-        first = _first(entries)
-        if "lorebookVersion" in data or (first is not None and "text" in first):
-            return "novelai"
-        if first is None:
-            return "character_book" if "name" in data else "novelai"
-        if "keys" in first or "insertion_order" in first:
-            return "character_book"
-        if "key" in first:
-            return "sillytavern"
+    if not isinstance(entries, list):
+        return None
+    first = _first(entries)
+    if "lorebookVersion" in data or (first is not None and "text" in first):
+        return "novelai"
+    if first is None:
+        return "character_book" if "name" in data else "novelai"
+    if "keys" in first or "insertion_order" in first:
+        return "character_book"
+    if "key" in first:
+        return "sillytavern"
     return None
 
 

@@ -1,0 +1,357 @@
+"""One prompt build, in named steps: scan the lore; lay out the header, the late note, the lore
+at a depth and the tail; cost the history; make room (late lore, depth lore, summary, top lore,
+note, memory, then example dialogues); choose where the story starts; render, assemble the
+tokens and report (docs/architecture.md, the context builder)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from tui.engine.context_layout import Layout, _Piece, apply_macros
+from tui.engine.context_ledger import TokenCache, _Ledger
+from tui.engine.context_types import (
+    NARRATOR,
+    PLAYER,
+    ContextReport,
+    HeaderPart,
+    Message,
+    PromptSpec,
+    Segment,
+    TrimDrop,
+)
+from tui.engine.lore import Activation, ScanResult, scan_lore
+
+TOP_POSITIONS = {"before", "after", "before_examples", "after_examples"}
+
+_FULL = "context window full"
+
+
+class _Build:
+    """One build: what is still in the prompt and what was trimmed. `run` names the steps."""
+
+    def __init__(
+        self,
+        spec: PromptSpec,
+        ledger: _Ledger,
+        *,
+        cache: TokenCache,
+        layout: Layout,
+        n_ctx: int,
+        budget: int,
+        prefix_tokens: list[int],
+        history_start: Callable[[list[int], int, int, int, int], int],
+    ) -> None:
+        self.cache = cache
+        self.layout = layout
+        self.n_ctx = n_ctx
+        self.budget = budget
+        self.prefix_tokens = prefix_tokens
+        self.history_start = history_start
+        self.spec = spec
+        self.ledger = ledger
+        self.history = ledger.merged  # shared with the ledger: read only
+        self.macros = spec.macros
+        pending = spec.pending
+        if pending is not None:
+            pending = replace(pending, text=apply_macros(pending.text, self.macros))
+        self.pending = pending
+        self.continuing = (
+            spec.continue_last
+            and pending is None
+            and bool(self.history)
+            and self.history[-1].role == NARRATOR
+        )
+        self.trimmed: list[TrimDrop] = []
+
+    def run(self) -> ContextReport:
+        self._scan_lore()
+        self._header()
+        self._late_segments()
+        self._tail()
+        self._history_costs()
+        self._make_room()
+        start = self._history_window()
+        return self._report(self._render(start), start)
+
+    # -- what goes in
+
+    def _scan_lore(self) -> None:
+        """World info: scan the story (newest last) and the pending action, and sort what
+        fired by where it goes: the header, a depth in the story, or the late note."""
+        spec = self.spec
+        self.scan: ScanResult = scan_lore(
+            spec.lorebooks,
+            self.ledger.texts,  # read only: the scanner looks at the newest few
+            count_tokens=self.ledger.count or self.cache.count,
+            window=self.n_ctx,
+            settings=spec.lore_settings,
+            state=spec.lore_state,
+            turn=spec.turn,
+            seed=spec.seed,
+            extra_text=self.pending.text if self.pending else "",
+        )
+        fired = list(self.scan.activated)
+        self.fired = fired
+        self.top_lore = [a for a in fired if _is_top(a)]
+        self.depth_lore = [a for a in fired if a.entry.position == "depth"]
+        self.late_lore = [a for a in fired if a not in self.top_lore and a not in self.depth_lore]
+
+    def _lore_part(self, a: Activation) -> HeaderPart:
+        name = a.entry.name or (a.entry.keys[0] if a.entry.keys else "entry")
+        return HeaderPart("lore", f"lore: {name}", apply_macros(a.entry.content, self.macros))
+
+    def _note_part(self, a: Activation) -> tuple[str, str, str]:
+        lp = self._lore_part(a)
+        return (lp.kind, lp.label, lp.text)
+
+    def _header(self) -> None:
+        """The header parts that apply to this prompt style, with top lore inserted after
+        memory (before the summary)."""
+        parts = [
+            replace(p, text=apply_macros(p.text, self.macros))
+            for p in self.spec.header
+            if self.layout.instruct or not p.instruct_only
+        ]
+        header = [p for p in parts if p.kind != "summary"]
+        header.extend(self._lore_part(a) for a in self.top_lore)
+        header.extend(p for p in parts if p.kind == "summary")
+        self.header = header
+
+    def _late_segments(self) -> None:
+        """The late note (late lore, then the author's note) and lore at a depth."""
+        self.note_parts = [self._note_part(a) for a in self.late_lore]
+        if self.spec.note.strip():
+            self.note_parts.append(
+                ("note", "author's note", apply_macros(self.spec.note, self.macros))
+            )
+        self.depth_pieces: dict[int, list[_Piece]] = {}
+        for a in self.depth_lore:
+            self.depth_pieces.setdefault(max(0, a.entry.depth), []).extend(
+                self.layout.note([self._note_part(a)])
+            )
+
+    def _tail(self) -> None:
+        """The pending action and what follows the story: instructions, generation prompt."""
+        spec, layout = self.spec, self.layout
+        tail = layout.generation(self.continuing, spec.reply_role, spec.reply_speaker)
+        if spec.trailing_instruction.strip() and not self.continuing:
+            # After the newest message, right before the reply (a card's post-history
+            # instructions): it changes only the tail, so the prefix cache holds.
+            instruction = apply_macros(spec.trailing_instruction, self.macros)
+            tail = layout.note([("instruction", "post-history instructions", instruction)]) + tail
+        self.fixed_tail = tail
+        pending = self.pending
+        self.pending_pieces = layout.message(pending, first=not self.history) if pending else []
+
+    def _history_costs(self) -> None:
+        """Costs of the history messages as rendered (not first): prefix sums from the ledger;
+        only the newest message differs when it is left open for a continuation."""
+        history, prefix = self.history, self.ledger.prefix
+        n = len(history)
+        last_cost = 0
+        if n:
+            last_cost = prefix[n] - prefix[n - 1]
+            if self.continuing:
+                last_cost = self._cost(self.layout.message(history[-1], first=False, open_end=True))
+        self.total = prefix[n - 1] + last_cost if n else 0
+        # The newest message always survives; + first-render slack.
+        self.newest_cost = (last_cost if history else 0) + 2
+
+    # -- making room
+
+    def _ids(self, piece: _Piece) -> list[int]:
+        return self.cache.ids(piece.text, piece.special)
+
+    def _cost(self, pieces: list[_Piece]) -> int:
+        return sum(len(self._ids(p)) for p in pieces)
+
+    def _fixed_cost(self) -> int:
+        """Tokens of everything but the story history."""
+        cost = self._cost
+        fixed = len(self.prefix_tokens) + cost(self.layout.header(self.header))
+        fixed += cost(self.layout.note(self.note_parts))
+        for pieces in self.depth_pieces.values():
+            fixed += cost(pieces)
+        return fixed + cost(self.pending_pieces) + cost(self.fixed_tail)
+
+    def _over(self) -> bool:
+        return self.fixed + self.newest_cost > self.budget
+
+    def _make_room(self) -> None:
+        """Make room for the newest message: drop late lore, then depth lore, the summary,
+        top lore, the note and memory; then the droppable header parts (example dialogues),
+        before any story. The report names each."""
+        self.fixed = self._fixed_cost()
+        self._drop_late_lore()
+        self._drop_depth_lore()
+        self._drop_header_kinds()
+        self._drop_droppable_parts()
+
+    def _drop_late_lore(self) -> None:
+        while self._over() and self.late_lore:
+            a = self.late_lore.pop()
+            self.fired.remove(a)
+            label = f"lore: {a.entry.name}"
+            self.trimmed.append(TrimDrop(label, _FULL))
+            self.note_parts = [p for p in self.note_parts if p[1] != label]
+            self.fixed = self._fixed_cost()
+
+    def _drop_depth_lore(self) -> None:
+        while self._over() and self.depth_pieces:
+            depth = max(self.depth_pieces)
+            del self.depth_pieces[depth]
+            self.trimmed.append(TrimDrop(f"lore at depth {depth}", _FULL))
+            self.fixed = self._fixed_cost()
+
+    def _drop_header_kinds(self) -> None:
+        for kind in ("summary", "lore", "note", "memory"):
+            if not self._over():
+                break
+            if kind == "note":
+                if self.note_parts:
+                    self.trimmed.append(TrimDrop("author's note", _FULL))
+                    self.note_parts = []
+            else:
+                self._drop_header_kind(kind)
+            self.fixed = self._fixed_cost()
+
+    def _drop_header_kind(self, kind: str) -> None:
+        kept = [p for p in self.header if p.kind != kind]
+        if len(kept) == len(self.header):
+            return
+        self.trimmed.extend(TrimDrop(p.label, _FULL) for p in self.header if p.kind == kind)
+        self.header = kept
+        if kind == "lore":
+            self.fired = [a for a in self.fired if a not in self.top_lore]
+
+    def _drop_droppable_parts(self) -> None:
+        """Example dialogues and other droppable parts leave before any story does."""
+        n, min_start = len(self.history), max(0, self.spec.min_start)
+        history_cost = self.total - self.ledger.prefix[min_start] if min_start < n else 0
+        header = self.header
+        while history_cost > self.budget - self.fixed and any(p.droppable for p in header):
+            index = max(i for i, p in enumerate(header) if p.droppable)
+            dropped_part = header.pop(index)
+            self.trimmed.append(TrimDrop(dropped_part.label, "pushed out by the growing story"))
+            self.fixed = self._fixed_cost()
+
+    def _history_window(self) -> int:
+        """Where history starts: the newest messages that fit, trimmed in big chunks."""
+        avail = self.budget - self.fixed
+        n, min_start = len(self.history), max(0, self.spec.min_start)
+        start = self.history_start(self.ledger.prefix, n, self.total, avail, min_start)
+        if start > 0:
+            self.trimmed.append(
+                TrimDrop(f"story messages 1-{start}", "older than the window holds")
+            )
+        return start
+
+    # -- what comes out
+
+    def _render(self, start: int) -> list[_Piece]:
+        """The final piece list: header, the kept story with the note and depth lore placed
+        in it, the pending action, the tail."""
+        layout, pending, depth_pieces = self.layout, self.pending, self.depth_pieces
+        pieces: list[_Piece] = []
+        pieces.extend(layout.header(self.header))
+        # Where the note goes: before the note_depth-th last player action.
+        seq: list[Message] = self.history[start:] + ([pending] if pending else [])
+        note_at = _note_index(seq, self.spec.note_depth)
+        note_pieces = layout.note(self.note_parts)
+        last = len(seq) - 1
+        for pos, msg in enumerate(seq):
+            from_end = len(seq) - pos
+            if pos == note_at:
+                pieces.extend(note_pieces)
+            if from_end in depth_pieces:
+                pieces.extend(depth_pieces.pop(from_end))
+            is_pending = pending is not None and pos == last
+            open_end = self.continuing and not is_pending and pos == last
+            first = pos == 0 and not self.header
+            pieces.extend(layout.message(msg, first=first, open_end=open_end))
+        if note_at >= len(seq):
+            pieces.extend(note_pieces)
+        for depth in sorted(depth_pieces, reverse=True):
+            pieces.extend(depth_pieces[depth])
+        pieces.extend(self.fixed_tail)
+        return pieces
+
+    def _assemble(self, pieces: list[_Piece]) -> tuple[list[int], list[Segment]]:
+        tokens: list[int] = list(self.prefix_tokens)
+        segments: list[Segment] = []
+        if self.prefix_tokens:
+            segments.append(Segment("bos", "start of text", "", len(self.prefix_tokens), 0))
+        for piece in pieces:
+            ids = self._ids(piece)
+            if not ids and not piece.text:
+                continue
+            segments.append(Segment(piece.kind, piece.label, piece.text, len(ids), len(tokens)))
+            tokens.extend(ids)
+        return tokens, segments
+
+    def _report(self, pieces: list[_Piece], start: int) -> ContextReport:
+        tokens, segments = self._assemble(pieces)
+        # Last resort: cut the oldest kept text until the prompt fits. Never exceed the budget.
+        if len(tokens) > self.budget:
+            keep = len(self.prefix_tokens)
+            excess = len(tokens) - self.budget
+            tokens = tokens[:keep] + tokens[keep + excess :]
+            self.trimmed.append(
+                TrimDrop(f"{excess} tokens from the top", "newest text alone fills the window")
+            )
+            segments = _shift_segments(segments, keep, excess)
+        return ContextReport(
+            tokens=tokens,
+            text="".join(s.text for s in segments),
+            segments=segments,
+            fired=self.fired,
+            dropped=list(self.scan.dropped),
+            trimmed=self.trimmed,
+            total_tokens=len(tokens),
+            window=self.n_ctx,
+            budget=self.budget,
+            history_start=start,
+            history_total=len(self.history),
+            stop=self.layout.stops(self.spec.extra_stops),
+            lore_next_state=self.scan.next_state,
+        )
+
+
+def _is_top(a: Activation) -> bool:
+    pos = a.entry.position
+    if pos in TOP_POSITIONS:
+        return True
+    return pos == "auto" and a.entry.constant
+
+
+def _note_index(seq: list[Message], depth: int) -> int:
+    """Index in `seq` before which the note goes: before the depth-th last player action."""
+    if depth <= 0:
+        return len(seq)
+    seen = 0
+    for pos in range(len(seq) - 1, -1, -1):
+        if seq[pos].role == PLAYER:
+            seen += 1
+            if seen == depth:
+                return pos
+    return 0
+
+
+def _shift_segments(segments: list[Segment], keep: int, excess: int) -> list[Segment]:
+    """Segments after cutting `excess` tokens just after the first `keep` tokens."""
+    out: list[Segment] = []
+    cut_start, cut_end = keep, keep + excess
+    for seg in segments:
+        end = seg.start + seg.tokens
+        if end <= cut_start:
+            out.append(seg)
+            continue
+        if seg.start >= cut_end:
+            out.append(Segment(seg.kind, seg.label, seg.text, seg.tokens, seg.start - excess))
+            continue
+        remaining = seg.tokens - (min(end, cut_end) - max(seg.start, cut_start))
+        if remaining > 0:
+            new_start = seg.start if seg.start < cut_start else cut_start
+            out.append(Segment(seg.kind, seg.label + " (cut)", seg.text, remaining, new_start))
+    return out
