@@ -23,6 +23,11 @@ def _add_play_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model file (.gguf) or downloaded model name")
     p.add_argument("--backend", choices=["local", "openai", "kobold"], default=None)
     p.add_argument("--url", default=None, help="server URL for --backend openai|kobold")
+    p.add_argument("--api-key", default=None, metavar="KEY",
+                   help="the server's API key or KoboldCpp password (default $GRUE_API_KEY);"
+                        " never saved")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on a server silent this long (default $GRUE_TIMEOUT or 60)")
     p.add_argument("--ctx", type=int, default=None, help="context window in tokens")
     p.add_argument("--max-tokens", type=int, default=None, help="tokens per response")
     p.add_argument("--seed", type=int, default=None, help="make a run repeatable")
@@ -89,6 +94,7 @@ def apply_options(settings: Any, args: argparse.Namespace) -> None:
         settings.backend = args.backend
     if args.url is not None:
         settings.url = args.url
+    _apply_server_options(settings, args)
     if args.ctx is not None:
         if args.ctx < 256:
             raise UsageError("--ctx must be at least 256")
@@ -116,6 +122,27 @@ def apply_options(settings: Any, args: argparse.Namespace) -> None:
         settings.template = args.template
     if args.style is not None:
         settings.prompt_style = args.style
+
+
+def _apply_server_options(settings: Any, args: argparse.Namespace) -> None:
+    """--api-key and --timeout (or their variables): for this run only, never saved."""
+    import os
+
+    from tui.core.backend import TIMEOUT_ENV
+
+    if args.api_key is not None:
+        settings.api_key = args.api_key
+    timeout, name = args.timeout, "--timeout"
+    if timeout is None and os.environ.get(TIMEOUT_ENV):
+        name = TIMEOUT_ENV
+        try:
+            timeout = float(os.environ[TIMEOUT_ENV])
+        except ValueError:
+            raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds") from None
+    if timeout is not None:
+        if not 0 < timeout < float("inf"):
+            raise UsageError(f"{name} must be a positive number of seconds")
+        settings.timeout = timeout
 
 
 def play(campaign: Any, args: argparse.Namespace, fresh: bool = False) -> int:

@@ -1,34 +1,37 @@
-"""A minimal HTTP/1.1 client whose reads can be cancelled.
+"""HTTP for the remote backends, on httpx: one keep-alive client per backend.
 
-`http.client` reads block on the socket for the whole timeout, and after one timed-out read
-its file object is unusable, so a stalled server would hold a cancel for minutes. Here every
-read waits at most `POLL` seconds, then checks the cancel event and the read deadline, so
-closing a stream is prompt and a silent server becomes a one-line `BackendError`.
-
-One connection per request (`Connection: close`): closing the socket is how a cancelled
-generation tells the server to stop.
+httpx brings what players' setups need: proxies from the environment (`HTTPS_PROXY`,
+`NO_PROXY`, `SSL_CERT_FILE`), TLS, redirects, keep-alive, and per-phase timeouts (connect,
+and a stall timeout for every read and write). What it cannot do is wake a read that is
+waiting on a silent server when the player presses Esc, so a small watcher thread shuts the
+request's socket down when the cancel event is set (see docs/architecture.md, "Remote
+backends"); the blocked read then returns at once and the request ends as `Cancelled`.
+Every failure becomes one `BackendError` line naming the URL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import http
 import json
 import re
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from tui.core.backend import BackendError
 
-POLL = 0.1  # seconds a single socket read may block before cancel is checked again
-MAX_HEADER_BYTES = 64 * 1024
-MAX_BODY_BYTES = 32 * 1024 * 1024
+POLL = 0.1  # seconds between the cancel watcher's looks at the cancel event
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole (non-streamed) answer
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error page: enough for its message
 MAX_MESSAGE = 200  # characters of a server's message kept in an error line
 
 
@@ -37,7 +40,8 @@ class Cancelled(Exception):
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Collapse whitespace (and any HTML tags) so a server's text fits one error line."""
+    """Collapse whitespace (and any HTML tags, scripts and styles) to fit one error line."""
+    text = re.sub(r"(?is)<(script|style)\b[^>]{0,200}>.*?</\1\s*>", " ", text)
     text = re.sub(r"<[^>]{0,200}>", " ", text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -75,7 +79,7 @@ class Endpoint:
 class Response:
     status: int
     reason: str
-    headers: dict[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
 
     @property
@@ -107,15 +111,53 @@ def server_message(body: bytes) -> str:
     return one_line(data if isinstance(data, str) else json.dumps(data))
 
 
-@dataclass
-class HttpClient:
-    """Requests against one server. `label` names it in errors (e.g. `http://host:8080/v1`)."""
+def _status_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
-    endpoint: Endpoint
-    label: str
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    headers: dict[str, str] = field(default_factory=dict)
+
+class HttpClient:
+    """Requests against one server. `label` names it in errors (e.g. `http://host:8080/v1`).
+
+    `read_timeout` is the stall timeout: how long one read (or write) may wait for the server.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        label: str,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.label = label
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._http = httpx.Client(
+            headers={
+                "User-Agent": "grue",
+                "Accept": "application/json, text/event-stream",
+                "Accept-Encoding": "identity",  # a compressed event stream arrives in lumps
+                **(headers or {}),
+            },
+            timeout=self._timeout(read_timeout),
+            follow_redirects=True,
+            trust_env=True,
+        )
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._cancel: threading.Event | None = None
+        # The first bytes heard since the current request was sent: a server that closes
+        # after a few bytes of something else (SSH, a game server) did answer, just not in
+        # HTTP, which httpx cannot tell from silence.
+        self._heard = bytearray()
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self._http.close()
 
     # -- public -------------------------------------------------------------------------
 
@@ -137,9 +179,9 @@ class HttpClient:
         """One whole request; HTTP errors (status >= 400) raise unless in `ok_statuses`."""
         with self.open(method, path, body, timeout=timeout) as stream:
             resp = stream.response
+            if resp.status >= 400 and resp.status not in ok_statuses:
+                raise self.http_error(path, stream.error_response())
             resp.body = b"".join(stream.body(MAX_BODY_BYTES))
-        if resp.status >= 400 and resp.status not in ok_statuses:
-            raise self.http_error(path, resp)
         return resp
 
     def open(
@@ -155,69 +197,143 @@ class HttpClient:
 
         Raises `Cancelled` if `cancel` is set before the headers arrive.
         """
-        sock = self._connect()
-        stream = Stream(sock, self, path, cancel, timeout or self.read_timeout)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        stall = timeout or self.read_timeout
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = self._http.build_request(
+            method,
+            self.endpoint.base + path,
+            content=data,
+            headers={"Content-Type": "application/json"} if data is not None else None,
+            timeout=self._timeout(stall),
+            extensions={"trace": self._trace},
+        )
+        done = threading.Event()
+        if cancel is not None:
+            self._watch(cancel, done)
+        self._heard.clear()
         try:
-            sock.settimeout(stream.read_timeout)  # a big prompt may wait on a busy server
-            sock.sendall(self._request_bytes(method, path, body))
-            sock.settimeout(POLL)
-            stream.read_head()
-        except OSError as exc:
-            stream.close()
-            raise BackendError(
-                f"{self.where(path)}: connection lost while sending ({_reason(exc)})"
-            ) from exc
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            self._finish(done)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled from None
+            raise self._error(exc, path, stall, answered=False) from None
         except BaseException:
-            stream.close()
+            self._finish(done)
             raise
-        return stream
+        return Stream(self, response, path, cancel, done, stall)
 
     def where(self, path: str) -> str:
         """The full URL of `path`, for error lines."""
         return self.endpoint.base + path
 
     def http_error(self, path: str, resp: Response) -> BackendError:
-        msg = server_message(resp.body) or resp.reason
+        msg = server_message(resp.body) or resp.reason or _status_phrase(resp.status)
         return BackendError(f"{self.where(path)}: HTTP {resp.status}: {msg}")
 
     # -- internals ------------------------------------------------------------------------
 
-    def _connect(self) -> socket.socket:
-        ep = self.endpoint
-        try:
-            sock = socket.create_connection((ep.host, ep.port), timeout=self.connect_timeout)
-        except socket.gaierror as exc:
-            raise BackendError(f"cannot reach {self.label}: unknown host {ep.host}") from exc
-        except TimeoutError as exc:
-            raise BackendError(
-                f"cannot reach {self.label}: no answer within {self.connect_timeout:g} s"
-            ) from exc
-        except OSError as exc:
-            raise BackendError(f"cannot reach {self.label}: {_reason(exc)}") from exc
-        if ep.scheme == "https":
-            try:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=ep.host)
-            except (OSError, ssl.SSLError) as exc:
-                sock.close()
-                raise BackendError(f"cannot reach {self.label}: TLS failed ({exc})") from exc
-        return sock
+    def _timeout(self, stall: float) -> httpx.Timeout:
+        return httpx.Timeout(stall, connect=self.connect_timeout)
 
-    def _request_bytes(self, method: str, path: str, body: Any) -> bytes:
-        ep = self.endpoint
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
-        host = f"[{ep.host}]" if ":" in ep.host else ep.host
-        lines = [
-            f"{method} {ep.prefix}{path} HTTP/1.1",
-            f"Host: {host}:{ep.port}",
-            "User-Agent: grue",
-            "Accept: application/json, text/event-stream",
-            "Accept-Encoding: identity",
-            "Connection: close",
-        ]
-        if body is not None:
-            lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
-        lines += [f"{k}: {v}" for k, v in self.headers.items()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember every socket this client opens (TCP or TLS), and
+        let its stream note the first bytes of each answer (`_heard`)."""
+        if not event.endswith(".complete"):
+            return
+        stream = info.get("return_value")
+        get_info = getattr(stream, "get_extra_info", None)
+        sock = get_info("socket") if callable(get_info) else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.add(sock)
+            cancel = self._cancel
+        if cancel is not None and cancel.is_set():
+            _shut(sock)
+        read = getattr(stream, "read", None)
+        if callable(read):
+            heard = self._heard
+
+            def noting_read(max_bytes: int, timeout: float | None = None) -> bytes:
+                data: bytes = read(max_bytes, timeout)
+                if len(heard) < 64:
+                    heard.extend(data[: 64 - len(heard)])
+                return data
+
+            stream.read = noting_read  # type: ignore[union-attr]
+
+    def _watch(self, cancel: threading.Event, done: threading.Event) -> None:
+        """Until `done`: when `cancel` is set, shut this client's sockets down.
+
+        The backend makes one request at a time, so the only busy socket is this request's;
+        idle kept-alive ones are shut too, and the pool drops them as closed by the server.
+        """
+        with self._lock:
+            self._cancel = cancel
+
+        def watch() -> None:
+            while not done.is_set():
+                if cancel.wait(POLL):
+                    with self._lock:  # not once `_finish` has run: the next request is safe
+                        if not done.is_set():
+                            for sock in list(self._sockets):
+                                _shut(sock)
+                    return
+
+        threading.Thread(target=watch, name="grue-http-cancel", daemon=True).start()
+
+    def _finish(self, done: threading.Event) -> None:
+        """The request is over: its watcher must not shut anything down from now on."""
+        with self._lock:
+            done.set()
+            self._cancel = None
+
+    def _error(
+        self, exc: httpx.HTTPError, path: str, stall: float, *, answered: bool
+    ) -> BackendError:
+        where = self.where(path)
+        text = one_line(str(exc) or type(exc).__name__, 80)
+        if isinstance(exc, httpx.ConnectTimeout):
+            return BackendError(
+                f"cannot reach {self.label}: no answer within {self.connect_timeout:g} s"
+            )
+        if isinstance(exc, httpx.ProxyError):
+            return BackendError(f"cannot reach {self.label} through the proxy: {text}")
+        if isinstance(exc, httpx.ConnectError):
+            return BackendError(f"cannot reach {self.label}: {self._connect_reason(exc)}")
+        if isinstance(exc, httpx.ReadTimeout):
+            return BackendError(f"{where}: server stopped answering (nothing for {stall:g} s)")
+        if isinstance(exc, (httpx.WriteTimeout, httpx.PoolTimeout)):
+            return BackendError(f"{where}: server stopped reading the request ({stall:g} s)")
+        if isinstance(exc, httpx.RemoteProtocolError):
+            if not answered and "without sending a response" in text:
+                if self._heard:
+                    began = one_line(self._heard.decode("latin-1"), 40)
+                    return BackendError(f"{where}: not an HTTP answer (it began {began!r})")
+                return BackendError(f"{where}: server closed the connection without answering")
+            if answered and ("incomplete" in text or "peer closed" in text):
+                return BackendError(f"{where}: answer cut off (connection closed)")
+            return BackendError(f"{where}: not an HTTP answer ({one_line(text, 60)})")
+        if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+            return BackendError(f"{where}: connection lost ({_os_reason(exc, text)})")
+        if isinstance(exc, httpx.TooManyRedirects):
+            return BackendError(f"{where}: too many redirects")
+        if isinstance(exc, httpx.DecodingError):
+            return BackendError(f"{where}: not an HTTP answer (bad content encoding)")
+        return BackendError(f"{where}: {text}")
+
+    def _connect_reason(self, exc: BaseException) -> str:
+        for cause in _causes(exc):
+            if isinstance(cause, socket.gaierror):
+                return f"unknown host {self.endpoint.host}"
+            if isinstance(cause, ssl.SSLError):
+                return f"TLS failed ({_tls_reason(cause)})"
+            if isinstance(cause, TimeoutError):
+                return f"no answer within {self.connect_timeout:g} s"
+        return _os_reason(exc, one_line(str(exc), 80))
 
     def _json(self, resp: Response, path: str) -> Any:
         text = resp.body.decode("utf-8", "replace")
@@ -230,33 +346,63 @@ class HttpClient:
             ) from None
 
 
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ECONNREFUSED or isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    return one_line(exc.strerror or str(exc) or type(exc).__name__, 80).lower()
+def _shut(sock: socket.socket) -> None:
+    """Wake any read or write waiting on `sock` (closing alone does not, on Linux)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _os_reason(exc: BaseException, fallback: str) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError) or (
+            isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+        if isinstance(cause, OSError) and cause.strerror:
+            return one_line(cause.strerror, 80).lower()
+    return fallback
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    verify = getattr(exc, "verify_message", None)
+    if verify:
+        return f"certificate: {verify}"
+    reason = (exc.reason or str(exc)).lower().replace("_", " ")
+    if "wrong version number" in reason or "record layer failure" in reason:
+        return f"{reason}; is it a plain http:// server?"
+    return one_line(reason, 80)
 
 
 class Stream:
-    """An open response: status and headers read, body read incrementally and cancellably."""
+    """An open response: status and headers read, body read as it arrives, cancellably."""
 
     def __init__(
         self,
-        sock: socket.socket,
         client: HttpClient,
+        response: httpx.Response,
         path: str,
         cancel: threading.Event | None,
-        read_timeout: float,
+        done: threading.Event,
+        stall: float,
     ) -> None:
-        self._sock: socket.socket | None = sock
         self._client = client
-        self._where = client.where(path)
+        self._response = response
+        self._path = path
         self._cancel = cancel
-        self.read_timeout = read_timeout
-        self._buf = bytearray()
-        self._eof = False
-        self.response = Response(0, "", {})
+        self._done = done
+        self._stall = stall
+        self.response = Response(response.status_code, response.reason_phrase, response.headers)
 
     def __enter__(self) -> Stream:
         return self
@@ -265,162 +411,48 @@ class Stream:
         self.close()
 
     def close(self) -> None:
-        """Drop the connection; a server streaming to it sees the disconnect and stops."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        """Drop the response; unless it was read to the end, httpx closes the connection,
+        and a server streaming to it sees the disconnect and stops."""
+        try:
+            self._response.close()
+        finally:
+            self._client._finish(self._done)
 
     @property
     def closed(self) -> bool:
-        return self._sock is None
+        return self._response.is_closed
 
-    # -- reading ---------------------------------------------------------------------------
-
-    def _fill(self) -> bool:
-        """Read more bytes into the buffer; False at end of stream."""
-        if self._eof or self._sock is None:
-            return False
-        deadline = time.monotonic() + self.read_timeout
-        while True:
-            if self._cancel is not None and self._cancel.is_set():
-                self.close()
-                raise Cancelled
-            try:
-                data = self._sock.recv(65536)
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    self.close()
-                    raise BackendError(
-                        f"{self._where}: server stopped answering "
-                        f"(nothing for {self.read_timeout:g} s)"
-                    ) from None
-                continue
-            except ssl.SSLWantReadError:
-                continue
-            except OSError as exc:
-                self.close()
-                raise BackendError(f"{self._where}: connection lost ({_reason(exc)})") from exc
-            if not data:
-                self._eof = True
-                return False
-            self._buf += data
-            return True
-
-    def _readline(self, limit: int) -> bytes | None:
-        """One CRLF/LF-terminated line without its ending; None at EOF before any byte."""
-        while True:
-            i = self._buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self._buf[:i])
-                del self._buf[: i + 1]
-                return line.rstrip(b"\r")
-            if len(self._buf) > limit:
-                raise self._garbage("line too long")
-            if not self._fill():
-                if self._buf:
-                    line = bytes(self._buf)
-                    self._buf.clear()
-                    return line
-                return None
-
-    def _garbage(self, what: str) -> BackendError:
-        self.close()
-        return BackendError(f"{self._where}: not an HTTP answer ({what})")
-
-    def read_head(self) -> None:
-        while True:
-            line = self._readline(MAX_HEADER_BYTES)
-            if line is None:
-                self.close()
-                raise BackendError(f"{self._where}: server closed the connection without answering")
-            m = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})(?: (.*))?$", line)
-            if not m:
-                raise self._garbage(repr(one_line(line.decode("latin-1"), 40)))
-            status = int(m.group(1))
-            headers: dict[str, str] = {}
-            size = 0
-            while True:
-                hline = self._readline(MAX_HEADER_BYTES)
-                if hline is None:
-                    raise self._garbage("headers cut off")
-                size += len(hline)
-                if size > MAX_HEADER_BYTES:
-                    raise self._garbage("headers too long")
-                if not hline:
-                    break
-                name, _, value = hline.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-            if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
-                continue
-            reason = (m.group(2) or b"").decode("latin-1")
-            self.response = Response(status, reason, headers)
-            return
+    def _cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
 
     def body(self, limit: int | None = None) -> Iterator[bytes]:
-        """Yield the body as it arrives (chunked, sized or until close).
-
-        A chunked or sized body that ends early raises a "cut off" `BackendError`.
-        """
-        headers = self.response.headers
+        """Yield the body as it arrives; an answer over `limit` bytes is an error."""
+        where = self._client.where(self._path)
         total = 0
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            parts = self._chunked()
-        elif "content-length" in headers:
-            try:
-                length = int(headers["content-length"])
-            except ValueError:
-                raise self._garbage("bad Content-Length") from None
-            parts = self._sized(length)
-        else:
-            parts = self._until_close()
-        for part in parts:
-            total += len(part)
-            if limit is not None and total > limit:
-                self.close()
-                raise BackendError(f"{self._where}: answer too large")
-            yield part
+        try:
+            for part in self._response.iter_bytes():
+                total += len(part)
+                if limit is not None and total > limit:
+                    self.close()
+                    raise BackendError(
+                        f"{where}: answer too large (over {limit // (1024 * 1024)} MB)"
+                    )
+                yield part
+        except httpx.HTTPError as exc:
+            if self._cancelled():
+                raise Cancelled from None
+            raise self._client._error(exc, self._path, self._stall, answered=True) from None
+        if self._cancelled():
+            raise Cancelled
 
-    def _take_buffer(self, n: int | None = None) -> bytes:
-        n = len(self._buf) if n is None else min(n, len(self._buf))
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
-
-    def _cut_off(self) -> BackendError:
-        self.close()
-        return BackendError(f"{self._where}: answer cut off (connection closed)")
-
-    def _sized(self, length: int) -> Iterator[bytes]:
-        while length > 0:
-            if not self._buf and not self._fill():
-                raise self._cut_off()
-            part = self._take_buffer(length)
-            length -= len(part)
-            yield part
-
-    def _until_close(self) -> Iterator[bytes]:
-        while True:
-            if self._buf:
-                yield self._take_buffer()
-            if not self._fill():
-                return
-
-    def _chunked(self) -> Iterator[bytes]:
-        while True:
-            line = self._readline(1024)
-            if line is None:
-                raise self._cut_off()
-            try:
-                size = int(line.split(b";")[0].strip() or b"x", 16)
-            except ValueError:
-                raise self._garbage("bad chunk size") from None
-            if size == 0:
-                while True:  # trailers until the blank line; tolerate a missing one
-                    trailer = self._readline(MAX_HEADER_BYTES)
-                    if not trailer:
-                        return
-            yield from self._sized(size)
-            if self._readline(16) is None:
-                raise self._cut_off()
+    def error_response(self) -> Response:
+        """The response with the start of its body: enough for the message of an error page
+        (a 3 MB HTML page from a proxy says its status, not that it is too large)."""
+        data = bytearray()
+        with contextlib.suppress(BackendError):
+            for part in self.body():
+                data += part
+                if len(data) >= ERROR_BODY_BYTES:
+                    break
+        self.response.body = bytes(data[:ERROR_BODY_BYTES])
+        return self.response
