@@ -32,6 +32,7 @@ from tui.core.backend import BackendError
 POLL = 0.1  # seconds between the cancel watcher's looks at the cancel event
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole (non-streamed) answer
 ERROR_BODY_BYTES = 64 * 1024  # what is read of an error page: enough for its message
+DRAIN_SECONDS = 1.0  # how long the end of a finished stream is waited for (keep-alive)
 MAX_MESSAGE = 200  # characters of a server's message kept in an error line
 
 
@@ -402,6 +403,7 @@ class Stream:
         self._cancel = cancel
         self._done = done
         self._stall = stall
+        self._parts: Iterator[bytes] | None = None  # one iterator: `drain` goes on with it
         self.response = Response(response.status_code, response.reason_phrase, response.headers)
 
     def __enter__(self) -> Stream:
@@ -429,8 +431,10 @@ class Stream:
         """Yield the body as it arrives; an answer over `limit` bytes is an error."""
         where = self._client.where(self._path)
         total = 0
+        if self._parts is None:
+            self._parts = self._response.iter_bytes()
         try:
-            for part in self._response.iter_bytes():
+            for part in self._parts:
                 total += len(part)
                 if limit is not None and total > limit:
                     self.close()
@@ -444,6 +448,27 @@ class Stream:
             raise self._client._error(exc, self._path, self._stall, answered=True) from None
         if self._cancelled():
             raise Cancelled
+
+    def drain(self, limit: int = ERROR_BODY_BYTES, seconds: float = DRAIN_SECONDS) -> None:
+        """Read the rest of a finished answer (the end of a chunked stream after `[DONE]`),
+        so its connection can be kept alive. A server that goes on for longer than `seconds`
+        or `limit` bytes just has the connection closed."""
+        deadline = threading.Event()
+        timer = threading.Timer(seconds, deadline.set)
+        timer.daemon = True
+        timer.start()
+        self._cancel = deadline  # errors after the deadline are an end, not a failure
+        self._client._watch(deadline, self._done)
+        try:
+            total = 0
+            for part in self.body():
+                total += len(part)
+                if total > limit:
+                    break
+        except (BackendError, Cancelled):
+            pass
+        finally:
+            timer.cancel()
 
     def error_response(self) -> Response:
         """The response with the start of its body: enough for the message of an error page

@@ -403,6 +403,8 @@ class OpenAIBackend(Backend):
                         f"{label}: expected an event stream, got {resp.content_type}"
                     )
                 outcome = yield from _read_events(cap.read(conn.body()), label, cancel, cap)
+                if outcome == "done" and not (cancel.is_set() or cap.runaway or cap.out_of_bytes):
+                    conn.drain()  # keep the connection for the next request
         except Cancelled:
             return
         except SSEError as exc:
