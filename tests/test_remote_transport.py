@@ -81,6 +81,27 @@ def test_a_cancelled_stream_does_not_spoil_the_next_request() -> None:
         backend.close()
 
 
+def test_a_kept_alive_connection_closed_by_the_server_is_retried_once() -> None:
+    """The server drops an idle connection just as the next request goes out on it (its
+    keep-alive timeout): that request is sent again on a new connection."""
+    served: dict[int, int] = {}
+
+    def models_once_per_connection(req: Request, conn) -> None:  # type: ignore[no-untyped-def]
+        served[id(conn)] = served.get(id(conn), 0) + 1
+        if served[id(conn)] > 1:
+            conn.shutdown(socket.SHUT_RDWR)  # read the request, answer nothing, hang up
+            return
+        send_json(conn, MODELS, keep_alive=True)
+
+    with StandIn(keep_alive=True) as server:
+        server.route("GET", "/v1/models")(models_once_per_connection)
+        backend = OpenAIBackend(server.url, server="generic")
+        for _ in range(3):
+            assert backend.load().name == "stand-in"
+        assert len(server.requests) == 5 and server.connections == 3
+        backend.close()
+
+
 # -- proxies from the environment ----------------------------------------------------------
 
 

@@ -155,6 +155,7 @@ class HttpClient:
         # after a few bytes of something else (SSH, a game server) did answer, just not in
         # HTTP, which httpx cannot tell from silence.
         self._heard = bytearray()
+        self._connected = False  # the current request opened a connection (else reused one)
 
     def close(self) -> None:
         """Close the kept-alive connections."""
@@ -213,9 +214,8 @@ class HttpClient:
         done = threading.Event()
         if cancel is not None:
             self._watch(cancel, done)
-        self._heard.clear()
         try:
-            response = self._http.send(request, stream=True)
+            response = self._send(request, cancel)
         except httpx.HTTPError as exc:
             self._finish(done)
             if cancel is not None and cancel.is_set():
@@ -225,6 +225,25 @@ class HttpClient:
             self._finish(done)
             raise
         return Stream(self, response, path, cancel, done, stall)
+
+    def _send(self, request: httpx.Request, cancel: threading.Event | None) -> httpx.Response:
+        """Send; once more on a new connection if a kept-alive one turns out closed.
+
+        A server may close an idle connection (its keep-alive timeout, or after an error)
+        just as a request goes out on it: then it never read the request, and nothing came
+        back. Only that case is retried.
+        """
+        for attempt in (1, 2):
+            self._heard.clear()
+            self._connected = False
+            try:
+                return self._http.send(request, stream=True)
+            except httpx.RemoteProtocolError as exc:
+                unheard = "without sending a response" in str(exc) and not self._heard
+                cancelled = cancel is not None and cancel.is_set()
+                if attempt == 2 or self._connected or cancelled or not unheard:
+                    raise
+        raise AssertionError("unreachable")
 
     def where(self, path: str) -> str:
         """The full URL of `path`, for error lines."""
@@ -249,6 +268,7 @@ class HttpClient:
         sock = get_info("socket") if callable(get_info) else None
         if not isinstance(sock, socket.socket):
             return
+        self._connected = True
         with self._lock:
             self._sockets.add(sock)
             cancel = self._cancel
