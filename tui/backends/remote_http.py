@@ -12,12 +12,8 @@ Every failure becomes one `BackendError` line naming the URL.
 from __future__ import annotations
 
 import contextlib
-import errno
-import http
 import json
-import re
 import socket
-import ssl
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -27,25 +23,25 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tui.backends.remote_messages import (
+    connect_failure,
+    exchange_failure,
+    one_line,
+    server_message,
+    status_phrase,
+)
 from tui.core.backend import BackendError
+
+__all__ = ["Cancelled", "Endpoint", "HttpClient", "Response", "Stream", "one_line"]
 
 POLL = 0.1  # seconds between the cancel watcher's looks at the cancel event
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole (non-streamed) answer
 ERROR_BODY_BYTES = 64 * 1024  # what is read of an error page: enough for its message
 DRAIN_SECONDS = 1.0  # how long the end of a finished stream is waited for (keep-alive)
-MAX_MESSAGE = 200  # characters of a server's message kept in an error line
 
 
 class Cancelled(Exception):
     """The caller's cancel event was set while waiting for the server."""
-
-
-def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Collapse whitespace (and any HTML tags, scripts and styles) to fit one error line."""
-    text = re.sub(r"(?is)<(script|style)\b[^>]{0,200}>.*?</\1\s*>", " ", text)
-    text = re.sub(r"<[^>]{0,200}>", " ", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -86,37 +82,6 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def server_message(body: bytes) -> str:
-    """The human part of an error body: OpenAI/FastAPI/KoboldCpp JSON shapes, else the text."""
-    text = body.decode("utf-8", "replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return one_line(text)
-    for _ in range(3):  # {"error": {"message": ...}}, {"detail": [{"msg": ...}]}, ...
-        if isinstance(data, dict):
-            for key in ("error", "detail", "message", "msg", "result"):
-                if key in data:
-                    data = data[key]
-                    break
-            else:
-                break
-        elif isinstance(data, list) and data:
-            data = data[0]
-        else:
-            break
-    if isinstance(data, dict) and isinstance(data.get("msg"), str):
-        data = data["msg"]
-    return one_line(data if isinstance(data, str) else json.dumps(data))
-
-
-def _status_phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 class HttpClient:
@@ -250,7 +215,7 @@ class HttpClient:
         return self.endpoint.base + path
 
     def http_error(self, path: str, resp: Response) -> BackendError:
-        msg = server_message(resp.body) or resp.reason or _status_phrase(resp.status)
+        msg = server_message(resp.body) or resp.reason or status_phrase(resp.status)
         return BackendError(f"{self.where(path)}: HTTP {resp.status}: {msg}")
 
     # -- internals ------------------------------------------------------------------------
@@ -315,46 +280,11 @@ class HttpClient:
     def _error(
         self, exc: httpx.HTTPError, path: str, stall: float, *, answered: bool
     ) -> BackendError:
+        reason = connect_failure(exc, self.endpoint.host, self.connect_timeout)
+        if reason is not None:
+            return BackendError(f"cannot reach {self.label}{reason}")
         where = self.where(path)
-        text = one_line(str(exc) or type(exc).__name__, 80)
-        if isinstance(exc, httpx.ConnectTimeout):
-            return BackendError(
-                f"cannot reach {self.label}: no answer within {self.connect_timeout:g} s"
-            )
-        if isinstance(exc, httpx.ProxyError):
-            return BackendError(f"cannot reach {self.label} through the proxy: {text}")
-        if isinstance(exc, httpx.ConnectError):
-            return BackendError(f"cannot reach {self.label}: {self._connect_reason(exc)}")
-        if isinstance(exc, httpx.ReadTimeout):
-            return BackendError(f"{where}: server stopped answering (nothing for {stall:g} s)")
-        if isinstance(exc, (httpx.WriteTimeout, httpx.PoolTimeout)):
-            return BackendError(f"{where}: server stopped reading the request ({stall:g} s)")
-        if isinstance(exc, httpx.RemoteProtocolError):
-            if not answered and "without sending a response" in text:
-                if self._heard:
-                    began = one_line(self._heard.decode("latin-1"), 40)
-                    return BackendError(f"{where}: not an HTTP answer (it began {began!r})")
-                return BackendError(f"{where}: server closed the connection without answering")
-            if answered and ("incomplete" in text or "peer closed" in text):
-                return BackendError(f"{where}: answer cut off (connection closed)")
-            return BackendError(f"{where}: not an HTTP answer ({one_line(text, 60)})")
-        if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
-            return BackendError(f"{where}: connection lost ({_os_reason(exc, text)})")
-        if isinstance(exc, httpx.TooManyRedirects):
-            return BackendError(f"{where}: too many redirects")
-        if isinstance(exc, httpx.DecodingError):
-            return BackendError(f"{where}: not an HTTP answer (bad content encoding)")
-        return BackendError(f"{where}: {text}")
-
-    def _connect_reason(self, exc: BaseException) -> str:
-        for cause in _causes(exc):
-            if isinstance(cause, socket.gaierror):
-                return f"unknown host {self.endpoint.host}"
-            if isinstance(cause, ssl.SSLError):
-                return f"TLS failed ({_tls_reason(cause)})"
-            if isinstance(cause, TimeoutError):
-                return f"no answer within {self.connect_timeout:g} s"
-        return _os_reason(exc, one_line(str(exc), 80))
+        return BackendError(f"{where}: {exchange_failure(exc, stall, answered, self._heard)}")
 
     def _json(self, resp: Response, path: str) -> Any:
         text = resp.body.decode("utf-8", "replace")
@@ -371,38 +301,6 @@ def _shut(sock: socket.socket) -> None:
     """Wake any read or write waiting on `sock` (closing alone does not, on Linux)."""
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _os_reason(exc: BaseException, fallback: str) -> str:
-    for cause in _causes(exc):
-        if isinstance(cause, ConnectionRefusedError) or (
-            isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED
-        ):
-            return "connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset"
-        if isinstance(cause, OSError) and cause.strerror:
-            return one_line(cause.strerror, 80).lower()
-    return fallback
-
-
-def _tls_reason(exc: ssl.SSLError) -> str:
-    verify = getattr(exc, "verify_message", None)
-    if verify:
-        return f"certificate: {verify}"
-    reason = (exc.reason or str(exc)).lower().replace("_", " ")
-    if "wrong version number" in reason or "record layer failure" in reason:
-        return f"{reason}; is it a plain http:// server?"
-    return one_line(reason, 80)
 
 
 class Stream:
