@@ -251,6 +251,7 @@ def test_api_key_from_option_or_environment_never_saved(
     apply_options(settings, args)
     config = settings.backend_config()
     assert (config.api_key, config.timeout) == ("from-cli", 12.0)
+    assert Settings().backend_config().api_key == "from-cli"  # a save opened later this run
     assert "from-cli" not in repr(settings) and "from-cli" not in repr(config)
 
     campaign = Campaign(title="Secret", settings=settings)

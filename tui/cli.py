@@ -125,13 +125,18 @@ def apply_options(settings: Any, args: argparse.Namespace) -> None:
 
 
 def _apply_server_options(settings: Any, args: argparse.Namespace) -> None:
-    """--api-key and --timeout (or their variables): for this run only, never saved."""
+    """--api-key and --timeout (or their variables): for this run only, never saved.
+
+    The key also goes into this process's $GRUE_API_KEY, so a game opened later from the
+    home screen (whose save has no key) uses it too.
+    """
     import os
 
-    from tui.core.backend import TIMEOUT_ENV
+    from tui.core.backend import API_KEY_ENV, TIMEOUT_ENV
 
     if args.api_key is not None:
         settings.api_key = args.api_key
+        os.environ[API_KEY_ENV] = args.api_key
     timeout, name = args.timeout, "--timeout"
     if timeout is None and os.environ.get(TIMEOUT_ENV):
         name = TIMEOUT_ENV
