@@ -16,7 +16,7 @@ from remote_standin import Request, StandIn, completion_event, send_json, send_s
 
 from tui.backends.factory import make_backend
 from tui.backends.remote import KoboldBackend, OpenAIBackend
-from tui.cli import apply_options, build_parser
+from tui.cli import UsageError, apply_server_options, build_parser, main
 from tui.core.backend import BackendConfig, BackendError, Prompt
 from tui.core.sampler import Sampler
 from tui.engine.campaign import Campaign, Settings
@@ -235,11 +235,17 @@ def test_no_key_no_header() -> None:
         assert "authorization" not in server.requests[0].headers
 
 
+def clear_env(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Unset `names` for the test; whatever the code under test sets is undone after it."""
+    for name in names:
+        monkeypatch.setenv(name, "")  # records the value to restore, even "unset"
+        monkeypatch.delenv(name)
+
+
 def test_api_key_from_option_or_environment_never_saved(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("GRUE_API_KEY", raising=False)
-    monkeypatch.delenv("GRUE_TIMEOUT", raising=False)
+    clear_env(monkeypatch, "GRUE_API_KEY", "GRUE_TIMEOUT")
     assert Settings().backend_config().api_key == ""
     monkeypatch.setenv("GRUE_API_KEY", "from-env")
     assert Settings().backend_config().api_key == "from-env"
@@ -247,18 +253,18 @@ def test_api_key_from_option_or_environment_never_saved(
     args = build_parser().parse_args(
         ["new", "x", "--backend", "openai", "--url", "http://h:1", "--api-key", "from-cli",
          "--timeout", "12"])
-    settings = Settings()
-    apply_options(settings, args)
-    config = settings.backend_config()
+    apply_server_options(args)
+    settings = Settings(backend="openai", url="http://h:1")
+    config = settings.backend_config()  # any game this run opens, a saved one too
     assert (config.api_key, config.timeout) == ("from-cli", 12.0)
-    assert Settings().backend_config().api_key == "from-cli"  # a save opened later this run
-    assert "from-cli" not in repr(settings) and "from-cli" not in repr(config)
+    assert "from-cli" not in repr(config)
+    assert Settings(api_key="typed").backend_config().api_key == "typed"  # settings screen
 
-    campaign = Campaign(title="Secret", settings=settings)
+    campaign = Campaign(title="Secret", settings=Settings(api_key="typed"))
     path = write_save(campaign, tmp_path)
     saved = path.read_text(encoding="utf-8")
-    assert "from-cli" not in saved and "api_key" not in saved
-    assert "from-cli" not in str(settings.to_dict())
+    assert "typed" not in saved and "from-cli" not in saved and "api_key" not in saved
+    assert "typed" not in repr(campaign.settings)
 
 
 @pytest.mark.parametrize(("argv", "env", "message"), [
@@ -268,12 +274,17 @@ def test_api_key_from_option_or_environment_never_saved(
 def test_bad_timeouts_are_usage_errors(
     argv: list[str], env: str | None, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui.cli import UsageError
-
     if env is None:
-        monkeypatch.delenv("GRUE_TIMEOUT", raising=False)
+        clear_env(monkeypatch, "GRUE_TIMEOUT")
     else:
         monkeypatch.setenv("GRUE_TIMEOUT", env)
     args = build_parser().parse_args(["new", "x", *argv])
     with pytest.raises(UsageError, match=message):
-        apply_options(Settings(), args)
+        apply_server_options(args)
+
+
+def test_bad_timeout_on_the_command_line_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GRUE_TIMEOUT", "soon")
+    assert main(["new", "lantern-road", "--plain"]) == 2
+    assert capsys.readouterr().err == "grue: GRUE_TIMEOUT must be a number of seconds\n"

@@ -39,6 +39,31 @@ def _add_play_options(p: argparse.ArgumentParser) -> None:
                    help="attach a lorebook (SillyTavern, NovelAI, KoboldAI...); repeatable")
 
 
+def apply_server_options(args: argparse.Namespace) -> None:
+    """--api-key and --timeout, for this run only (never saved): they become this process's
+    $GRUE_API_KEY and $GRUE_TIMEOUT, which every game the run opens reads
+    (`Settings.backend_config`). A bad $GRUE_TIMEOUT is a usage error here."""
+    import os
+
+    from tui.core.backend import API_KEY_ENV, TIMEOUT_ENV
+
+    if getattr(args, "api_key", None) is not None:
+        os.environ[API_KEY_ENV] = args.api_key
+    if not hasattr(args, "timeout"):
+        return
+    timeout, name = args.timeout, "--timeout"
+    if timeout is None and os.environ.get(TIMEOUT_ENV):
+        name = TIMEOUT_ENV
+        try:
+            timeout = float(os.environ[TIMEOUT_ENV])
+        except ValueError:
+            raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds") from None
+    if timeout is not None:
+        if not 0 < timeout < float("inf"):
+            raise UsageError(f"{name} must be a positive number of seconds")
+        os.environ[TIMEOUT_ENV] = str(timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grue",
@@ -94,7 +119,6 @@ def apply_options(settings: Any, args: argparse.Namespace) -> None:
         settings.backend = args.backend
     if args.url is not None:
         settings.url = args.url
-    _apply_server_options(settings, args)
     if args.ctx is not None:
         if args.ctx < 256:
             raise UsageError("--ctx must be at least 256")
@@ -122,32 +146,6 @@ def apply_options(settings: Any, args: argparse.Namespace) -> None:
         settings.template = args.template
     if args.style is not None:
         settings.prompt_style = args.style
-
-
-def _apply_server_options(settings: Any, args: argparse.Namespace) -> None:
-    """--api-key and --timeout (or their variables): for this run only, never saved.
-
-    The key also goes into this process's $GRUE_API_KEY, so a game opened later from the
-    home screen (whose save has no key) uses it too.
-    """
-    import os
-
-    from tui.core.backend import API_KEY_ENV, TIMEOUT_ENV
-
-    if args.api_key is not None:
-        settings.api_key = args.api_key
-        os.environ[API_KEY_ENV] = args.api_key
-    timeout, name = args.timeout, "--timeout"
-    if timeout is None and os.environ.get(TIMEOUT_ENV):
-        name = TIMEOUT_ENV
-        try:
-            timeout = float(os.environ[TIMEOUT_ENV])
-        except ValueError:
-            raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds") from None
-    if timeout is not None:
-        if not 0 < timeout < float("inf"):
-            raise UsageError(f"{name} must be a positive number of seconds")
-        settings.timeout = timeout
 
 
 def play(campaign: Any, args: argparse.Namespace, fresh: bool = False) -> int:
@@ -281,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.run()
         return app.return_code or 0
     try:
+        apply_server_options(args)
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"grue: {exc}", file=sys.stderr)

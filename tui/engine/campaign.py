@@ -98,9 +98,8 @@ class Settings:
     prompt_style: str = "auto"  # "auto" | "instruct" | "story"
     sampler: Sampler = DEFAULT_SAMPLER
     # For this run only, never saved (not in to_dict): the server's key or KoboldCpp password
-    # ("" = $GRUE_API_KEY), and the stall timeout in seconds (0 = $GRUE_TIMEOUT or 60).
+    # from the settings screen ("" = $GRUE_API_KEY, which `grue --api-key` sets).
     api_key: str = field(default="", repr=False)
-    timeout: float = 0.0
 
     def backend_config(self) -> BackendConfig:
         """What the backend factory needs to build this campaign's model engine."""
@@ -108,7 +107,7 @@ class Settings:
                              n_ctx=self.n_ctx, seed=self.seed,
                              repeat_window=self.sampler.repetition_range,
                              api_key=self.api_key or os.environ.get(API_KEY_ENV, ""),
-                             timeout=self.timeout or stall_timeout())
+                             timeout=stall_timeout())
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
