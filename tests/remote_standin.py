@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +38,8 @@ class StandIn:
     routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     read_delay: float = 0.0  # seconds to wait before reading a request (a busy server)
+    keep_alive: bool = False  # serve requests on one connection until the client closes it
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this server-side context
 
     def __post_init__(self) -> None:
         self._listener = socket.socket()
@@ -44,8 +47,10 @@ class StandIn:
         self._listener.listen(16)
         self._listener.settimeout(0.1)
         self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
         self.disconnects = 0
+        self.connections = 0  # accepted connections
+        self.closed_by_client = threading.Event()  # a kept-alive connection saw EOF
         self._stop = threading.Event()
         self._conns: list[socket.socket] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -81,17 +86,25 @@ class StandIn:
             except (TimeoutError, OSError):
                 continue
             self._conns.append(conn)
+            self.connections += 1
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         try:
-            time.sleep(self.read_delay)
-            req = _read_request(conn)
-            if req is None:
-                return
-            self.requests.append(req)
-            handler = self.routes.get((req.method, req.path), not_found)
-            handler(req, conn)
+            if self.tls is not None:
+                conn.settimeout(10)
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            while True:
+                time.sleep(self.read_delay)
+                req = _read_request(conn)
+                if req is None:
+                    self.closed_by_client.set()
+                    return
+                self.requests.append(req)
+                handler = self.routes.get((req.method, req.path), not_found)
+                handler(req, conn)
+                if not self.keep_alive:
+                    return
         except OSError:
             self.disconnects += 1
         finally:
@@ -100,7 +113,7 @@ class StandIn:
 
 
 def _read_request(conn: socket.socket) -> Request | None:
-    conn.settimeout(10)
+    conn.settimeout(30)
     data = b""
     while b"\r\n\r\n" not in data:
         more = conn.recv(65536)
@@ -123,15 +136,19 @@ def _read_request(conn: socket.socket) -> Request | None:
     return Request(method, path, headers, body)
 
 
-def head(status: int = 200, content_type: str = "application/json", **extra: str) -> bytes:
-    lines = [f"HTTP/1.1 {status} X", f"Content-Type: {content_type}", "Connection: close"]
+def head(
+    status: int = 200, content_type: str = "application/json", keep_alive: bool = False,
+    **extra: str,
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} X", f"Content-Type: {content_type}"]
+    lines += [] if keep_alive else ["Connection: close"]
     lines += [f"{k.replace('_', '-')}: {v}" for k, v in extra.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def send_json(conn: socket.socket, obj: Any, status: int = 200) -> None:
+def send_json(conn: socket.socket, obj: Any, status: int = 200, keep_alive: bool = False) -> None:
     body = json.dumps(obj).encode()
-    conn.sendall(head(status, Content_Length=str(len(body))) + body)
+    conn.sendall(head(status, keep_alive=keep_alive, Content_Length=str(len(body))) + body)
 
 
 def send_body(conn: socket.socket, body: bytes, content_type: str, status: int = 200) -> None:
@@ -149,13 +166,14 @@ def send_sse(
     delay: float = 0.0,
     terminate: bool = True,
     abort: threading.Event | None = None,
+    keep_alive: bool = False,
 ) -> int:
     """Stream `events` (each a whole `data: ...`/`event: ...` block) chunked; return the count.
 
     `terminate=False` leaves the chunked body without its final chunk (a cut-off stream).
     Raises OSError when the client has gone away.
     """
-    conn.sendall(head(200, "text/event-stream", Transfer_Encoding="chunked"))
+    conn.sendall(head(200, "text/event-stream", keep_alive, Transfer_Encoding="chunked"))
     sent = 0
     for event in events:
         if abort is not None and abort.is_set():

@@ -26,6 +26,11 @@ def _add_play_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model file (.gguf) or downloaded model name")
     p.add_argument("--backend", choices=["local", "openai", "kobold"], default=None)
     p.add_argument("--url", default=None, help="server URL for --backend openai|kobold")
+    p.add_argument("--api-key", default=None, metavar="KEY",
+                   help="the server's API key or KoboldCpp password (default $GRUE_API_KEY);"
+                        " never saved")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up on a server silent this long (default $GRUE_TIMEOUT or 60)")
     p.add_argument("--ctx", type=int, default=None, help="context window in tokens")
     p.add_argument("--max-tokens", type=int, default=None, help="tokens per response")
     p.add_argument("--seed", type=int, default=None, help="make a run repeatable")
@@ -35,6 +40,31 @@ def _add_play_options(p: argparse.ArgumentParser) -> None:
                    help="prompt style: the model's chat template, or plain story text")
     p.add_argument("--lorebook", action="append", default=[], metavar="FILE",
                    help="attach a lorebook (SillyTavern, NovelAI, KoboldAI...); repeatable")
+
+
+def apply_server_options(args: argparse.Namespace) -> None:
+    """--api-key and --timeout, for this run only (never saved): they become this process's
+    $GRUE_API_KEY and $GRUE_TIMEOUT, which every game the run opens reads
+    (`Settings.backend_config`). A bad $GRUE_TIMEOUT is a usage error here."""
+    import os
+
+    from tui.core.backend import API_KEY_ENV, TIMEOUT_ENV
+
+    if getattr(args, "api_key", None) is not None:
+        os.environ[API_KEY_ENV] = args.api_key
+    if not hasattr(args, "timeout"):
+        return
+    timeout, name = args.timeout, "--timeout"
+    if timeout is None and os.environ.get(TIMEOUT_ENV):
+        name = TIMEOUT_ENV
+        try:
+            timeout = float(os.environ[TIMEOUT_ENV])
+        except ValueError:
+            raise UsageError(f"{TIMEOUT_ENV} must be a number of seconds") from None
+    if timeout is not None:
+        if not 0 < timeout < float("inf"):
+            raise UsageError(f"{name} must be a positive number of seconds")
+        os.environ[TIMEOUT_ENV] = str(timeout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.run()
         return app.return_code or 0
     try:
+        apply_server_options(args)
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"grue: {exc}", file=sys.stderr)

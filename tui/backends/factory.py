@@ -42,4 +42,10 @@ def make_backend(config: BackendConfig) -> Backend:
         raise BackendError(f"--backend {config.kind} needs --url http://host:port")
     from tui.backends import remote
 
-    return remote.make_backend(config.kind, config.url, model=config.model or None)
+    return remote.make_backend(
+        config.kind,
+        config.url,
+        model=config.model or None,
+        api_key=config.api_key or None,
+        timeout=config.timeout,
+    )

@@ -1,12 +1,14 @@
-"""Pieces shared by the remote backends: sampler mapping and the estimating tokenizer."""
+"""Pieces shared by the remote backends: sampler mapping, the estimating tokenizer and the
+client-side cap on a streamed reply."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import Any
 
+from tui.core.backend import BackendError
 from tui.core.sampler import NEUTRAL, Sampler
 
 ESTIMATE_NOTE = (
@@ -80,3 +82,50 @@ class EstimateTokenizer:
     def detokenize(self, tokens: list[int]) -> str:
         n = len(self._pieces)
         return "".join(self._pieces[t] for t in tokens if 0 <= t < n)
+
+
+# A streamed token costs 100-500 bytes of JSON on the wire; this leaves room for servers
+# that send timings or keep-alive comments, and still ends a reply that never does.
+BYTES_PER_TOKEN = 4096
+BYTES_FLOOR = 1024 * 1024
+
+
+class ReplyCap:
+    """The client-side end of one streamed reply, for servers that never end one.
+
+    At most `max_tokens` pieces of text (a server sends one token or fewer per piece): after
+    them the stream is still read to its end, but a further piece of text means the server
+    ignores `max_tokens`, and the reply stops there. A byte budget for everything on the
+    wire (keep-alive comments included) ends a stream that never sends text.
+    """
+
+    def __init__(self, max_tokens: int) -> None:
+        self.max_pieces = max(1, max_tokens)
+        self.byte_budget = BYTES_FLOOR + self.max_pieces * BYTES_PER_TOKEN
+        self.pieces = 0
+        self.bytes_read = 0
+        self.out_of_bytes = False
+        self.runaway = False
+
+    def read(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The body's chunks until the byte budget is spent (the chunk over it is dropped)."""
+        for chunk in chunks:
+            self.bytes_read += len(chunk)
+            if self.bytes_read > self.byte_budget:
+                self.out_of_bytes = True
+                return
+            yield chunk
+
+    def take(self) -> bool:
+        """Count one piece of text: True to pass it on; False (and `runaway`) past the cap."""
+        if self.pieces >= self.max_pieces:
+            self.runaway = True
+            return False
+        self.pieces += 1
+        return True
+
+    def check_some_text(self, label: str) -> None:
+        """After the byte budget ran out: an error if it bought no text at all."""
+        if self.pieces == 0:
+            mb = self.byte_budget / (1024 * 1024)
+            raise BackendError(f"{label}: {mb:.1f} MB from the server and no text: stopped reading")

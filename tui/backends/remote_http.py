@@ -1,46 +1,47 @@
-"""A minimal HTTP/1.1 client whose reads can be cancelled.
+"""HTTP for the remote backends, on httpx: one keep-alive client per backend.
 
-`http.client` reads block on the socket for the whole timeout, and after one timed-out read
-its file object is unusable, so a stalled server would hold a cancel for minutes. Here every
-read waits at most `POLL` seconds, then checks the cancel event and the read deadline, so
-closing a stream is prompt and a silent server becomes a one-line `BackendError`.
-
-One connection per request (`Connection: close`): closing the socket is how a cancelled
-generation tells the server to stop.
+httpx brings what players' setups need: proxies from the environment (`HTTPS_PROXY`,
+`NO_PROXY`, `SSL_CERT_FILE`), TLS, redirects, keep-alive, and per-phase timeouts (connect,
+and a stall timeout for every read and write). What it cannot do is wake a read that is
+waiting on a silent server when the player presses Esc, so a small watcher thread shuts the
+request's socket down when the cancel event is set (see docs/architecture.md, "Remote
+backends"); the blocked read then returns at once and the request ends as `Cancelled`.
+Every failure becomes one `BackendError` line naming the URL.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
-import re
 import socket
-import ssl
 import threading
-import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
+from tui.backends.remote_messages import (
+    connect_failure,
+    exchange_failure,
+    one_line,
+    server_message,
+    status_phrase,
+)
 from tui.core.backend import BackendError
 
-POLL = 0.1  # seconds a single socket read may block before cancel is checked again
-MAX_HEADER_BYTES = 64 * 1024
-MAX_BODY_BYTES = 32 * 1024 * 1024
-MAX_MESSAGE = 200  # characters of a server's message kept in an error line
+__all__ = ["Cancelled", "Endpoint", "HttpClient", "Response", "Stream", "one_line"]
+
+POLL = 0.1  # seconds between the cancel watcher's looks at the cancel event
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole (non-streamed) answer
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error page: enough for its message
+DRAIN_SECONDS = 1.0  # how long the end of a finished stream is waited for (keep-alive)
 
 
 class Cancelled(Exception):
     """The caller's cancel event was set while waiting for the server."""
-
-
-def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Collapse whitespace (and any HTML tags) so a server's text fits one error line."""
-    text = re.sub(r"<[^>]{0,200}>", " ", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Endpoint:
 class Response:
     status: int
     reason: str
-    headers: dict[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
 
     @property
@@ -83,39 +84,47 @@ class Response:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def server_message(body: bytes) -> str:
-    """The human part of an error body: OpenAI/FastAPI/KoboldCpp JSON shapes, else the text."""
-    text = body.decode("utf-8", "replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return one_line(text)
-    for _ in range(3):  # {"error": {"message": ...}}, {"detail": [{"msg": ...}]}, ...
-        if isinstance(data, dict):
-            for key in ("error", "detail", "message", "msg", "result"):
-                if key in data:
-                    data = data[key]
-                    break
-            else:
-                break
-        elif isinstance(data, list) and data:
-            data = data[0]
-        else:
-            break
-    if isinstance(data, dict) and isinstance(data.get("msg"), str):
-        data = data["msg"]
-    return one_line(data if isinstance(data, str) else json.dumps(data))
-
-
-@dataclass
 class HttpClient:
-    """Requests against one server. `label` names it in errors (e.g. `http://host:8080/v1`)."""
+    """Requests against one server. `label` names it in errors (e.g. `http://host:8080/v1`).
 
-    endpoint: Endpoint
-    label: str
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    headers: dict[str, str] = field(default_factory=dict)
+    `read_timeout` is the stall timeout: how long one read (or write) may wait for the server.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        label: str,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.label = label
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._http = httpx.Client(
+            headers={
+                "User-Agent": "grue",
+                "Accept": "application/json, text/event-stream",
+                "Accept-Encoding": "identity",  # a compressed event stream arrives in lumps
+                **(headers or {}),
+            },
+            timeout=self._timeout(read_timeout),
+            follow_redirects=True,
+            trust_env=True,
+        )
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._cancel: threading.Event | None = None
+        # The first bytes heard since the current request was sent: a server that closes
+        # after a few bytes of something else (SSH, a game server) did answer, just not in
+        # HTTP, which httpx cannot tell from silence.
+        self._heard = bytearray()
+        self._connected = False  # the current request opened a connection (else reused one)
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self._http.close()
 
     # -- public -------------------------------------------------------------------------
 
@@ -137,9 +146,9 @@ class HttpClient:
         """One whole request; HTTP errors (status >= 400) raise unless in `ok_statuses`."""
         with self.open(method, path, body, timeout=timeout) as stream:
             resp = stream.response
+            if resp.status >= 400 and resp.status not in ok_statuses:
+                raise self.http_error(path, stream.error_response())
             resp.body = b"".join(stream.body(MAX_BODY_BYTES))
-        if resp.status >= 400 and resp.status not in ok_statuses:
-            raise self.http_error(path, resp)
         return resp
 
     def open(
@@ -155,69 +164,127 @@ class HttpClient:
 
         Raises `Cancelled` if `cancel` is set before the headers arrive.
         """
-        sock = self._connect()
-        stream = Stream(sock, self, path, cancel, timeout or self.read_timeout)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        stall = timeout or self.read_timeout
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = self._http.build_request(
+            method,
+            self.endpoint.base + path,
+            content=data,
+            headers={"Content-Type": "application/json"} if data is not None else None,
+            timeout=self._timeout(stall),
+            extensions={"trace": self._trace},
+        )
+        done = threading.Event()
+        if cancel is not None:
+            self._watch(cancel, done)
         try:
-            sock.settimeout(stream.read_timeout)  # a big prompt may wait on a busy server
-            sock.sendall(self._request_bytes(method, path, body))
-            sock.settimeout(POLL)
-            stream.read_head()
-        except OSError as exc:
-            stream.close()
-            raise BackendError(
-                f"{self.where(path)}: connection lost while sending ({_reason(exc)})"
-            ) from exc
+            response = self._send(request, cancel)
+        except httpx.HTTPError as exc:
+            self._finish(done)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled from None
+            raise self._error(exc, path, stall, answered=False) from None
         except BaseException:
-            stream.close()
+            self._finish(done)
             raise
-        return stream
+        return Stream(self, response, path, cancel, done, stall)
+
+    def _send(self, request: httpx.Request, cancel: threading.Event | None) -> httpx.Response:
+        """Send; once more on a new connection if a kept-alive one turns out closed.
+
+        A server may close an idle connection (its keep-alive timeout, or after an error)
+        just as a request goes out on it: then it never read the request, and nothing came
+        back. Only that case is retried.
+        """
+        for attempt in (1, 2):
+            self._heard.clear()
+            self._connected = False
+            try:
+                return self._http.send(request, stream=True)
+            except httpx.RemoteProtocolError as exc:
+                unheard = "without sending a response" in str(exc) and not self._heard
+                cancelled = cancel is not None and cancel.is_set()
+                if attempt == 2 or self._connected or cancelled or not unheard:
+                    raise
+        raise AssertionError("unreachable")
 
     def where(self, path: str) -> str:
         """The full URL of `path`, for error lines."""
         return self.endpoint.base + path
 
     def http_error(self, path: str, resp: Response) -> BackendError:
-        msg = server_message(resp.body) or resp.reason
+        msg = server_message(resp.body) or resp.reason or status_phrase(resp.status)
         return BackendError(f"{self.where(path)}: HTTP {resp.status}: {msg}")
 
     # -- internals ------------------------------------------------------------------------
 
-    def _connect(self) -> socket.socket:
-        ep = self.endpoint
-        try:
-            sock = socket.create_connection((ep.host, ep.port), timeout=self.connect_timeout)
-        except socket.gaierror as exc:
-            raise BackendError(f"cannot reach {self.label}: unknown host {ep.host}") from exc
-        except TimeoutError as exc:
-            raise BackendError(
-                f"cannot reach {self.label}: no answer within {self.connect_timeout:g} s"
-            ) from exc
-        except OSError as exc:
-            raise BackendError(f"cannot reach {self.label}: {_reason(exc)}") from exc
-        if ep.scheme == "https":
-            try:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=ep.host)
-            except (OSError, ssl.SSLError) as exc:
-                sock.close()
-                raise BackendError(f"cannot reach {self.label}: TLS failed ({exc})") from exc
-        return sock
+    def _timeout(self, stall: float) -> httpx.Timeout:
+        return httpx.Timeout(stall, connect=self.connect_timeout)
 
-    def _request_bytes(self, method: str, path: str, body: Any) -> bytes:
-        ep = self.endpoint
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
-        host = f"[{ep.host}]" if ":" in ep.host else ep.host
-        lines = [
-            f"{method} {ep.prefix}{path} HTTP/1.1",
-            f"Host: {host}:{ep.port}",
-            "User-Agent: grue",
-            "Accept: application/json, text/event-stream",
-            "Accept-Encoding: identity",
-            "Connection: close",
-        ]
-        if body is not None:
-            lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
-        lines += [f"{k}: {v}" for k, v in self.headers.items()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember every socket this client opens (TCP or TLS), and
+        let its stream note the first bytes of each answer (`_heard`)."""
+        if not event.endswith(".complete"):
+            return
+        stream = info.get("return_value")
+        get_info = getattr(stream, "get_extra_info", None)
+        sock = get_info("socket") if callable(get_info) else None
+        if not isinstance(sock, socket.socket):
+            return
+        self._connected = True
+        with self._lock:
+            self._sockets.add(sock)
+            cancel = self._cancel
+        if cancel is not None and cancel.is_set():
+            _shut(sock)
+        read = getattr(stream, "read", None)
+        if callable(read):
+            heard = self._heard
+
+            def noting_read(max_bytes: int, timeout: float | None = None) -> bytes:
+                data: bytes = read(max_bytes, timeout)
+                if len(heard) < 64:
+                    heard.extend(data[: 64 - len(heard)])
+                return data
+
+            stream.read = noting_read  # type: ignore[union-attr]
+
+    def _watch(self, cancel: threading.Event, done: threading.Event) -> None:
+        """Until `done`: when `cancel` is set, shut this client's sockets down.
+
+        The backend makes one request at a time, so the only busy socket is this request's;
+        idle kept-alive ones are shut too, and the pool drops them as closed by the server.
+        """
+        with self._lock:
+            self._cancel = cancel
+
+        def watch() -> None:
+            while not done.is_set():
+                if cancel.wait(POLL):
+                    with self._lock:  # not once `_finish` has run: the next request is safe
+                        if not done.is_set():
+                            for sock in list(self._sockets):
+                                _shut(sock)
+                    return
+
+        threading.Thread(target=watch, name="grue-http-cancel", daemon=True).start()
+
+    def _finish(self, done: threading.Event) -> None:
+        """The request is over: its watcher must not shut anything down from now on."""
+        with self._lock:
+            done.set()
+            self._cancel = None
+
+    def _error(
+        self, exc: httpx.HTTPError, path: str, stall: float, *, answered: bool
+    ) -> BackendError:
+        reason = connect_failure(exc, self.endpoint.host, self.connect_timeout)
+        if reason is not None:
+            return BackendError(f"cannot reach {self.label}{reason}")
+        where = self.where(path)
+        return BackendError(f"{where}: {exchange_failure(exc, stall, answered, self._heard)}")
 
     def _json(self, resp: Response, path: str) -> Any:
         text = resp.body.decode("utf-8", "replace")
@@ -230,33 +297,32 @@ class HttpClient:
             ) from None
 
 
-def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ECONNREFUSED or isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    return one_line(exc.strerror or str(exc) or type(exc).__name__, 80).lower()
+def _shut(sock: socket.socket) -> None:
+    """Wake any read or write waiting on `sock` (closing alone does not, on Linux)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class Stream:
-    """An open response: status and headers read, body read incrementally and cancellably."""
+    """An open response: status and headers read, body read as it arrives, cancellably."""
 
     def __init__(
         self,
-        sock: socket.socket,
         client: HttpClient,
+        response: httpx.Response,
         path: str,
         cancel: threading.Event | None,
-        read_timeout: float,
+        done: threading.Event,
+        stall: float,
     ) -> None:
-        self._sock: socket.socket | None = sock
         self._client = client
-        self._where = client.where(path)
+        self._response = response
+        self._path = path
         self._cancel = cancel
-        self.read_timeout = read_timeout
-        self._buf = bytearray()
-        self._eof = False
-        self.response = Response(0, "", {})
+        self._done = done
+        self._stall = stall
+        self._parts: Iterator[bytes] | None = None  # one iterator: `drain` goes on with it
+        self.response = Response(response.status_code, response.reason_phrase, response.headers)
 
     def __enter__(self) -> Stream:
         return self
@@ -265,162 +331,71 @@ class Stream:
         self.close()
 
     def close(self) -> None:
-        """Drop the connection; a server streaming to it sees the disconnect and stops."""
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        """Drop the response; unless it was read to the end, httpx closes the connection,
+        and a server streaming to it sees the disconnect and stops."""
+        try:
+            self._response.close()
+        finally:
+            self._client._finish(self._done)
 
     @property
     def closed(self) -> bool:
-        return self._sock is None
+        return self._response.is_closed
 
-    # -- reading ---------------------------------------------------------------------------
-
-    def _fill(self) -> bool:
-        """Read more bytes into the buffer; False at end of stream."""
-        if self._eof or self._sock is None:
-            return False
-        deadline = time.monotonic() + self.read_timeout
-        while True:
-            if self._cancel is not None and self._cancel.is_set():
-                self.close()
-                raise Cancelled
-            try:
-                data = self._sock.recv(65536)
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    self.close()
-                    raise BackendError(
-                        f"{self._where}: server stopped answering "
-                        f"(nothing for {self.read_timeout:g} s)"
-                    ) from None
-                continue
-            except ssl.SSLWantReadError:
-                continue
-            except OSError as exc:
-                self.close()
-                raise BackendError(f"{self._where}: connection lost ({_reason(exc)})") from exc
-            if not data:
-                self._eof = True
-                return False
-            self._buf += data
-            return True
-
-    def _readline(self, limit: int) -> bytes | None:
-        """One CRLF/LF-terminated line without its ending; None at EOF before any byte."""
-        while True:
-            i = self._buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self._buf[:i])
-                del self._buf[: i + 1]
-                return line.rstrip(b"\r")
-            if len(self._buf) > limit:
-                raise self._garbage("line too long")
-            if not self._fill():
-                if self._buf:
-                    line = bytes(self._buf)
-                    self._buf.clear()
-                    return line
-                return None
-
-    def _garbage(self, what: str) -> BackendError:
-        self.close()
-        return BackendError(f"{self._where}: not an HTTP answer ({what})")
-
-    def read_head(self) -> None:
-        while True:
-            line = self._readline(MAX_HEADER_BYTES)
-            if line is None:
-                self.close()
-                raise BackendError(f"{self._where}: server closed the connection without answering")
-            m = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})(?: (.*))?$", line)
-            if not m:
-                raise self._garbage(repr(one_line(line.decode("latin-1"), 40)))
-            status = int(m.group(1))
-            headers: dict[str, str] = {}
-            size = 0
-            while True:
-                hline = self._readline(MAX_HEADER_BYTES)
-                if hline is None:
-                    raise self._garbage("headers cut off")
-                size += len(hline)
-                if size > MAX_HEADER_BYTES:
-                    raise self._garbage("headers too long")
-                if not hline:
-                    break
-                name, _, value = hline.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-            if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
-                continue
-            reason = (m.group(2) or b"").decode("latin-1")
-            self.response = Response(status, reason, headers)
-            return
+    def _cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
 
     def body(self, limit: int | None = None) -> Iterator[bytes]:
-        """Yield the body as it arrives (chunked, sized or until close).
-
-        A chunked or sized body that ends early raises a "cut off" `BackendError`.
-        """
-        headers = self.response.headers
+        """Yield the body as it arrives; an answer over `limit` bytes is an error."""
+        where = self._client.where(self._path)
         total = 0
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            parts = self._chunked()
-        elif "content-length" in headers:
-            try:
-                length = int(headers["content-length"])
-            except ValueError:
-                raise self._garbage("bad Content-Length") from None
-            parts = self._sized(length)
-        else:
-            parts = self._until_close()
-        for part in parts:
-            total += len(part)
-            if limit is not None and total > limit:
-                self.close()
-                raise BackendError(f"{self._where}: answer too large")
-            yield part
+        if self._parts is None:
+            self._parts = self._response.iter_bytes()
+        try:
+            for part in self._parts:
+                total += len(part)
+                if limit is not None and total > limit:
+                    self.close()
+                    raise BackendError(
+                        f"{where}: answer too large (over {limit // (1024 * 1024)} MB)"
+                    )
+                yield part
+        except httpx.HTTPError as exc:
+            if self._cancelled():
+                raise Cancelled from None
+            raise self._client._error(exc, self._path, self._stall, answered=True) from None
+        if self._cancelled():
+            raise Cancelled
 
-    def _take_buffer(self, n: int | None = None) -> bytes:
-        n = len(self._buf) if n is None else min(n, len(self._buf))
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
+    def drain(self, limit: int = ERROR_BODY_BYTES, seconds: float = DRAIN_SECONDS) -> None:
+        """Read the rest of a finished answer (the end of a chunked stream after `[DONE]`),
+        so its connection can be kept alive. A server that goes on for longer than `seconds`
+        or `limit` bytes just has the connection closed."""
+        deadline = threading.Event()
+        timer = threading.Timer(seconds, deadline.set)
+        timer.daemon = True
+        timer.start()
+        self._cancel = deadline  # errors after the deadline are an end, not a failure
+        self._client._watch(deadline, self._done)
+        try:
+            total = 0
+            for part in self.body():
+                total += len(part)
+                if total > limit:
+                    break
+        except (BackendError, Cancelled):
+            pass
+        finally:
+            timer.cancel()
 
-    def _cut_off(self) -> BackendError:
-        self.close()
-        return BackendError(f"{self._where}: answer cut off (connection closed)")
-
-    def _sized(self, length: int) -> Iterator[bytes]:
-        while length > 0:
-            if not self._buf and not self._fill():
-                raise self._cut_off()
-            part = self._take_buffer(length)
-            length -= len(part)
-            yield part
-
-    def _until_close(self) -> Iterator[bytes]:
-        while True:
-            if self._buf:
-                yield self._take_buffer()
-            if not self._fill():
-                return
-
-    def _chunked(self) -> Iterator[bytes]:
-        while True:
-            line = self._readline(1024)
-            if line is None:
-                raise self._cut_off()
-            try:
-                size = int(line.split(b";")[0].strip() or b"x", 16)
-            except ValueError:
-                raise self._garbage("bad chunk size") from None
-            if size == 0:
-                while True:  # trailers until the blank line; tolerate a missing one
-                    trailer = self._readline(MAX_HEADER_BYTES)
-                    if not trailer:
-                        return
-            yield from self._sized(size)
-            if self._readline(16) is None:
-                raise self._cut_off()
+    def error_response(self) -> Response:
+        """The response with the start of its body: enough for the message of an error page
+        (a 3 MB HTML page from a proxy says its status, not that it is too large)."""
+        data = bytearray()
+        with contextlib.suppress(BackendError):
+            for part in self.body():
+                data += part
+                if len(data) >= ERROR_BODY_BYTES:
+                    break
+        self.response.body = bytes(data[:ERROR_BODY_BYTES])
+        return self.response

@@ -16,10 +16,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from tui.backends.remote_common import sampler_fields, unsupported
+from tui.backends.remote_common import ReplyCap, sampler_fields, unsupported
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
 from tui.backends.sse import SSEError, parse_events
 from tui.core.backend import (
+    STALL_TIMEOUT,
     Backend,
     BackendError,
     Capabilities,
@@ -55,7 +56,8 @@ class KoboldBackend(Backend):
 
     KoboldCpp serves one model, so `model` is only a label check: a different name loaded
     there is reported in `info.extra["asked_model"]`, not refused. `n_ctx` caps the context;
-    `api_key` is the server's `--password`.
+    `api_key` is the server's `--password` (sent as `Authorization: Bearer`); `timeout` is the
+    stall timeout in seconds.
     """
 
     capabilities = Capabilities(counts_tokens=True, can_cancel=True, takes_token_prompt=False)
@@ -64,7 +66,7 @@ class KoboldBackend(Backend):
         self,
         url: str,
         model: str | None = None,
-        timeout: float = 300.0,
+        timeout: float = STALL_TIMEOUT,
         *,
         api_key: str | None = None,
         connect_timeout: float = 5.0,
@@ -81,6 +83,13 @@ class KoboldBackend(Backend):
         self._n_ctx = n_ctx
         self._info: ModelInfo | None = None
         self._bos_prefix: list[int] = []
+
+    @property
+    def stall_timeout(self) -> float:
+        return self._client.read_timeout
+
+    def close(self) -> None:
+        self._client.close()
 
     def _get(self, path: str) -> Any:
         return self._client.get_json(path, timeout=min(PROBE_TIMEOUT, self._client.read_timeout))
@@ -178,33 +187,39 @@ class KoboldBackend(Backend):
         path = "/api/extra/generate/stream"
         label = self._client.where(path)
         finished = False
+        cap = ReplyCap(sampler.max_tokens)
         try:
             with self._client.open("POST", path, body, cancel=cancel) as conn:
                 resp = conn.response
                 if resp.status >= 400:
-                    resp.body = b"".join(conn.body(1024 * 1024))
-                    raise self._client.http_error(path, resp)
+                    raise self._client.http_error(path, conn.error_response())
                 if resp.content_type not in ("text/event-stream", ""):
                     raise BackendError(
                         f"{label}: expected an event stream, got {resp.content_type}"
                     )
-                for event in parse_events(conn.body()):
-                    if cancel.is_set():
+                for event in parse_events(cap.read(conn.body())):
+                    if cancel.is_set() or cap.out_of_bytes:
                         break
                     token = _token(event.data, label)
                     if token:
+                        if not cap.take():
+                            break
                         yield token
                     if cancel.is_set():
                         break
                 else:
-                    finished = True
+                    finished = not cap.out_of_bytes
+                if cap.out_of_bytes:
+                    cap.check_some_text(label)
         except Cancelled:
             pass
         except SSEError as exc:
             raise BackendError(f"{label}: not an event stream ({exc})") from None
         finally:
-            # cancelled, or the caller stopped reading: the disconnect alone does not stop it
-            if not finished and (cancel.is_set() or _closing()):
+            # cancelled, capped, or the caller stopped reading: a disconnect alone does not
+            # stop KoboldCpp
+            capped = cap.runaway or cap.out_of_bytes
+            if not finished and (cancel.is_set() or capped or _closing()):
                 self._abort(genkey)
 
     def _abort(self, genkey: str) -> None:

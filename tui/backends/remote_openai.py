@@ -18,6 +18,7 @@ from typing import Any
 from tui.backends.remote_common import (
     ESTIMATE_NOTE,
     EstimateTokenizer,
+    ReplyCap,
     sampler_fields,
     unsupported,
 )
@@ -25,6 +26,7 @@ from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
 from tui.backends.remote_kobold import SAMPLERS as KOBOLD_SAMPLERS
 from tui.backends.sse import SSEError, parse_events
 from tui.core.backend import (
+    STALL_TIMEOUT,
     Backend,
     BackendError,
     Capabilities,
@@ -109,6 +111,8 @@ class OpenAIBackend(Backend):
     `server` forces a kind from `KINDS` instead of detecting it. `n_ctx` is the context size
     to assume when the server does not tell, and a cap when it does. `extra` is merged into
     every completion request (server-specific fields such as `min_tokens` or `grammar`).
+    `api_key` is sent as `Authorization: Bearer`; `timeout` is the stall timeout in seconds
+    (how long the server may say nothing).
     """
 
     def __init__(
@@ -116,7 +120,7 @@ class OpenAIBackend(Backend):
         url: str,
         model: str | None = None,
         api_key: str | None = None,
-        timeout: float = 300.0,
+        timeout: float = STALL_TIMEOUT,
         *,
         connect_timeout: float = 5.0,
         n_ctx: int | None = None,
@@ -141,6 +145,13 @@ class OpenAIBackend(Backend):
         self._estimate: EstimateTokenizer | None = None
         self._bos_prefix: list[int] = []
         self.capabilities = Capabilities(takes_token_prompt=False)
+
+    @property
+    def stall_timeout(self) -> float:
+        return self._client.read_timeout
+
+    def close(self) -> None:
+        self._client.close()
 
     # -- loading -------------------------------------------------------------------------
 
@@ -375,12 +386,12 @@ class OpenAIBackend(Backend):
         body = self.request_body(prompt, sampler, stop)
         path = "/v1/completions"
         label = self._client.where(path)
+        cap = ReplyCap(sampler.max_tokens)
         try:
             with self._client.open("POST", path, body, cancel=cancel) as conn:
                 resp = conn.response
                 if resp.status >= 400:
-                    resp.body = b"".join(conn.body(1024 * 1024))
-                    raise self._learn_n_ctx(self._client.http_error(path, resp))
+                    raise self._learn_n_ctx(self._client.http_error(path, conn.error_response()))
                 if resp.content_type == "application/json":  # the server ignored stream: true
                     data = _loads(b"".join(conn.body(32 * 1024 * 1024)).decode("utf-8"), label)
                     text, _ = _completion_text(data, label)
@@ -391,7 +402,9 @@ class OpenAIBackend(Backend):
                     raise BackendError(
                         f"{label}: expected an event stream, got {resp.content_type}"
                     )
-                outcome = yield from _read_events(conn.body(), label, cancel)
+                outcome = yield from _read_events(cap.read(conn.body()), label, cancel, cap)
+                if outcome == "done" and not (cancel.is_set() or cap.runaway or cap.out_of_bytes):
+                    conn.drain()  # keep the connection for the next request
         except Cancelled:
             return
         except SSEError as exc:
@@ -422,20 +435,30 @@ class OpenAIBackend(Backend):
         return exc
 
 
-def _read_events(chunks: Iterator[bytes], label: str, cancel: threading.Event) -> Iterator[str]:
+def _read_events(
+    chunks: Iterator[bytes], label: str, cancel: threading.Event, cap: ReplyCap
+) -> Iterator[str]:
     """Yield the text of completion events; return how the stream ended:
-    "done" ([DONE], a finish reason, or cancelled), "empty" (no event at all) or "cut"."""
+    "done" ([DONE], a finish reason, past the reply cap, or cancelled), "empty" (no event at
+    all) or "cut"."""
     finished = seen = False
     for event in parse_events(chunks):
         if cancel.is_set() or event.data.strip() == "[DONE]":
             return "done"
+        if cap.out_of_bytes:  # the rest of a cut-off event
+            break
         seen = True
         text, reason = _completion_text(_loads(event.data, label), label)
         finished = finished or reason is not None
         if text:
+            if not cap.take():
+                return "done"
             yield text
             if cancel.is_set():
                 return "done"
+    if cap.out_of_bytes:
+        cap.check_some_text(label)
+        return "done"
     return "done" if finished else ("cut" if seen else "empty")
 
 

@@ -27,16 +27,18 @@ _EOL = re.compile(rb"\r\n|\r|\n")
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Lines in O(chunk) per chunk: the buffer is sliced once per chunk, not once per line."""
     buf = b""
     for chunk in chunks:
-        buf += chunk
-        while True:
-            m = _EOL.search(buf)
+        buf = buf + chunk if buf else chunk
+        start = 0
+        for m in _EOL.finditer(buf):
             # a CR at the very end may be the first half of CRLF: wait for more
-            if m is None or (m.group() == b"\r" and m.end() == len(buf)):
+            if m.group() == b"\r" and m.end() == len(buf):
                 break
-            yield buf[: m.start()].decode("utf-8", "replace")
-            buf = buf[m.end() :]
+            yield buf[start : m.start()].decode("utf-8", "replace")
+            start = m.end()
+        buf = buf[start:]
         if len(buf) > MAX_EVENT_BYTES:
             raise SSEError("line too long")
     if buf:

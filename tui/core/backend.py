@@ -6,12 +6,26 @@ the engine builds the prompt, a backend only counts tokens and generates.
 
 from __future__ import annotations
 
+import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tui.core.sampler import Sampler
+
+STALL_TIMEOUT = 60.0  # seconds a model server may say nothing before we give up
+API_KEY_ENV = "GRUE_API_KEY"  # the server's API key (or KoboldCpp password), never saved
+TIMEOUT_ENV = "GRUE_TIMEOUT"  # the stall timeout in seconds
+
+
+def stall_timeout() -> float:
+    """The stall timeout from $GRUE_TIMEOUT, or the default (the CLI rejects bad values)."""
+    try:
+        seconds = float(os.environ.get(TIMEOUT_ENV, ""))
+    except ValueError:
+        return STALL_TIMEOUT
+    return seconds if 0 < seconds < float("inf") else STALL_TIMEOUT
 
 
 class BackendError(Exception):
@@ -107,4 +121,5 @@ class BackendConfig:
     n_ctx: int = 4096
     seed: int | None = None
     repeat_window: int = 64
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # Bearer key or KoboldCpp password
+    timeout: float = STALL_TIMEOUT  # remote servers: seconds of silence before giving up

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.core.backend import BackendConfig
+from tui.core.backend import API_KEY_ENV, BackendConfig, stall_timeout
 from tui.core.sampler import Sampler
 from tui.engine.lore import Lorebook, LoreEntry, LoreState
 from tui.engine.presets import DEFAULT_SAMPLER
@@ -96,12 +97,17 @@ class Settings:
     template: str = "auto"  # "auto" = the model's own, else a name from templates.py
     prompt_style: str = "auto"  # "auto" | "instruct" | "story"
     sampler: Sampler = DEFAULT_SAMPLER
+    # For this run only, never saved (not in to_dict): the server's key or KoboldCpp password
+    # from the settings screen ("" = $GRUE_API_KEY, which `grue --api-key` sets).
+    api_key: str = field(default="", repr=False)
 
     def backend_config(self) -> BackendConfig:
         """What the backend factory needs to build this campaign's model engine."""
         return BackendConfig(kind=self.backend, model=self.model, url=self.url,
                              n_ctx=self.n_ctx, seed=self.seed,
-                             repeat_window=self.sampler.repetition_range)
+                             repeat_window=self.sampler.repetition_range,
+                             api_key=self.api_key or os.environ.get(API_KEY_ENV, ""),
+                             timeout=stall_timeout())
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

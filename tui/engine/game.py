@@ -16,12 +16,13 @@ from pathlib import Path
 from tui.core.backend import Backend, Prompt
 from tui.core.sampler import Sampler
 from tui.core.text import clean
-from tui.engine.actions import Action, Mode, cut_at_new_action, make_action
+from tui.engine.actions import Action, Mode, make_action
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
 from tui.engine.jinja_template import template_from_jinja
 from tui.engine.saves import write_save
+from tui.engine.stream_cut import ActionLineCut
 from tui.engine.summary import needs_summary, run_summary
 from tui.engine.templates import InstructTemplate, get_template
 from tui.engine.tidy import tidy_response
@@ -91,28 +92,32 @@ def generate(
     started = time.monotonic()
     pieces: list[str] = []
     sampler = sampler.with_changes(max_tokens=builder.max_new_tokens)
-    shown = 0
+    cutter = ActionLineCut() if request.cut_actions else None
+    cut_at: int | None = None
+    received = 0
 
-    def cut(text: str) -> str:
-        return cut_at_new_action(text) if request.cut_actions else text
-
+    # O(1) per piece: clean() works character by character, so the pieces are cleaned and
+    # shown one at a time, and the cut is found incrementally (stream_cut.py).
     for piece in backend.stream(Prompt(report.tokens, report.text), sampler, report.stop, cancel):
+        received += 1
+        start = cutter.length if cutter else 0
+        cut_at = cutter.feed(piece) if cutter else None
+        if cut_at is not None:
+            piece = piece[: max(0, cut_at - start)]
         pieces.append(piece)
-        whole = "".join(pieces)
-        text = cut(whole)
-        safe = clean(text)
-        if len(safe) > shown:
-            on_text(safe[shown:])
-            shown = len(safe)
-        if len(text) < len(whole):
+        safe = clean(piece)
+        if safe:
+            on_text(safe)
+        if cut_at is not None:
             break  # the model began a new action line: the player's turn
-    final = clean(cut("".join(pieces)))
+    final = "".join(pieces)
+    final = clean(final[:cut_at] if cut_at is not None else final)
     return GenerationResult(
         text=final,
         report=report,
         cancelled=cancel.is_set(),
         seconds=time.monotonic() - started,
-        tokens_out=len(pieces),
+        tokens_out=received,
         unsupported=backend.unsupported_samplers(sampler),
     )
 

@@ -119,6 +119,10 @@ class SettingsScreen(Screen[Settings | None]):
             yield Horizontal(Label("Server URL"), Input(s.url, id="url", compact=True,
                                                         placeholder="http://127.0.0.1:8080"),
                              classes="row")
+            yield Horizontal(Label("API key / password"),
+                             Input(s.api_key, id="api_key", compact=True, password=True,
+                                   placeholder="not saved"),
+                             classes="row")
             yield Static("Save these sampler values as a preset", classes="heading",
                          markup=False)
             yield Horizontal(Label("Preset name (F2)"),

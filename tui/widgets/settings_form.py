@@ -126,6 +126,7 @@ def parse_settings(values: dict[str, str], base: Settings, preset: str) -> Setti
         prompt_style=values.get("prompt_style", "auto") or "auto",
         backend=backend,
         url=url,
+        api_key=values.get("api_key", base.api_key).strip(),  # kept for this run, never saved
     )
 
 
