@@ -37,8 +37,8 @@ def _generate(backend: LocalBackend, tokens: list[int]) -> str:
     return "".join(backend.stream(Prompt(tokens, ""), GREEDY, [], threading.Event()))
 
 
-@pytest.mark.model
-def test_shifted_cache_gives_the_cold_runs_output(smol_path: Path) -> None:
+def _play(smol_path: Path) -> tuple[str, str, LocalBackend]:
+    """A turn after the window cut old story: (warm output, cold output, the warm backend)."""
     warm = LocalBackend(smol_path, n_ctx=2048, seed=7, n_threads=2)
     cold = LocalBackend(smol_path, n_ctx=2048, seed=7, n_threads=2)
     warm.load()
@@ -50,14 +50,29 @@ def test_shifted_cache_gives_the_cold_runs_output(smol_path: Path) -> None:
         action = warm.tokenize("\n> You open the door.\n")
         _generate(warm, header + old + kept)  # the previous turn fills the cache
         trimmed = header + kept + action  # the window dropped the oldest story
-        shifted_text = _generate(warm, trimmed)
-        stats = warm.last_prefill
-        assert stats.shifted
-        assert stats.read <= len(action)  # only what is new after the kept story is read
-        assert stats.reused >= len(header) + len(kept)
-        cold_text = _generate(cold, trimmed)
-        assert cold.last_prefill.reused == 0
-        assert shifted_text == cold_text and shifted_text.strip()
+        return _generate(warm, trimmed), _generate(cold, trimmed), warm
     finally:
         warm.close()
         cold.close()
+
+
+@pytest.mark.model
+def test_without_shifting_a_cut_prompt_is_read_again_exactly(smol_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.delenv("GRUE_CONTEXT_SHIFT", raising=False)
+    warm_text, cold_text, warm = _play(smol_path)
+    assert not warm.last_prefill.shifted
+    assert warm_text == cold_text and warm_text.strip()
+
+
+@pytest.mark.model
+@pytest.mark.xfail(strict=True, reason="llama.cpp's K-shift here drifts from a cold read "
+                   "(logits differ by up to ~7.5 on SmolLM2): shifting stays off by default")
+def test_shifted_cache_gives_the_cold_runs_output(smol_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRUE_CONTEXT_SHIFT", "1")
+    warm_text, cold_text, warm = _play(smol_path)
+    stats = warm.last_prefill
+    assert stats.shifted and stats.read <= 8  # only what is new after the kept story
+    assert warm_text == cold_text and warm_text.strip()

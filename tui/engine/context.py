@@ -88,7 +88,9 @@ class ContextBuilder:
         self.max_new_tokens = max_new_tokens
         self.layout = Layout(template)
         self.prefix_tokens = list(prefix_tokens or [])
-        self.chunk_fraction = chunk_fraction
+        self.chunk_fraction = chunk_fraction  # 0: trim per message (the backend can shift)
+        self.min_fill = 0.9  # a steady start keeps the window at least this full
+        self._last_start: tuple[int, object] = (0, None)
         self.incremental = True  # False: every build costs the whole history again
         self._ledger = _NO_LEDGER
 
@@ -122,19 +124,44 @@ class ContextBuilder:
         """The first of `n` history messages to keep.
 
         `prefix[i]` is the cost of messages before i (i < n), `total` that of all n. The
-        smallest start that fits is rounded up to a chunk boundary: boundaries sit where
-        the running token total of the whole story crosses multiples of a quarter window,
-        so the start (and the prompt's prefix) only moves in big steps. Both steps are
-        bisections of the prefix sums (costs are never negative, so they never decrease).
+        smallest start that fits is found by bisection of the prefix sums (costs are never
+        negative, so they never decrease). Then:
+        - when everything after the story so far (`min_start`) fits, that is the start: no
+          rounding past story the summary does not cover (it made the window collapse);
+        - with `chunk_fraction` > 0 (a backend that cannot shift its cache) the start is
+          rounded up to a chunk boundary, where the running token total of the whole story
+          crosses multiples of that fraction of the window, so the prompt's prefix only
+          moves in big steps; with 0 (context shifting) trimming is per message;
+        - the start never moves back to older story while the story before it is unchanged
+          (fired lore shrinking would otherwise swing it back and forth, each swing a full
+          re-read), unless the kept part would fall under `min_fill` of what is available.
+        See docs/architecture.md, "The context builder".
         """
         if n == 0:
             return 0
         last = n - 1  # the newest message is always kept
-        smallest = min(max(0, min_start), last)
-        # The first start from `smallest` whose suffix fits: total - prefix[start] <= avail.
-        smallest = bisect_left(prefix, total - avail, smallest, last)
-        chunk = max(1, int(self.budget * self.chunk_fraction))
-        before = prefix[smallest]
-        target = -(-before // chunk) * chunk  # round up to a chunk boundary
-        start = bisect_left(prefix, target, smallest, last)
-        return start if prefix[start] >= target else smallest
+        floor = min(max(0, min_start), last)
+        # The first start from `floor` whose suffix fits: total - prefix[start] <= avail.
+        smallest = bisect_left(prefix, total - avail, floor, last)
+        start = smallest
+        if smallest > floor and self.chunk_fraction > 0:
+            chunk = max(1, int(self.budget * self.chunk_fraction))
+            target = -(-prefix[smallest] // chunk) * chunk  # round up to a chunk boundary
+            rounded = bisect_left(prefix, target, smallest, last)
+            start = rounded if prefix[rounded] >= target else smallest
+        return self._steady_start(start, prefix, n, total, avail, floor)
+
+    def _steady_start(self, start: int, prefix: list[int], n: int, total: int, avail: int,
+                      floor: int) -> int:
+        """`start`, or the last build's start when that is later, still valid and keeps the
+        window at least `min_fill` full."""
+        merged = self._ledger.merged
+        if len(merged) != n:  # not this builder's history (a direct call): no memory
+            return start
+        last_start, last_first = self._last_start
+        if start < last_start < n and last_start >= floor and \
+                merged[last_start] is last_first and \
+                total - prefix[last_start] >= self.min_fill * avail:
+            start = last_start
+        self._last_start = (start, merged[start])
+        return start

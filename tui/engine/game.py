@@ -76,7 +76,11 @@ def make_builder(backend: Backend, campaign: Campaign) -> ContextBuilder:
     template = choose_template(campaign, info.chat_template, info.bos_token, info.eos_token)
     prefix = backend.prefix_tokens() if hasattr(backend, "prefix_tokens") else []
     max_new = min(campaign.settings.max_new_tokens, backend.n_ctx // 2)
-    return ContextBuilder(backend.tokenize, backend.n_ctx, max_new, template, prefix)
+    # A backend that shifts its cache (context shifting) makes per-message trimming free;
+    # otherwise the window is trimmed in quarter-window steps so the prefix is reused.
+    shifts = bool(getattr(backend, "can_shift", lambda: False)())
+    return ContextBuilder(backend.tokenize, backend.n_ctx, max_new, template, prefix,
+                          chunk_fraction=0.0 if shifts else 0.25)
 
 
 def generate(
