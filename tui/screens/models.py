@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
 
+from tui.core.log import log_exception
 from tui.core.text import one_line
 from tui.models.catalog import USE_CASES, CatalogEntry
 from tui.models.download import (
@@ -300,6 +301,7 @@ class ModelsScreen(Screen[str | None]):
         except DownloadError as exc:
             self.post_message(DownloadEnded(model_id, None, str(exc)))
         except Exception as exc:  # noqa: BLE001 - one line on screen, never a traceback
+            log_exception("download failed", exc)
             self.post_message(DownloadEnded(model_id, None, f"download failed: {exc}"))
         else:
             self.post_message(DownloadEnded(model_id, path))

@@ -1,0 +1,30 @@
+"""What a command runs against: the game, which kind of game it is, and whether the model is
+writing right now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tui.engine.chat_game import ChatGame
+from tui.engine.game import Game
+
+ADVENTURE = "adventure"
+CHAT = "chat"
+MODES = (ADVENTURE, CHAT)
+
+
+@dataclass
+class CommandContext:
+    game: Game
+    mode: str  # ADVENTURE | CHAT
+    busy: bool = False  # a generation is running (its result is not committed yet)
+
+    @property
+    def chat(self) -> ChatGame:
+        """The game as a chat (chat-only commands run only in `CHAT` mode)."""
+        assert isinstance(self.game, ChatGame)
+        return self.game
+
+
+def mode_of(game: Game) -> str:
+    return CHAT if isinstance(game, ChatGame) else ADVENTURE
