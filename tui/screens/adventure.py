@@ -56,6 +56,14 @@ from tui.widgets.status_bar import StatusBar
 from tui.widgets.story_view import StoryView, adventure_blocks
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
+NOTICE_LINES = 12  # a command's printed text, shown as a notice, keeps its last lines
+
+
+def shown_lines(lines: tuple[str, ...]) -> str:
+    """A command's printed lines as one notice, the last `NOTICE_LINES` of them."""
+    if len(lines) > NOTICE_LINES:
+        lines = (f"… {len(lines) - NOTICE_LINES} more above", *lines[-NOTICE_LINES:])
+    return "\n".join(one_line(line, 120) for line in lines)
 
 
 class StreamBuffer:
@@ -263,12 +271,11 @@ class AdventureScreen(Screen[None]):
     def render_effect(self, effect: Effect) -> None:
         match effect:
             case Notice(text=text, severity=severity):
-                self.notify(one_line(text, 300), severity=severity,  # type: ignore[arg-type]
-                            markup=False)
+                self.notify(one_line(text, 300), severity=severity, markup=False)
             case Done(text=text):
                 self.status.set(state=text)
             case Print(lines=lines):
-                self.notify("\n".join(lines), timeout=15, markup=False)
+                self.notify(shown_lines(lines), timeout=15, markup=False)
             case StoryChanged():
                 self.redraw()
             case Generate(request=request):

@@ -3,10 +3,15 @@ writing right now."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tui.engine.chat_game import ChatGame
 from tui.engine.game import Game
+
+if TYPE_CHECKING:
+    from tui.engine.commands.effects import Effect
 
 ADVENTURE = "adventure"
 CHAT = "chat"
@@ -28,3 +33,7 @@ class CommandContext:
 
 def mode_of(game: Game) -> str:
     return CHAT if isinstance(game, ChatGame) else ADVENTURE
+
+
+Handler = Callable[[CommandContext, str], "list[Effect]"]
+"""A command's engine call: the context and the argument text in, effects out."""

@@ -8,8 +8,11 @@ way. See docs/architecture.md, "How to add a command".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from tui.engine.game import TurnRequest
+
+Severity = Literal["information", "warning", "error"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class Notice:
     """A one-line message: a notification in the TUI, a line on stderr in line mode."""
 
     text: str
-    severity: str = "information"  # "information" | "warning" | "error"
+    severity: Severity = "information"
 
 
 @dataclass(frozen=True)

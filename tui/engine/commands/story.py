@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tui.core.text import clean, one_line
 from tui.engine.chat import display_text
-from tui.engine.commands.context import CHAT, CommandContext
+from tui.engine.commands.context import CHAT, CommandContext, Handler
 from tui.engine.commands.effects import (
     Done,
     EditText,
@@ -100,7 +100,7 @@ def store_field(ctx: CommandContext, name: str, text: str) -> list[Effect]:
     return [Done(f"{label} saved")]
 
 
-def field_command(name: str):  # type: ignore[no-untyped-def]
+def field_command(name: str) -> Handler:
     """/memory and /note: set the text with an argument, else show it for editing."""
 
     def run(ctx: CommandContext, arg: str) -> list[Effect]:
@@ -151,7 +151,7 @@ def lore(ctx: CommandContext, arg: str) -> list[Effect]:
     return [Notice(f"attached lorebook {one_line(book.name, 60)} ({len(book.entries)} entries)")]
 
 
-def screen(name: str):  # type: ignore[no-untyped-def]
+def screen(name: str) -> Handler:
     def run(ctx: CommandContext, arg: str) -> list[Effect]:
         return [OpenScreen(name)]
 

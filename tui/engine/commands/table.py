@@ -7,14 +7,12 @@ every front-end and the F1 help are generated from it. See docs/architecture.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui.engine.commands import chat, story
-from tui.engine.commands.context import ADVENTURE, CHAT, MODES, CommandContext
+from tui.engine.commands.context import ADVENTURE, CHAT, MODES, CommandContext, Handler
 from tui.engine.commands.effects import Effect, OpenScreen
 
-Handler = Callable[[CommandContext, str], list[Effect]]
 BOTH = frozenset(MODES)
 CHAT_ONLY = frozenset({CHAT})
 
