@@ -14,7 +14,6 @@ from tui.engine.commands import (
     ADVENTURE,
     CHAT,
     COMMANDS,
-    STILL_WRITING,
     TABLE,
     Command,
     CommandContext,
@@ -23,6 +22,7 @@ from tui.engine.commands import (
     Generate,
     Notice,
     OpenScreen,
+    StillWriting,
     StoryChanged,
     UnknownCommand,
     help_lines,
@@ -103,7 +103,7 @@ def test_a_command_that_needs_the_model_idle_is_refused_while_it_writes(
         game = chat(tmp_path) if mode == CHAT else adventure(tmp_path)
         before = copy.deepcopy(game.campaign)
         line = f"/{spec.name} {CHANGING_ARGS.get(spec.name, '')}"
-        assert run(game, mode, line, busy=True) == [Notice(STILL_WRITING, "warning")]
+        assert run(game, mode, line, busy=True) == [StillWriting()]
         assert game.campaign == before
         assert game.last_saved is None  # nothing written either
 
@@ -111,7 +111,7 @@ def test_a_command_that_needs_the_model_idle_is_refused_while_it_writes(
 def test_editor_save_is_refused_while_writing(tmp_path: Path) -> None:
     game = adventure(tmp_path)
     effects = save_edit(CommandContext(game, ADVENTURE, busy=True), "memory", "x")
-    assert effects == [Notice(STILL_WRITING, "warning")] and game.campaign.memory == ""
+    assert effects == [StillWriting()] and game.campaign.memory == ""
 
 
 def test_texts_are_set_with_an_argument_and_stripped_the_same_everywhere(

@@ -16,6 +16,7 @@ from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import (
     ADVENTURE,
+    STILL_WRITING,
     Command,
     CommandContext,
     Done,
@@ -27,6 +28,7 @@ from tui.engine.commands import (
     Print,
     Quit,
     SendMessage,
+    StillWriting,
     StoryChanged,
     UnknownCommand,
     parse_command,
@@ -216,6 +218,8 @@ class PlainSession:
                 self.open_screen(effect)
             case SendMessage(text=text):
                 self.send(text)
+            case StillWriting():
+                self.notice(STILL_WRITING)
             case Quit():
                 return False
         return True

@@ -26,6 +26,7 @@ from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.commands import (
     ADVENTURE,
+    STILL_WRITING,
     Command,
     CommandContext,
     Done,
@@ -37,6 +38,7 @@ from tui.engine.commands import (
     Print,
     Quit,
     SendMessage,
+    StillWriting,
     StoryChanged,
     UnknownCommand,
     parse_command,
@@ -286,6 +288,8 @@ class AdventureScreen(Screen[None]):
                 self.open_screen(name)
             case SendMessage(text=text):
                 self.send_message(text)
+            case StillWriting():
+                self.notify(STILL_WRITING, severity="warning")
             case Quit():
                 self.leave()
 
@@ -331,7 +335,7 @@ class AdventureScreen(Screen[None]):
         # A story-so-far update in progress needs no refusal: the model's one owner thread
         # runs the next generation as soon as the update is done.
         if self.pending is not None:
-            self.notify("The model is still writing (Esc stops it).", severity="warning")
+            self.render_effect(StillWriting())
             return False
         if not self.model_ready:
             self.notify("The model is still loading.", severity="warning")

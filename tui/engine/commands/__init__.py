@@ -23,6 +23,7 @@ from tui.engine.commands.effects import (
     Print,
     Quit,
     SendMessage,
+    StillWriting,
     StoryChanged,
 )
 from tui.engine.commands.table import ALIASES, COMMANDS, TABLE, CommandSpec, help_lines, help_rows
@@ -32,7 +33,7 @@ from tui.engine.saves import SaveError
 __all__ = [
     "ADVENTURE", "ALIASES", "CHAT", "COMMANDS", "STILL_WRITING", "TABLE", "Command",
     "CommandContext", "CommandSpec", "Done", "EditText", "Effect", "Generate", "Notice",
-    "OpenScreen", "Print", "Quit", "SendMessage", "StoryChanged", "UnknownCommand",
+    "OpenScreen", "Print", "Quit", "SendMessage", "StillWriting", "StoryChanged", "UnknownCommand",
     "help_lines", "help_rows", "mode_of", "parse_command", "run_command", "save_edit",
 ]
 
@@ -59,13 +60,13 @@ def parse_command(line: str) -> Command | None:
     return Command(name, arg.strip())
 
 
-def refusal(ctx: CommandContext, spec: CommandSpec) -> Notice | None:
+def refusal(ctx: CommandContext, spec: CommandSpec) -> Notice | StillWriting | None:
     """Why this command cannot run now, or None when it can."""
     if ctx.mode not in spec.modes:
         other = "chats" if CHAT in spec.modes else "adventures"
         return Notice(f"/{spec.name} is for {other}")
     if spec.needs_idle and ctx.busy:
-        return Notice(STILL_WRITING, "warning")
+        return StillWriting()
     return None
 
 

@@ -81,11 +81,17 @@ class SendMessage:
 
 
 @dataclass(frozen=True)
+class StillWriting:
+    """Refused: the command needs the model idle and it is writing. Nothing changed. Front-ends
+    say `STILL_WRITING` (the TUI names the player's stop key)."""
+
+
+@dataclass(frozen=True)
 class Quit:
     """Leave the game (it was saved, unless the model was writing)."""
 
 
 Effect = (Notice | Done | Print | StoryChanged | Generate | EditText | OpenScreen | SendMessage
-          | Quit)
+          | StillWriting | Quit)
 
 STILL_WRITING = "The model is still writing (Esc stops it)."
