@@ -50,3 +50,17 @@ def test_model_text_cut_at_new_action_line() -> None:
     assert cut_at_new_action("The door opens.\n> You walk in.\nMore") == "The door opens."
     assert cut_at_new_action("Fine > not a line start") == "Fine > not a line start"
     assert cut_at_new_action("> You act") == ""
+
+
+def test_say_a_question_ends_with_a_question_mark() -> None:
+    assert make_action(Mode.SAY, "who are you").text == '> You say "Who are you?"'
+    assert make_action(Mode.SAY, "who are you?").text == '> You say "Who are you?"'
+    assert make_action(Mode.SAY, "are you coming").text == '> You say "Are you coming?"'
+    assert make_action(Mode.SAY, "hello. where is the inn").text == \
+        '> You say "Hello. where is the inn?"'
+    assert make_action(Mode.SAY, "what a night").text == '> You say "What a night."'
+    assert make_action(Mode.SAY, "do it now").text == '> You say "Do it now."'
+    assert make_action(Mode.SAY, "have a drink").text == '> You say "Have a drink."'
+    assert make_action(Mode.SAY, "do you know her").text == '> You say "Do you know her?"'
+    assert make_action(Mode.SAY, "is it raining").text == '> You say "Is it raining?"'
+    assert make_action(Mode.SAY, "stop!").text == '> You say "Stop!"'

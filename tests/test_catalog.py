@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,18 @@ def test_lookup_errors_and_validation() -> None:
     with pytest.raises(CatalogError, match="duplicate"):
         one = '[[model]]\n' + base + 'template = "none"\n'
         parse_catalog(one + one)
+
+
+def test_one_friendly_name_for_a_model_everywhere(tmp_path: Path) -> None:
+    from tui.models.embedded import embedded_model_path
+    from tui.models.naming import model_display_name
+
+    embedded = load_catalog().get("smollm2-135m").name
+    assert model_display_name("") == embedded
+    assert model_display_name("smollm2-135m") == embedded
+    path = embedded_model_path()
+    if path is not None:
+        assert model_display_name(path) == embedded
+    hub = tmp_path / "TheBloke" / "MythoMax-L2-13B-GGUF" / "mythomax-l2-13b.Q5_K_M.gguf"
+    assert model_display_name(hub) == "MythoMax 13B Q5_K_M"
+    assert model_display_name(tmp_path / "my-own-model.Q4_0.gguf") == "my-own-model.Q4_0"

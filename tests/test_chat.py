@@ -378,7 +378,7 @@ def test_persona_command_changes_user_and_becomes_the_default() -> None:
     from tui.engine.chat_prompt import persona_of
     from tui.engine.persona import default_persona, set_persona
 
-    assert default_persona().name == "You"
+    assert default_persona().name == "Stranger"
     from tui.engine.character_library import load_character
 
     game = game_for(campaign_from_card(load_character("Cassia"), "Ada"))
@@ -416,3 +416,15 @@ def test_long_term_memory_in_a_chat_names_who_said_what() -> None:
     report = builder.build(chat_spec(game.campaign, "More?"))
     assert "Ada asked Cassia many questions" in report.text
     assert report.total_tokens <= report.budget
+
+
+def test_without_a_persona_the_character_does_not_call_the_player_you() -> None:
+    from tui.engine.persona import default_persona
+
+    card = Card(name="Maren", first_mes="Are you coming up, {{user}}, or not?")
+    persona = default_persona()
+    chat = campaign_from_card(card, persona.name, persona.description)
+    greeting = display_text(chat, chat.turns[0].response)
+    assert greeting == "Are you coming up, Stranger, or not?"
+    assert chat_spec(chat, "hi").macros["{{user}}"] == "Stranger"
+    assert campaign_from_card(card).extra["persona"]["name"] == "Stranger"

@@ -31,3 +31,16 @@ def test_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_character_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["chat", "nobody-at-all", "--plain"]) == 1
     assert capsys.readouterr().err.strip() == "grue: nobody-at-all: no such character or card file"
+
+
+def test_saves_counts_the_players_turns_in_good_english(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tui.engine.campaign import OPENING, Campaign, Turn
+    from tui.engine.saves import write_save
+
+    campaign = Campaign(title="Counted")
+    campaign.turns += [Turn(OPENING, responses=["Dark."]), Turn("do", "> You wait.", ["Rain."])]
+    write_save(campaign)
+    assert cli.main(["saves"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "Counted" in x)
+    assert " 1 turn " in line and "turns" not in line

@@ -80,6 +80,7 @@ def test_help_is_generated_per_mode() -> None:
     assert "/summary [TEXT|on|off]" in adventure_usages and "/summary [TEXT|on|off]" in chat_usages
     assert len(help_lines(CHAT)) == len(chat_usages)
     assert all(line.startswith("/") for line in help_lines(ADVENTURE))
+    assert len(help_rows(None)) == len(TABLE)
 
 
 def test_parse_aliases_and_unknown() -> None:

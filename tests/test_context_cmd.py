@@ -66,7 +66,7 @@ def test_json_schema_is_stable_and_documented(json_report: dict[str, Any]) -> No
         assert f'"{key}"' in doc, key
     assert set(json_report["segments"][0]) == {"kind", "label", "tokens", "start"}
     assert set(json_report["fired"][0]) == {"entry", "book", "key", "reason", "tokens",
-                                            "position"}
+                                            "position", "depth"}
     assert set(json_report["dropped"][0]) == {"entry", "book", "reason"}
     assert set(json_report["trimmed"][0]) == {"what", "reason"}
     assert set(json_report["history"]) == {"start", "total"}
@@ -84,6 +84,7 @@ def test_json_report_content(json_report: dict[str, Any]) -> None:
     assert "> You open the mailbox." in r["prompt"]
     fired = {f["entry"]: f for f in r["fired"]}
     assert fired["Mailbox"]["key"] == "mailbox"
+    assert fired["Mailbox"]["position"] == "depth" and fired["Mailbox"]["depth"] == 4
     assert any(f["key"] == "oil" for f in r["fired"])
     assert r["dropped"] and all(d["entry"].startswith("Oil") for d in r["dropped"])
     assert any(t["what"].startswith("story messages") for t in r["trimmed"])
@@ -119,6 +120,22 @@ def test_text_report(tmp_path: Path) -> None:
     for heading in ("Segments:", "World info fired:", "Matched but dropped:", "Left out:"):
         assert heading in out
     assert "Oil 11 (World info)" in out and "Mailbox" not in out  # no action: no mailbox
+    fired = [line for line in out.splitlines() if line.startswith("  Oil ") and "tokens," in line]
+    assert fired and all(line.endswith(", depth 4") for line in fired)  # not a bare "depth"
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_save(long_campaign(), home / "saves")
+    env = dict(os.environ, GRUE_HOME=str(home))
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "context"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head` that has read enough: nobody will read
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""  # not "grue: [Errno 32] Broken pipe", not a traceback
 
 
 def test_broken_or_missing_save_is_one_line(tmp_path: Path) -> None:

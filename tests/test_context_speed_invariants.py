@@ -39,6 +39,7 @@ def campaign(rng: random.Random, turns: int, chat: bool = False) -> Campaign:
     c = Campaign(title="Bob", memory="You are a knight.", authors_note="Keep it grim.")
     if chat:
         c.kind = "chat"
+        c.extra["persona"] = {"name": "You", "description": ""}  # as when the digests were pinned
     for i, key in enumerate(["dragon", "sea", "lamp"]):
         c.add_lore(LoreEntry(uid=str(i), name=key, keys=[key], content=words(rng, 10),
                              position=["auto", "before", "depth"][i]))

@@ -1,4 +1,4 @@
-"""The engine never imports Textual (DESIGN.md section 1)."""
+"""The engine never imports Textual (docs/architecture.md, "Layers and import rules")."""
 
 import subprocess
 import sys

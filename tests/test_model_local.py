@@ -119,3 +119,10 @@ def test_context_is_capped_at_training_context(smol_path: Path) -> None:
         assert info.n_ctx == 8192
     finally:
         backend.close()
+
+
+def test_the_loaded_model_goes_by_its_catalog_name(smol_backend: Backend) -> None:
+    from tui.models.catalog import load_catalog
+
+    # not the GGUF's training label ("Smollm2 135M 8k Lc100K Mix1 Ep2")
+    assert smol_backend.info.name == load_catalog().get("smollm2-135m").name

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 from fakes import FakeBackend
+from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from tui.app import GrueApp
 from tui.core.backend import ModelInfo, ProgressCallback
 from tui.engine.campaign import campaign_from_scenario
-from tui.engine.saves import write_save
+from tui.engine.saves import list_saves, load_save, write_save
 from tui.engine.scenario import find_scenario
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
 from tui.screens.home import HomeScreen
+from tui.screens.scenario_setup import QuestionDialog
+from tui.widgets.confirm import ConfirmDialog
 
 
 class SlowLoading(FakeBackend):
@@ -50,6 +55,7 @@ async def test_menu_shows_before_the_model_loads_and_starts_a_scenario() -> None
 
 async def test_continue_a_save_from_the_menu() -> None:
     campaign = campaign_from_scenario(find_scenario("rain-on-ninth"))
+    campaign.begin_turn("do", "> You look around.").set_response("Rain.")  # a started game
     write_save(campaign)
     backend = FakeBackend()
     app = GrueApp(host=ModelHost(lambda s: backend, close_backend=False))
@@ -62,3 +68,86 @@ async def test_continue_a_save_from_the_menu() -> None:
             await asyncio.sleep(0.05)
         assert isinstance(app.screen, AdventureScreen)
         assert app.screen.game.campaign.id == campaign.id
+
+
+def menu_labels(app: GrueApp) -> list[str]:
+    menu = app.screen.query_one(OptionList)
+    return [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
+
+
+def saved(title: str, player_turns: int) -> Path:
+    campaign = campaign_from_scenario(find_scenario("rain-on-ninth"))
+    campaign.title = title
+    campaign.id = f"{title.lower()}-1"
+    for i in range(player_turns):
+        campaign.begin_turn("do", f"> You wait {i}.").set_response("Rain.")
+    return write_save(campaign)
+
+
+async def highlight(app: GrueApp, pilot: Pilot[None], text: str) -> None:
+    menu = app.screen.query_one(OptionList)
+    menu.highlighted = next(i for i, label in enumerate(menu_labels(app)) if text in label)
+    await pilot.pause(0.05)
+
+
+async def test_unstarted_games_wait_under_a_fold_and_one_turn_is_singular() -> None:
+    saved("Played", 1)
+    saved("Untouched", 0)
+    app = GrueApp(host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause(0.2)
+        labels = menu_labels(app)
+        played = next(label for label in labels if "Played" in label)
+        assert "· 1 turn ·" in played
+        assert not any("Untouched" in label for label in labels)
+        fold = next(i for i, label in enumerate(labels) if "not started yet" in label)
+        assert "1 game not started yet" in labels[fold]
+        assert fold < next(i for i, label in enumerate(labels) if "New adventure" in label)
+        await highlight(app, pilot, "not started yet")
+        await pilot.press("enter")  # open the fold
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, HomeScreen)
+        untouched = next(label for label in menu_labels(app) if "Untouched" in label)
+        assert "· 0 turns ·" in untouched
+
+
+async def test_delete_asks_first_and_no_keeps_the_save() -> None:
+    path = saved("Doomed", 2)
+    app = GrueApp(host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause(0.2)
+        await highlight(app, pilot, "Doomed")
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert path.exists()
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        await pilot.press("y")
+        await pilot.pause(0.1)
+        assert not path.exists()
+        assert isinstance(app.screen, HomeScreen)
+        assert not any("Doomed" in label for label in menu_labels(app))
+    assert list_saves() == []
+
+
+async def test_rename_changes_the_title_shown_and_the_file_name() -> None:
+    path = saved("Oldname", 1)
+    app = GrueApp(host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause(0.2)
+        await highlight(app, pilot, "Oldname")
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, QuestionDialog)
+        await pilot.press(*"The Long Night", "enter")
+        await pilot.pause(0.1)
+        labels = menu_labels(app)
+        assert any("The Long Night" in label for label in labels)
+        assert not any("Oldname" in label for label in labels)
+    [summary] = list_saves()
+    assert summary.title == "The Long Night"
+    assert summary.path.name.startswith("the-long-night-") and not path.exists()
+    assert load_save(summary.path).player_turn_count == 1

@@ -79,6 +79,7 @@ async def test_lists_catalog_and_filters_by_use_case() -> None:
         assert screen.use_case == "chat"
         assert sorted(names(screen)) == sorted(e.name[:32] for e in catalog.by_use_case("chat"))
         # Enter on a model that is not downloaded explains, and does not pick
+        assert screen.select_model("mythomax-l2-13b")
         await pilot.press("enter")
         await pilot.pause()
         assert app.picked == [] and isinstance(app.screen, ModelsScreen)
@@ -189,3 +190,35 @@ async def test_open_local_file_checks_it_first(tmp_path: Path) -> None:
         await pilot.pause()
         assert app.picked == [str(good)]
         await asyncio.sleep(0)
+
+
+async def test_opens_on_what_runs_well_here_with_the_built_in_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.screens.models as models_screen
+
+    monkeypatch.setattr(models_screen, "total_memory_bytes", lambda: 64 * 1024**3)
+    monkeypatch.setattr(models_screen, "available_memory_bytes", lambda: 60 * 1024**3)
+    catalog = load_catalog()
+    smol = catalog.get("smollm2-135m").name[:32]
+    adult = catalog.get("mlewd-remm-l2-chat-20b").name[:32]
+    app = Host(cores=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        shown = names(screen)
+        table = screen.query_one(DataTable)
+        assert table.cursor_row == 0
+        assert shown[0] == smol  # the one a 2-core machine runs well (and has already)
+        assert shown.index(adult) > shown.index(smol)
+        row = shown.index(adult)
+        assert str(table.get_row_at(row)[4]) == "slow"  # fits in 64 GB, not on 2 cores
+        title = str(screen.query_one("#title", Static).render())
+        assert "SmolLM2 135M Instruct" in title  # the same name as everywhere else
+    app = Host(cores=64)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = names(app.screen)
+        first = next(e for e in catalog if e.name[:32] == shown[0])
+        assert first.loadable and not first.adult  # never opens on an adult-content model
+        assert shown.index(adult) > 0

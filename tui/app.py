@@ -20,14 +20,16 @@ from textual.screen import ModalScreen
 from tui.core.backend import BackendError
 from tui.core.log import log_exception
 from tui.core.text import one_line
-from tui.engine.campaign import Settings, campaign_from_scenario
+from tui.engine.campaign import Settings
 from tui.engine.cards import CardError, load_card
-from tui.engine.chat import ChatGame, campaign_from_card, game_for
+from tui.engine.chat import ChatGame
+from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game
-from tui.engine.persona import default_persona
-from tui.engine.saves import SaveError, load_save, write_save
+from tui.engine.saves import SaveError
 from tui.engine.scenario import Scenario
-from tui.engine.scenario_start import resolve_scenario
+from tui.engine.start import Asker, SavedGame, StartError, StartOptions, StartSource, start_game
+from tui.keymap import read_keymap
+from tui.keys import bindings_for, help_rows, key_label
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
 from tui.screens.chat import ChatScreen
@@ -42,19 +44,38 @@ class GrueApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Grue"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    # Replaces Textual's own Ctrl+Q (quit at once, checked before any screen's keys).
+    BINDINGS = bindings_for("app")
 
     def __init__(self, game: Game | None = None, host: ModelHost | None = None,
-                 settings: Settings | None = None, scenario: Scenario | None = None) -> None:
+                 settings: Settings | None = None, scenario: Scenario | None = None,
+                 options: StartOptions | None = None) -> None:
+        """`options` (from the command line) start `scenario`; games picked later on the home
+        screen keep their settings but not their lorebooks or persona."""
         super().__init__()
         self.animation_level = "none"
         self.start_game = game
         self.host = host or ModelHost()
-        self.default_settings = settings or Settings()
+        self.start_options = options or StartOptions(base=settings)
+        self.default_settings = self.start_options.new_settings()
+        self.home_options = StartOptions(base=self.default_settings)
         self.game: Game | None = None
         self.start_scenario_first = scenario
+        self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
+
+    def load_keymap(self) -> None:
+        """Apply the player's keymap file; each problem in it is one warning, never a crash."""
+        keymap = read_keymap()
+        self.keymap = keymap.keys
+        self.set_keymap(keymap.keys)
+        for problem in keymap.problems:
+            self.notify(problem, title="Keymap", severity="warning", timeout=15, markup=False)
+
+    def get_key_display(self, binding: Binding) -> str:
+        return binding.key_display or key_label(binding.key, short=True)
 
     def on_mount(self) -> None:
+        self.load_keymap()
         # Not available on every platform, nor outside the main thread (tests).
         with contextlib.suppress(RuntimeError, ValueError, AttributeError):
             loop = asyncio.get_running_loop()
@@ -92,15 +113,10 @@ class GrueApp(App[None]):
             self.exit()
         elif message.kind == "scenario":
             assert isinstance(message.value, Scenario)
-            self.start_scenario(message.value)
+            self.start_scenario(message.value, self.home_options)
         elif message.kind == "save":
             assert isinstance(message.value, Path)
-            try:
-                campaign = load_save(message.value)
-            except SaveError as exc:
-                self.notify(one_line(str(exc), 300), severity="error", timeout=10)
-                return
-            self.open_game(game_for(campaign))
+            self.begin(SavedGame(message.value), StartOptions())
         elif message.kind == "character":
             assert isinstance(message.value, Path)
             try:
@@ -108,42 +124,38 @@ class GrueApp(App[None]):
             except CardError as exc:
                 self.notify(one_line(str(exc), 300), severity="error", timeout=10)
                 return
-            persona = default_persona()
-            campaign = campaign_from_card(card, persona.name, persona.description,
-                                          Settings(**vars(self.default_settings)))
-            try:
-                write_save(campaign)
-            except SaveError as exc:
-                self.notify(one_line(str(exc), 300), severity="error")
-                return
-            self.open_game(game_for(campaign))
+            self.begin(card, self.home_options)
 
     @work(thread=True, exclusive=True, group="start")
-    def start_scenario(self, scenario: Scenario) -> None:
-        """Ask for an option and the scenario's questions (dialogs), then start playing."""
+    def start_scenario(self, scenario: Scenario, options: StartOptions | None = None) -> None:
+        """Start a scenario, asking for its option and questions in dialogs (`start_game`
+        waits in this thread while the player answers), then play it."""
 
         def ask(screen: ModalScreen[Any]) -> Any:
             answer: Future[Any] = Future()
             self.call_from_thread(self.push_screen, screen, answer.set_result)
             return answer.result()
 
-        resolved = resolve_scenario(
-            scenario,
-            lambda title, options: ask(OptionPickDialog(title, options)),
-            lambda question, default: ask(QuestionDialog(question, default)),
-        )
-        if resolved is not None:
-            self.call_from_thread(self.begin_campaign, resolved)
-
-    def begin_campaign(self, scenario: Scenario) -> None:
-        settings = Settings(**vars(self.default_settings))
-        campaign = campaign_from_scenario(scenario, settings)
+        asker = Asker(lambda title, choices: ask(OptionPickDialog(title, choices)),
+                      lambda question, default: ask(QuestionDialog(question, default)))
         try:
-            write_save(campaign)
-        except SaveError as exc:
-            self.notify(one_line(str(exc), 300), severity="error")
+            game = start_game(scenario, options or self.start_options, asker)
+        except (StartError, SaveError, LoreFormatError) as exc:
+            self.call_from_thread(self.notify, one_line(str(exc), 300), severity="error",
+                                  timeout=10)
             return
-        self.open_game(Game(campaign))
+        if game is not None:
+            self.call_from_thread(self.open_game, game)
+
+    def begin(self, source: StartSource, options: StartOptions) -> None:
+        """Start a game that asks nothing (a card, a save) and play it."""
+        try:
+            game = start_game(source, options)
+        except (StartError, SaveError, LoreFormatError) as exc:
+            self.notify(one_line(str(exc), 300), severity="error", timeout=10)
+            return
+        if game is not None:
+            self.open_game(game)
 
     def open_game(self, game: Game) -> None:
         self.game = game
@@ -153,7 +165,35 @@ class GrueApp(App[None]):
             self.push_screen(AdventureScreen(game, self.host))
 
     def action_help(self) -> None:
-        self.push_screen(HelpDialog())
+        self.push_screen(HelpDialog([
+            ("Home screen", help_rows("home", self.keymap)),
+            ("In an adventure", help_rows("adventure", self.keymap)),
+            ("In a chat", help_rows("chat", self.keymap)),
+        ]))
+
+    def action_leave(self) -> None:
+        """Ctrl+Q where no screen takes it: in a game (or a screen or dialog above one), save
+        and go home; elsewhere, quit."""
+        game_screen = next((s for s in reversed(self.screen_stack)
+                            if isinstance(s, AdventureScreen)), None)
+        if game_screen is None:
+            self.exit()
+        else:
+            game_screen.action_home()
+
+    def go_home(self) -> None:
+        """Back to the home screen, its list of saves refreshed (the game saved itself)."""
+        self.game = None
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if isinstance(self.screen, HomeScreen):
+            self.screen.refresh_menu()  # the save is new, or has more turns
+        else:  # the game was opened from the command line
+            self.push_screen(HomeScreen())
+            info = self.host.info
+            if info is not None:
+                self.call_after_refresh(self._home_model_line,
+                                        f"Model: {info.name} ready ({info.n_ctx} tokens)")
 
     def _sighup(self, loop: asyncio.AbstractEventLoop) -> None:
         """The terminal is gone. Ask the loop to save and exit; if the loop is stuck (seen

@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui import __version__
+
+if TYPE_CHECKING:
+    from tui.engine.start import StartOptions
 
 
 class UsageError(Exception):
@@ -79,104 +82,72 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     return found
 
 
-def apply_options(settings: Any, args: argparse.Namespace) -> None:
-    """Command-line options override what a save or the defaults say."""
-    from tui.engine.presets import get_preset
+def start_options(args: argparse.Namespace) -> StartOptions:
+    """The StartOptions the command line asks for (`tui.engine.start`); UsageError if bad."""
+    from tui.engine.start import SettingsOverride, StartError, StartOptions
 
-    if args.model is not None:
-        settings.model = args.model
-    if args.backend is not None:
-        settings.backend = args.backend
-    if args.url is not None:
-        settings.url = args.url
-    if args.ctx is not None:
-        if args.ctx < 256:
-            raise UsageError("--ctx must be at least 256")
-        settings.n_ctx = args.ctx
-    if args.max_tokens is not None:
-        if args.max_tokens < 1:
-            raise UsageError("--max-tokens must be positive")
-        settings.max_new_tokens = args.max_tokens
-    if args.seed is not None:
-        settings.seed = args.seed
-    if args.preset is not None:
-        try:
-            settings.sampler = get_preset(args.preset)
-        except (KeyError, ValueError) as exc:
-            raise UsageError(str(exc).strip("'\"")) from exc
-        settings.preset = args.preset
-    if args.template is not None:
-        from tui.engine.templates import UnknownTemplate, get_template
-
-        if args.template != "auto":
-            try:
-                get_template(args.template)
-            except UnknownTemplate as exc:
-                raise UsageError(str(exc)) from exc
-        settings.template = args.template
-    if args.style is not None:
-        settings.prompt_style = args.style
+    override = SettingsOverride(
+        model=args.model, backend=args.backend, url=args.url, n_ctx=args.ctx,
+        max_new_tokens=args.max_tokens, seed=args.seed, preset=args.preset,
+        template=args.template, prompt_style=args.style,
+    )
+    try:
+        override.check()
+    except StartError as exc:
+        raise UsageError(str(exc)) from exc
+    return StartOptions(
+        settings=override,
+        lorebooks=tuple(getattr(args, "lorebook", None) or ()),
+        persona_name=getattr(args, "persona", None),
+        persona_description=getattr(args, "persona_description", "") or "",
+    )
 
 
-def play(campaign: Any, args: argparse.Namespace, fresh: bool = False) -> int:
-    """Play a campaign (adventure or chat) in plain line mode or the TUI.
+def start(source: Any, args: argparse.Namespace) -> int:
+    """Start (or continue) a game from `source` and play it, in line mode or the TUI.
 
-    A `fresh` campaign is saved first, once its lorebooks are attached: a bad lorebook is
-    reported before anything is written.
+    The engine's `start_game` does the work; this only picks how to ask the player. A
+    scenario that asks questions in the TUI is started by the app, which asks in dialogs.
     """
-    from tui.engine.chat import game_for
-    from tui.engine.lorebook_files import attach_lorebook
-    from tui.engine.saves import write_save
+    from tui.engine.scenario import Scenario
+    from tui.engine.start import Asker, check_options, needs_asking, start_game
 
-    for name in getattr(args, "lorebook", None) or []:
-        attach_lorebook(campaign, name)
-    if fresh:
-        write_save(campaign)
+    options = start_options(args)
     if args.plain:
+        from tui.plain import ask_line, pick_line
+
+        game = start_game(source, options, Asker(pick_line, ask_line))
+        if game is None:
+            print("grue: cancelled", file=sys.stderr)
+            return 1
         from tui.plain_chat import run_plain
 
-        return run_plain(campaign, args)
+        return run_plain(game.campaign, args)
     from tui.app import GrueApp
 
-    app = GrueApp(game=game_for(campaign))
+    if isinstance(source, Scenario) and needs_asking(source):
+        check_options(options)  # a bad lorebook is reported here, not in the app
+        app = GrueApp(options=options, scenario=source)  # asks in dialogs first
+    else:
+        game = start_game(source, options)
+        if game is None:
+            return 1
+        app = GrueApp(game=game)
     app.run()
     return app.return_code or 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from tui.engine.campaign import Settings, campaign_from_scenario
-    from tui.engine.placeholders import scenario_placeholders
     from tui.engine.scenario import find_scenario
-    from tui.engine.scenario_start import resolve_scenario
 
-    scenario = find_scenario(args.scenario)
-    settings = Settings()
-    apply_options(settings, args)
-    if not args.plain and (scenario.options or scenario_placeholders(scenario)):
-        from tui.app import GrueApp
-
-        app = GrueApp(settings=settings, scenario=scenario)  # asks in dialogs first
-        app.run()
-        return app.return_code or 0
-    if args.plain:
-        from tui.plain import ask_line, pick_line
-
-        resolved = resolve_scenario(scenario, pick_line, ask_line)
-        if resolved is None:
-            print("grue: cancelled", file=sys.stderr)
-            return 1
-        scenario = resolved
-    campaign = campaign_from_scenario(scenario, settings)
-    return play(campaign, args, fresh=True)
+    return start(find_scenario(args.scenario), args)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from tui.engine.saves import find_save, load_save
+    from tui.engine.saves import find_save
+    from tui.engine.start import SavedGame
 
-    path = find_save(args.save)
-    campaign = load_save(path)
-    apply_options(campaign.settings, args)
-    return play(campaign, args)
+    return start(SavedGame(find_save(args.save)), args)
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
@@ -195,6 +166,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_saves(args: argparse.Namespace) -> int:
     import time
 
+    from tui.core.text import count
     from tui.engine.saves import list_saves
 
     saves = list_saves()
@@ -202,7 +174,8 @@ def cmd_saves(args: argparse.Namespace) -> int:
         print("no saves yet")
     for s in saves:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.updated))
-        print(f"{s.id:<44} {s.kind:<9} {s.turns:>4} turns  {when}  {s.title}")
+        turns = s.player_turns if s.player_turns >= 0 else s.turns  # as the home screen says
+        print(f"{s.id:<44} {s.kind:<9} {count(turns, 'turn'):>10}  {when}  {s.title}")
     return 0
 
 
@@ -239,7 +212,23 @@ def report_unexpected(exc: BaseException) -> None:
           file=sys.stderr)
 
 
+def reader_went_away() -> int:
+    """Whoever read our output stopped (`grue context | head`): end quietly, as Unix tools
+    do, with the status a process killed by SIGPIPE has. Standard output is pointed at the
+    null device so the interpreter's last flush cannot complain either."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 128 + 13  # SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from tui.engine.start import StartError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -253,8 +242,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"grue: {exc}", file=sys.stderr)
         return 2
+    except StartError as exc:
+        print(f"grue: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return reader_went_away()
     except reported_errors() as exc:
         from tui.core.text import one_line
 

@@ -11,7 +11,7 @@ import threading
 from typing import TextIO
 
 from tui.core.backend import Backend, BackendError
-from tui.core.text import clean
+from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import (
@@ -79,7 +79,7 @@ class PlainSession:
         self.say(f"== {campaign.title} ==")
         turns = campaign.turns
         if len(turns) > RECAP_TURNS:
-            self.say(f"[... {len(turns) - RECAP_TURNS} earlier turns ...]")
+            self.say(f"[... {count(len(turns) - RECAP_TURNS, 'earlier turn')} ...]")
             turns = turns[-RECAP_TURNS:]
         for turn in turns:
             if turn.action:
@@ -92,7 +92,12 @@ class PlainSession:
     # --- play -------------------------------------------------------------------------------
 
     def load(self) -> bool:
-        name = self.game.campaign.settings.model or "SmolLM2-135M (embedded)"
+        settings = self.game.campaign.settings
+        name = settings.model or "the server's model"
+        if settings.backend in ("", "local"):
+            from tui.models.naming import model_display_name
+
+            name = model_display_name(settings.model)
         self.notice(f"Loading model {name}…")
         try:
             info = self.backend.load()
@@ -190,7 +195,7 @@ class PlainSession:
         try:
             if update_summary_if_due(self.backend, self.builder, campaign, threading.Event()):
                 self.game.save()
-                self.notice(f"(the story so far now covers {campaign.summary_upto} turns; "
+                self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
                             f"was {before})")
         except KeyboardInterrupt:
             self.notice("[summary skipped]")

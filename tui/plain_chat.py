@@ -13,7 +13,7 @@ from typing import TextIO
 
 from tui.core.backend import Backend
 from tui.core.log import log_exception
-from tui.core.text import one_line
+from tui.core.text import count, one_line
 from tui.engine.actions import Mode
 from tui.engine.campaign import Campaign
 from tui.engine.chat import ChatGame, ChatMessage, display_text, game_for, persona_of
@@ -61,7 +61,7 @@ class PlainChatSession(PlainSession):
         self.say(f"== {display_text(self.chat.campaign, self.chat.campaign.title)} ==")
         messages = self.chat.messages()
         if len(messages) > RECAP_MESSAGES:
-            self.say(f"[... {len(messages) - RECAP_MESSAGES} earlier messages ...]")
+            self.say(f"[... {count(len(messages) - RECAP_MESSAGES, 'earlier message')} ...]")
             messages = messages[-RECAP_MESSAGES:]
         for msg in messages:
             self.show(msg)

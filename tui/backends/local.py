@@ -1,6 +1,6 @@
 """The local backend: a GGUF model run in-process by llama-cpp-python.
 
-Facts that shape this file (DESIGN.md section 4):
+Facts that shape this file (docs/architecture.md, "The local backend"):
 - the file is checked in Python first (header, metadata, memory): llama.cpp can abort
   the whole process on a malformed file;
 - `verbose=False` would point file descriptors 1 and 2 at /dev/null while the model loads,
@@ -17,6 +17,7 @@ import ctypes
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,9 +27,11 @@ from tui.core.paths import log_path
 from tui.core.sampler import Sampler
 from tui.models.gguf_info import GGUFError, read_gguf_info
 from tui.models.memory import check_fits
+from tui.models.naming import model_display_name
 
 DEFAULT_N_CTX = 4096
 PREFILL_CHUNK = 64  # prompt tokens evaluated between checks of the cancel flag
+MIN_SHIFT_RUN = 32  # shorter runs of cached story are cheaper to read again than to shift
 
 # ggml log levels: debug lines (thousands per load) stay out of the log file.
 LOG_INFO, LOG_CONT = 2, 5
@@ -64,6 +67,51 @@ def route_llama_log(path: Path | None = None) -> Path:
     return target
 
 
+@dataclass(frozen=True)
+class PrefillStats:
+    """What the last prompt cost: tokens found in the cache, tokens read, and whether the
+    cache was shifted to keep story that moved up."""
+
+    reused: int = 0
+    read: int = 0
+    shifted: bool = False
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n  # binary search on slice equality: C-speed compares
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def find_shifted_run(cached: list[int], tokens: list[int], common: int,
+                     probe: int = MIN_SHIFT_RUN) -> tuple[int, int]:
+    """Where `tokens[common:]` goes on inside `cached` after a cut: (start in `cached`, length
+    of the run that matches). (common, 0) when no run of `probe` tokens is found."""
+    want = tokens[common : common + probe]
+    if len(want) < probe:
+        return common, 0
+    first = want[0]
+    position = common + 1
+    while True:
+        try:
+            position = cached.index(first, position)
+        except ValueError:
+            return common, 0
+        if cached[position : position + probe] == want:
+            run = common_prefix(cached[position:], tokens[common:])
+            return position, run
+        position += 1
+
+
 def default_threads() -> int:
     """All cores: llama-cpp-python's default of half the cores halves speed on small machines."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -88,6 +136,8 @@ class LocalBackend(Backend):
         self.n_threads = n_threads
         self._llm: Any = None
         self._info: ModelInfo | None = None
+        self._can_shift: bool | None = None
+        self.last_prefill = PrefillStats()
 
     @property
     def info(self) -> ModelInfo:
@@ -153,7 +203,7 @@ class LocalBackend(Backend):
         meta: dict[str, str] = dict(getattr(self._llm, "metadata", {}) or {})
         bos_id, eos_id = self._llm.token_bos(), self._llm.token_eos()
         self._info = ModelInfo(
-            name=header.name or meta.get("general.name") or self.model_path.stem,
+            name=model_display_name(self.model_path),  # not general.name: tui/models/naming.py
             n_ctx=n_ctx,
             train_ctx=train_ctx,
             chat_template=header.chat_template or meta.get("tokenizer.chat_template"),
@@ -244,25 +294,67 @@ class LocalBackend(Backend):
         """Evaluate the prompt (all but its last token) in chunks, checking `cancel`.
 
         llama.cpp cannot stop inside one evaluation, so a long prompt evaluated at once
-        would make Esc wait seconds. The cached prefix of the previous prompt is kept;
-        `create_completion` then finds all but the last token cached. False if cancelled.
+        would make Esc wait seconds. The cached prefix of the previous prompt is kept, and
+        when the prompt dropped a span of old story from the middle (the window trimmed), the
+        cache drops that span and shifts what follows instead of reading it all again
+        (`shift_cache`). `create_completion` then finds all but the last token cached.
+        False if cancelled.
         """
         llm = self._llm
-        cached = list(llm._input_ids)
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        common = common_prefix(cached, tokens)
         target = len(tokens) - 1
+        reused = common
         if common < llm.n_tokens:
-            llm.n_tokens = common  # eval() drops the KV cache past n_tokens
+            reused = self.shift_cache(cached, tokens, common)
+        self.last_prefill = PrefillStats(reused=reused, read=max(0, target - reused),
+                                         shifted=reused > common)
         while llm.n_tokens < target:
             if cancel.is_set():
                 return False
             start = llm.n_tokens
             llm.eval(tokens[start : min(target, start + PREFILL_CHUNK)])
         return not cancel.is_set()
+
+    def shift_cache(self, cached: list[int], tokens: list[int], common: int) -> int:
+        """Context shifting: make the cache hold `tokens[:n]` for the largest n it can.
+
+        `cached` and `tokens` agree on their first `common` tokens. When `tokens` goes on
+        with a run that `cached` holds further along (old story was cut out between them),
+        the cut span is removed from the KV cache and the run is shifted down to follow the
+        common prefix, so only what is new after it must be read. Returns n (at least
+        `common`, which is what is kept when there is nothing to shift or the model's memory
+        cannot shift).
+        """
+        llm = self._llm
+        start, run = find_shifted_run(cached, tokens, common)
+        if run < MIN_SHIFT_RUN or not self.can_shift():
+            llm.n_tokens = common  # eval() drops the KV cache past n_tokens
+            return common
+        ctx = llm._ctx
+        gap = start - common
+        dropped = ctx.kv_cache_seq_rm(-1, start + run, -1) and \
+            ctx.kv_cache_seq_rm(-1, common, start)
+        if not dropped:
+            ctx.kv_cache_seq_rm(-1, common, -1)
+            llm.n_tokens = common
+            return common
+        ctx.kv_cache_seq_shift(-1, start, start + run, -gap)
+        llm.input_ids[common : common + run] = cached[start : start + run]
+        llm.n_tokens = common + run
+        return common + run
+
+    def can_shift(self) -> bool:
+        """Whether this model's KV memory can drop a span and shift what follows."""
+        if self._can_shift is None:
+            import llama_cpp
+
+            try:
+                memory = llama_cpp.llama_get_memory(self._llm._ctx.ctx)
+                self._can_shift = bool(llama_cpp.llama_memory_can_shift(memory))
+            except (AttributeError, TypeError, ValueError):
+                self._can_shift = False
+        return self._can_shift
 
     def close(self) -> None:
         if self._llm is not None:

@@ -29,22 +29,11 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from tui.cli import apply_options, play
-    from tui.engine.campaign import Settings
+    from tui.cli import start
     from tui.engine.character_library import load_character
-    from tui.engine.chat import campaign_from_card
-    from tui.engine.chat_prompt import Persona
-    from tui.engine.persona import default_persona
 
     card = load_character(_unique_prefix(args.character))  # a CardError is reported
-    settings = Settings()
-    apply_options(settings, args)
-    persona = default_persona()
-    if args.persona is not None:
-        persona = Persona(args.persona, args.persona_description)
-    campaign = campaign_from_card(card, persona.name,
-                                  args.persona_description or persona.description, settings)
-    return play(campaign, args, fresh=True)  # attaches --lorebook books, then saves
+    return start(card, args)  # persona, --lorebook books and the first save: engine/start.py
 
 
 def _unique_prefix(name: str) -> str:

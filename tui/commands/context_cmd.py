@@ -17,6 +17,7 @@ from tui.core.backend import Backend, BackendError
 from tui.core.text import clean, one_line
 from tui.engine.campaign import Campaign
 from tui.engine.context import ContextReport, PromptSpec
+from tui.engine.context_json import placement
 
 DEFAULT_N_CTX = 4096
 
@@ -77,7 +78,7 @@ def print_report(report: ContextReport, out: TextIO) -> None:
     out.write("\nWorld info fired:\n" if report.fired else "\nWorld info fired: none\n")
     for a in report.fired:
         out.write(f"  {one_line(a.entry.label, 40)} ({one_line(a.book, 30)}): "
-                  f"{one_line(a.reason, 60)}, {a.tokens} tokens, {a.position}\n")
+                  f"{one_line(a.reason, 60)}, {a.tokens} tokens, {placement(a)}\n")
     if report.dropped:
         out.write("\nMatched but dropped:\n")
         for d in report.dropped:

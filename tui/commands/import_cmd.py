@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.core.text import one_line
+from tui.core.text import count, one_line
 
 PNG_SIGNATURE = b"\x89PNG"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -169,18 +169,15 @@ def _card(path: Path) -> Imported:
 
 def _chat(path: Path) -> Imported:
     from tui.engine.formats.st_chat import StChatError, import_st_chat
-    from tui.engine.saves import SaveError, save_path, write_save
+    from tui.engine.saves import SaveError
+    from tui.engine.start import first_save
 
     try:
         campaign = import_st_chat(path)
-        base, n = campaign.id, 1
-        while save_path(campaign).exists():
-            n += 1
-            campaign.id = f"{base}-{n}"
-        dest = write_save(campaign)
+        dest = first_save(campaign)
     except (StChatError, SaveError) as exc:
         raise ImportFailed(str(exc)) from exc
-    return Imported(path, "chat", f"{campaign.title} ({len(campaign.turns)} turns)", dest)
+    return Imported(path, "chat", f"{campaign.title} ({count(len(campaign.turns), 'turn')})", dest)
 
 
 def _lorebook(path: Path) -> Imported:
@@ -198,7 +195,8 @@ def _lorebook(path: Path) -> Imported:
         raise ImportFailed(str(exc)) from exc
     except OSError as exc:
         raise ImportFailed(f"{path.name}: cannot be saved ({exc.strerror or exc})") from exc
-    return Imported(path, "lorebook", f"{book.name} ({len(book.entries)} entries)", dest)
+    entries = count(len(book.entries), "entry", "entries")
+    return Imported(path, "lorebook", f"{book.name} ({entries})", dest)
 
 
 def _scenarios(path: Path) -> list[Imported]:

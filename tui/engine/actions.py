@@ -43,6 +43,27 @@ _PRONOUN_RE = re.compile(
 _QUOTED = re.compile(r'("[^"]*"?)')
 _END_PUNCT = tuple('.!?"\'…*)')
 
+# A spoken line that starts like a question ends with "?" when the player left it off:
+# a wh-word ("who are you"), or an auxiliary verb before its subject ("are you coming").
+_WH_WORDS = {"who", "whom", "whose", "what", "where", "when", "why", "which", "how"}
+_AUXILIARIES = {
+    "am", "is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would",
+    "shall", "should", "may", "might", "must", "have", "has", "had", "isn't", "aren't",
+    "wasn't", "weren't", "doesn't", "didn't", "can't", "couldn't", "won't", "wouldn't",
+    "shouldn't", "haven't", "hasn't",
+}
+_SUBJECTS = {
+    "i", "you", "we", "they", "he", "she", "it", "this", "that", "these", "those", "there",
+    "the", "a", "an", "my", "your", "our", "their", "his", "her", "its", "anyone", "anybody",
+    "someone", "somebody", "everyone", "anything", "something", "any", "all", "ye", "thou",
+}
+# "do" and "have" also start orders ("do it now", "have a drink"): a question only before a
+# person ("do you know", "have they gone").
+_ALSO_ORDERS = {"do", "have"}
+_PERSONS = {"i", "you", "we", "they", "he", "she", "ye", "thou"}
+_LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[a-z']+")
+
 
 @dataclass(frozen=True)
 class Action:
@@ -98,12 +119,29 @@ def format_do(raw: str) -> str:
     return "> " + _end_sentence(body)
 
 
+def is_question(speech: str) -> bool:
+    """Whether the last sentence of `speech` reads as a question ("who are you",
+    "are you coming"), whatever its punctuation."""
+    sentence = _LAST_SENTENCE.split(speech.strip())[-1]
+    words = _WORD.findall(sentence.lower().replace("’", "'"))
+    if not words:
+        return False
+    first, second = words[0], words[1] if len(words) > 1 else ""
+    if first in _WH_WORDS:
+        return not (first == "what" and second in ("a", "an"))  # "what a night"
+    if first in _ALSO_ORDERS:
+        return second in _PERSONS
+    return first in _AUXILIARIES and second in _SUBJECTS
+
+
 def format_say(raw: str) -> str:
     speech = raw.strip()
     if len(speech) >= 2 and speech[0] == speech[-1] == '"':
         speech = speech[1:-1].strip()
-    speech = _end_sentence(_capitalise(speech))
-    return f'> You say "{speech}"'
+    speech = _capitalise(speech)
+    if not speech.endswith(_END_PUNCT) and is_question(speech):
+        speech += "?"
+    return f'> You say "{_end_sentence(speech)}"'
 
 
 def make_action(mode: Mode, raw: str) -> Action:

@@ -14,6 +14,7 @@ from tui.engine.cards import Card, card_to_v3_dict
 from tui.engine.chat_game import ChatGame, ChatMessage, chat_messages
 from tui.engine.chat_prompt import (
     CHAT,
+    DEFAULT_PERSONA_NAME,
     Persona,
     card_of,
     char_name,
@@ -70,12 +71,12 @@ def card_lorebook(card: Card) -> Lorebook | None:
 
 def campaign_from_card(
     card: Card,
-    persona_name: str = "You",
+    persona_name: str = DEFAULT_PERSONA_NAME,
     persona_description: str = "",
     settings: Settings | None = None,
 ) -> Campaign:
     """A fresh chat: the greeting (alternate greetings as its swipes) is the opening turn."""
-    persona = Persona(persona_name.strip() or "You", persona_description)
+    persona = Persona(persona_name.strip() or DEFAULT_PERSONA_NAME, persona_description)
     campaign = Campaign(title=char_name(card), kind=CHAT, settings=settings or Settings())
     campaign.extra["card"] = _saveable(card_to_v3_dict(card))
     campaign.extra["persona"] = persona.to_dict()

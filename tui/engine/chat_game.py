@@ -191,5 +191,8 @@ class ChatGame(Game):
             turn.chosen = 0
         if not turn.action and not turn.responses:
             del self.campaign.turns[msg.turn_index]
+            if msg.turn_index < self.campaign.summary_upto:
+                # the turns after it move up one: the summary still covers as many, not more
+                self.campaign.summary_upto -= 1
         self.save(deliberate_shrink=True)
         return True

@@ -32,11 +32,17 @@ _ORIGINAL = re.compile(r"\{\{original\}\}", re.IGNORECASE)
 _START = re.compile(r"<START>", re.IGNORECASE)
 
 
+# `{{user}}` before the player names themselves (`/persona NAME`). Not "You": a card's
+# greeting says "Are you coming up, {{user}}, or..." and the prompt labels the player's
+# lines with it; a stranger is what the player is to a character they have just met.
+DEFAULT_PERSONA_NAME = "Stranger"
+
+
 @dataclass(frozen=True)
 class Persona:
     """Who the player is in a chat: `{{user}}` and an optional description."""
 
-    name: str = "You"
+    name: str = DEFAULT_PERSONA_NAME
     description: str = ""
 
     def to_dict(self) -> dict[str, str]:
@@ -46,7 +52,7 @@ class Persona:
     def from_dict(cls, data: Any) -> Persona:
         if not isinstance(data, dict):
             return cls()
-        name = str(data.get("name") or "").strip() or "You"
+        name = str(data.get("name") or "").strip() or DEFAULT_PERSONA_NAME
         return cls(name, str(data.get("description") or ""))
 
 

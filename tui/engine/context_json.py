@@ -14,7 +14,7 @@ built for; lists keep the report's order (segments in prompt order, entries in f
       "segments": [{"kind": str, "label": str, "tokens": int, "start": int}],
       "tokens_by_kind": {kind: int},
       "fired": [{"entry": str, "book": str, "key": str, "reason": str, "tokens": int,
-                 "position": str}],
+                 "position": str, "depth": int | None}],
       "dropped": [{"entry": str, "book": str, "reason": str}],
       "trimmed": [{"what": str, "reason": str}],
       "stop": [str]
@@ -22,7 +22,8 @@ built for; lists keep the report's order (segments in prompt order, entries in f
 
 Segment kinds: "bos", "template", "system", "memory", "card", "lore", "summary", "story",
 "action", "note", "instruction", ... (`start` is the token offset in the prompt). A fired
-entry's `key` is the key that matched ("" for constant entries; `reason` says why).
+entry's `key` is the key that matched ("" for constant entries; `reason` says why); its
+`depth` is how many messages from the end it sits when `position` is "depth", else null.
 `dropped` lists entries that matched but did not fit the world-info budget; `trimmed` lists
 what the window left out (old story, late lore, the summary...). Later versions only add keys.
 """
@@ -32,8 +33,16 @@ from __future__ import annotations
 from typing import Any
 
 from tui.engine.context import ContextReport
+from tui.engine.lore import Activation
 
 SCHEMA_VERSION = 1
+
+
+def placement(activation: Activation) -> str:
+    """Where a fired entry went, for people: "depth 4", "before", "an_top"..."""
+    if activation.position == "depth":
+        return f"depth {activation.depth}"
+    return activation.position
 
 
 def report_to_json(report: ContextReport) -> dict[str, Any]:
@@ -59,6 +68,7 @@ def report_to_json(report: ContextReport) -> dict[str, Any]:
                 "reason": a.reason,
                 "tokens": a.tokens,
                 "position": a.position,
+                "depth": a.depth if a.position == "depth" else None,
             }
             for a in report.fired
         ],

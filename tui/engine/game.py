@@ -20,9 +20,10 @@ from tui.engine.actions import Action, Mode, cut_at_new_action, make_action
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
+from tui.engine.jinja_template import template_from_jinja
 from tui.engine.saves import write_save
 from tui.engine.summary import needs_summary, run_summary
-from tui.engine.templates import InstructTemplate, get_template, template_from_jinja
+from tui.engine.templates import InstructTemplate, get_template
 from tui.engine.tidy import tidy_response
 
 
@@ -46,18 +47,21 @@ class GenerationResult:
     unsupported: list[str] = field(default_factory=list)
 
 
-def choose_template(campaign: Campaign, chat_template: str | None) -> InstructTemplate | None:
+def choose_template(campaign: Campaign, chat_template: str | None, bos_token: str = "",
+                    eos_token: str = "") -> InstructTemplate | None:
     """The instruct template for this model, or None for plain story text.
 
     `prompt_style` "story" forces plain text; an explicit `template` wins; else the model's
-    own template (from its GGUF metadata) decides.
+    own Jinja template (from its GGUF metadata), rendered with its BOS/EOS tokens, decides.
+    A template that cannot be rendered falls back to the preset its markers suggest (named
+    "(guessed)"), then to Alpaca for `prompt_style` "instruct", else to plain story text.
     """
     settings = campaign.settings
     if settings.prompt_style == "story":
         return None
     if settings.template and settings.template != "auto":
         return get_template(settings.template)
-    own = template_from_jinja(chat_template)
+    own = template_from_jinja(chat_template, bos_token, eos_token)
     if own is not None:
         return own
     if settings.prompt_style == "instruct":
@@ -67,7 +71,8 @@ def choose_template(campaign: Campaign, chat_template: str | None) -> InstructTe
 
 def make_builder(backend: Backend, campaign: Campaign) -> ContextBuilder:
     """A context builder for the loaded model (call on the model's owner thread)."""
-    template = choose_template(campaign, backend.info.chat_template)
+    info = backend.info
+    template = choose_template(campaign, info.chat_template, info.bos_token, info.eos_token)
     prefix = backend.prefix_tokens() if hasattr(backend, "prefix_tokens") else []
     max_new = min(campaign.settings.max_new_tokens, backend.n_ctx // 2)
     return ContextBuilder(backend.tokenize, backend.n_ctx, max_new, template, prefix)

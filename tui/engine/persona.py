@@ -10,11 +10,11 @@ import tomli_w
 from tui.core.paths import grue_home
 from tui.core.text import clean
 from tui.engine.campaign import Campaign
-from tui.engine.chat_prompt import Persona, persona_of
+from tui.engine.chat_prompt import DEFAULT_PERSONA_NAME, Persona, persona_of
 
 
 def default_persona() -> Persona:
-    """The persona new chats start with (`<home>/persona.toml`), or "You"."""
+    """The persona new chats start with (`<home>/persona.toml`), or the default one."""
     path = grue_home() / "persona.toml"
     try:
         with path.open("rb") as fh:
@@ -33,7 +33,7 @@ def save_default_persona(persona: Persona) -> None:
 def parse_persona(arg: str) -> Persona:
     """`NAME` or `NAME: description`."""
     name, _, description = clean(arg).partition(":")
-    return Persona(name.strip()[:60] or "You", description.strip())
+    return Persona(name.strip()[:60] or DEFAULT_PERSONA_NAME, description.strip())
 
 
 def set_persona(campaign: Campaign, arg: str) -> Persona:

@@ -16,8 +16,8 @@ from typing import Any
 import tomli_w
 
 from tui.core.paths import saves_dir
-from tui.core.text import one_line
-from tui.engine.campaign import Campaign, Settings, Turn
+from tui.core.text import count, one_line
+from tui.engine.campaign import OPENING, Campaign, Settings, Turn
 from tui.engine.lore import Lorebook, LoreState
 from tui.engine.tomlfile import read_toml_file
 
@@ -38,6 +38,7 @@ class SaveSummary:
     kind: str
     turns: int
     updated: float
+    player_turns: int = -1  # turns the player took (the opening is not one); -1: unknown
 
 
 def campaign_to_dict(c: Campaign) -> dict[str, Any]:
@@ -148,7 +149,7 @@ def write_save(c: Campaign, folder: Path | None = None, *, allow_fewer_turns: bo
     on_disk = _turn_count_on_disk(path) if path.exists() else None
     if on_disk is not None and len(c.turns) < on_disk and not allow_fewer_turns:
         raise SaveError(
-            f"{path.name}: not saved: it would replace {on_disk} turns with {len(c.turns)}"
+            f"{path.name}: not saved: it would replace {count(on_disk, 'turn')} with {len(c.turns)}"
         )
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -199,12 +200,19 @@ def list_saves(folder: Path | None = None) -> list[SaveSummary]:
                     str(data.get("kind", "adventure")),
                     len(turns) if isinstance(turns, list) else 0,
                     float(data.get("updated", path.stat().st_mtime)),
+                    _player_turns(turns),
                 )
             )
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, TypeError, ValueError):
             continue
     out.sort(key=lambda s: s.updated, reverse=True)
     return out
+
+
+def _player_turns(turns: object) -> int:
+    if not isinstance(turns, list):
+        return 0
+    return sum(1 for t in turns if not (isinstance(t, dict) and t.get("mode") == OPENING))
 
 
 def find_save(name: str | None, folder: Path | None = None) -> Path:

@@ -1,9 +1,10 @@
 """Instruct (chat) templates: how a prompt wraps system text, player turns and model turns.
 
-The names and sequences are those of shared/reference/presets-and-templates.md. A model's
-own Jinja template (GGUF `tokenizer.chat_template`) is matched to one of these families;
-rendering ourselves keeps every piece separately tokenizable, so prompts stay prefix-stable
-and untrusted text is never parsed for special tokens.
+The named presets are for `--template NAME` and for models without a usable chat template.
+A model's own Jinja template (GGUF `tokenizer.chat_template`) is rendered and turned into an
+`InstructTemplate` by `jinja_template.py`; rendering ourselves keeps every piece separately
+tokenizable, so prompts stay prefix-stable and untrusted text is never parsed for special
+tokens.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ _ALIASES = {
     "chatml": "chatml",
 }
 
-# Markers that identify a family in a Jinja chat template, most specific first.
+# Markers that suggest a preset when a Jinja chat template cannot be rendered (only then:
+# a rendered template gives its own wrappers), most specific first.
 _FAMILY_MARKERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("<|im_start|>",), "chatml"),
     (("<|start_header_id|>",), "llama 3"),
@@ -98,7 +100,7 @@ _FAMILY_MARKERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("<<SYS>>",), "llama 2 chat"),
     (("[INST]",), "mistral"),
     (("<|model|>",), "metharme"),
-    (("<|assistant|>",), "zephyr"),
+    (("<|assistant|>", "eos_token"), "zephyr"),  # Phi-3 has <|assistant|> but ends with <|end|>
     (("### Instruction",), "alpaca"),
     (("ASSISTANT:",), "vicuna 1.1"),
 )
@@ -122,8 +124,9 @@ def get_template(name: str) -> InstructTemplate:
     return TEMPLATES[key]
 
 
-def template_from_jinja(source: str | None) -> InstructTemplate | None:
-    """The template family a model's own Jinja chat template belongs to, if recognised."""
+def guess_preset(source: str | None) -> InstructTemplate | None:
+    """The preset whose markers appear in a chat template's source, if any (a fallback for
+    templates that cannot be rendered)."""
     if not source:
         return None
     for markers, key in _FAMILY_MARKERS:

@@ -54,6 +54,7 @@ class CatalogEntry:
     source: str = "hub"  # "hub" (download from repo) or "embedded" (shipped with Grue)
     quant: str = ""  # fixed quantization (embedded); hub models choose one at download
     file_size_gb: float | None = None
+    adult: bool = False  # made for adult content: listed after the others
 
     @property
     def use_case(self) -> str:

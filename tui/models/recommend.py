@@ -22,6 +22,9 @@ DEFAULT_QUANTS = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 LOWEST_SUGGESTED = "Q3_K_M"
 
 FITS, TIGHT, TOO_BIG, UNKNOWN = "fits", "tight", "too big", "unknown"
+# On a CPU, a model of about 1B parameters per core still answers at reading speed; larger
+# ones fit in memory but make every reply a wait (measured here: 135M on 2 cores ~25 tok/s).
+QUICK_PARAMS_B_PER_CORE = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,5 +129,30 @@ def recommend(
         if rec.status == TOO_BIG:
             return rank[rec.status], rec.shortfall_bytes, 0.0
         return rank[rec.status], -rec.entry.params_b, -rec.file_bytes
+
+    return sorted(recs, key=key)
+
+
+def quick_enough(entry: CatalogEntry, cores: int | None) -> bool:
+    """Whether this machine's CPU runs `entry` at a comfortable speed (unknown cores: yes)."""
+    return cores is None or entry.params_b <= max(1, cores) * QUICK_PARAMS_B_PER_CORE
+
+
+def order_for_machine(recs: list[Recommendation], cores: int | None) -> list[Recommendation]:
+    """The models screen's order: what this machine runs well first (largest first, adult
+    models after the rest), then what fits but is slow (smallest first), then what needs
+    memory freed or is too big, then what llama.cpp cannot load."""
+
+    def key(rec: Recommendation) -> tuple[int, int, float]:
+        e = rec.entry
+        if not e.loadable:
+            return 5, 0, e.params_b
+        if rec.status == TIGHT:
+            return 3, 0, rec.shortfall_bytes
+        if rec.status == TOO_BIG:
+            return 4, 0, rec.shortfall_bytes
+        if quick_enough(e, cores):
+            return 0, int(e.adult), -e.params_b
+        return 1, int(e.adult), e.params_b
 
     return sorted(recs, key=key)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from tui.core.backend import BackendError
 from tui.core.log import log_exception
@@ -26,7 +25,6 @@ from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.commands import (
     ADVENTURE,
-    STILL_WRITING,
     Command,
     CommandContext,
     Done,
@@ -46,6 +44,7 @@ from tui.engine.commands import (
 from tui.engine.context import PromptSpec
 from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.saves import SaveError
+from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
 from tui.screens.dialogs import HelpDialog, TextEditDialog
@@ -54,6 +53,7 @@ from tui.screens.models import ModelsScreen
 from tui.screens.settings import SettingsScreen
 from tui.screens.world_info import WorldInfoScreen
 from tui.widgets.action_bar import ActionBar
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.story_view import StoryView, adventure_blocks
 
@@ -116,23 +116,8 @@ class LoadProgress(Message):
 
 
 class AdventureScreen(Screen[None]):
-    BINDINGS = [
-        Binding("tab", "cycle_mode", "Mode", priority=True, show=False),
-        Binding("escape", "cancel", "Stop", show=False),
-        Binding("f1", "help", "Help"),
-        Binding("f2", "memory", "Memory"),
-        Binding("f3", "note", "Note"),
-        Binding("f4,ctrl+r", "retry", "Retry"),
-        Binding("f6", "undo", "Undo"),
-        Binding("f7", "redo", "Redo"),
-        Binding("f8", "edit_last", "Edit"),
-        Binding("f9,ctrl+l", "world_info", "Lore"),
-        Binding("f10,ctrl+t", "context", "Context"),
-        Binding("f11,ctrl+o", "models", "Models", show=False),
-        Binding("f12,ctrl+p", "settings", "Settings", show=False),
-        Binding("ctrl+s", "save", "Save", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-    ]
+    KEY_SCREEN = "adventure"  # this screen's keys in tui/keys.py
+    BINDINGS = bindings_for(KEY_SCREEN)
 
     def __init__(self, game: Game, host: ModelHost) -> None:
         super().__init__()
@@ -152,7 +137,7 @@ class AdventureScreen(Screen[None]):
         yield StoryView(id="story")
         yield ActionBar()
         yield StatusBar()
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def story(self) -> StoryView:
@@ -215,7 +200,8 @@ class AdventureScreen(Screen[None]):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self.model_ready = True
         self.status.set(model=message.name, ctx_total=message.n_ctx,
-                        state=f"ready · {message.style} · F1 help")
+                        state=f"ready · {self.key_hint('game.help', 'help', '/help')} · "
+                              f"{message.style}")
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.status.set(model="no model", state="model failed")
@@ -289,7 +275,8 @@ class AdventureScreen(Screen[None]):
             case SendMessage(text=text):
                 self.send_message(text)
             case StillWriting():
-                self.notify(STILL_WRITING, severity="warning")
+                stop = self.key_hint("game.stop", "stops it", "Esc stops it")
+                self.notify(f"The model is still writing ({stop}).", severity="warning")
             case Quit():
                 self.leave()
 
@@ -327,8 +314,7 @@ class AdventureScreen(Screen[None]):
         self.send_line(text)
 
     def leave(self) -> None:
-        if self.cancel_event is not None:
-            self.cancel_event.set()
+        self._stop_and_save()  # the table's /quit saved already; this stops the model
         self.app.exit()
 
     def _can_generate(self) -> bool:
@@ -349,7 +335,7 @@ class AdventureScreen(Screen[None]):
         self.cancel_event = threading.Event()
         self.buffer.take()
         self.story.start_live()
-        self.status.set(state="generating… (Esc stops)")
+        self.status.set(state=f"generating… ({self.key_hint('game.stop', 'stops', 'Esc')})")
         self.generate(request, self.cancel_event)
 
     @work(thread=True, group="generate")
@@ -393,11 +379,13 @@ class AdventureScreen(Screen[None]):
         else:
             saved = "saved"
         self.story.finish_live(self.reply_text(turn))
-        state = "stopped · kept (F6 undo)" if result.cancelled else saved
+        undo = self.key_hint("adventure.undo", "undo", "/undo")
+        state = f"stopped · kept ({undo})" if result.cancelled else saved
         if message.request.kind == "retry" and len(turn.responses) > 1:
             state += f" · take {turn.chosen + 1}/{len(turn.responses)}"
         if not turn.response.strip():
-            self.notify("The model wrote nothing; try F4 (retry).", severity="warning")
+            retry = self.key_hint("game.retry", "(retry)", "/retry")
+            self.notify(f"The model wrote nothing; try {retry}.", severity="warning")
         unsupported = ", ".join(result.unsupported)
         if unsupported and unsupported != self.warned_unsupported:
             self.warned_unsupported = unsupported  # said once, not every turn
@@ -485,11 +473,23 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_help(self) -> None:
-        self.app.push_screen(HelpDialog(self.help_keys()))
+        self.app.push_screen(HelpDialog([("Keys", self.help_keys())], self.command_mode))
 
     def help_keys(self) -> list[tuple[str, str]]:
-        """Keys this screen adds to the common ones."""
-        return [("F6 / F7", "undo / redo a whole turn")]
+        """This screen's keys (with the player's keymap) for the F1 help."""
+        return help_rows(self.KEY_SCREEN, self.keymap)
+
+    @property
+    def keymap(self) -> dict[str, str]:
+        return getattr(self.app, "keymap", {})
+
+    def key_hint(self, spec_id: str, what: str, otherwise: str) -> str:
+        """`F6 undo` with the key that does `spec_id` on this screen (the player's keymap
+        applied), or `otherwise` (a command) where no key does it (undo in a chat)."""
+        spec = BY_ID.get(spec_id)
+        key = first_key(spec_id, self.keymap) if spec and self.KEY_SCREEN in spec.screens \
+            else None
+        return f"{key} {what}" if key else otherwise
 
     # --- other screens ------------------------------------------------------------------------
 
@@ -555,9 +555,29 @@ class AdventureScreen(Screen[None]):
     def action_save(self) -> None:
         self.dispatch("save")
 
+    def _stop_and_save(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+        self.summary_cancel.set()
+        try:
+            if self.pending is None:
+                self.game.save()
+        except SaveError:
+            pass
+
     @guarded
     def action_quit(self) -> None:
         self.dispatch("quit")
+
+    @guarded
+    def action_home(self) -> None:
+        """Ctrl+Q: save and go back to the home screen (Ctrl+Q there quits)."""
+        self._stop_and_save()
+        go_home = getattr(self.app, "go_home", None)
+        if go_home is None:  # a bare test app without a home screen
+            self.app.exit()
+        else:
+            go_home()
 
     def set_mode(self, mode: Mode) -> None:
         self.action_bar.set_mode(mode)

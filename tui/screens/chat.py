@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
-
 from tui.engine.campaign import Turn
 from tui.engine.chat import ChatGame, chat_spec, display_text, persona_of
 from tui.engine.chat_prompt import card_of, char_name
 from tui.engine.commands import CHAT
 from tui.engine.context import PLAYER
+from tui.keys import bindings_for
 from tui.screens.adventure import AdventureScreen, GenerationDone
 from tui.screens.guard import guarded
 
-CHAT_KEY_HELP = [
-    ("F5 / F6", "previous / next swipe of the last reply (next past the last: a new one)"),
-    ("F7", "impersonate: the model writes your next message, you edit and send it"),
-    ("Enter (empty)", "continue the last reply"),
-]
-
 
 class ChatScreen(AdventureScreen):
-    BINDINGS = [
-        Binding("f5", "swipe(-1)", "◀Swipe"),
-        Binding("f6", "swipe(1)", "Swipe▶"),
-        Binding("f7", "impersonate", "Impers."),
-        Binding("f3", "note", "Note", show=False),
-        Binding("f2", "memory", "Memory", show=False),
-    ]
+    # This screen's keys in tui/keys.py. They replace the adventure's on the same keys (F6, F7
+    # are swipe and impersonate here); tests/test_keys.py checks no adventure-only key is left.
+    KEY_SCREEN = "chat"
+    BINDINGS = bindings_for(KEY_SCREEN)
 
     def __init__(self, game: ChatGame, host: object) -> None:
         super().__init__(game, host)  # type: ignore[arg-type]
@@ -66,9 +56,6 @@ class ChatScreen(AdventureScreen):
 
     def inspector_spec(self):  # type: ignore[no-untyped-def]
         return lambda campaign: chat_spec(campaign, None)
-
-    def help_keys(self) -> list[tuple[str, str]]:
-        return CHAT_KEY_HELP
 
     def redraw(self) -> None:
         super().redraw()

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.core.backend import BackendError
 from tui.core.log import log_exception
@@ -24,7 +23,9 @@ from tui.core.text import one_line
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign
 from tui.engine.context import ContextReport, PromptSpec
+from tui.keys import bindings_for
 from tui.model_host import ModelHost
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.report_view import lore_text, prompt_text, summary_text
 
 SpecFactory = Callable[[Campaign], PromptSpec]
@@ -47,19 +48,8 @@ class ReportFailed(Message):
 
 
 class ContextInspectorScreen(Screen[None]):
-    BINDINGS = [
-        Binding("escape", "close", "Close", key_display="Esc"),
-        Binding("f5", "rebuild", "Rebuild", key_display="F5"),
-        Binding("l", "jump('lore')", "Lore"),
-        Binding("p", "jump('prompt')", "Prompt"),
-        Binding("t", "jump('summary')", "Top"),
-    ]
-    DEFAULT_CSS = """
-    ContextInspectorScreen #title { height: 1; text-style: bold; padding: 0 1; }
-    ContextInspectorScreen #status { height: auto; padding: 0 1; }
-    ContextInspectorScreen VerticalScroll { height: 1fr; }
-    ContextInspectorScreen VerticalScroll > Static { padding: 0 1; margin-bottom: 1; }
-    """
+    BINDINGS = bindings_for("context")
+    CSS_PATH = "context_inspector.tcss"
 
     def __init__(self, campaign: Campaign, host: ModelHost,
                  spec_factory: SpecFactory | None = None) -> None:
@@ -77,7 +67,7 @@ class ContextInspectorScreen(Screen[None]):
             yield Static("", id="summary", markup=False)
             yield Static("", id="lore", markup=False)
             yield Static("", id="prompt", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#body").focus()

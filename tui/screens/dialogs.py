@@ -4,48 +4,22 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
 from tui.core.text import clean
 from tui.engine.commands import help_lines
+from tui.keys import bindings_for
 
-KEY_HELP = [
-    ("Enter", "send the action (empty: continue the story)"),
-    ("Tab", "switch Do / Say / Story (or type 'do ', 'say ', 'story ' first)"),
-    ("Esc", "stop the model while it writes"),
-    ("F1", "this help"),
-    ("F2", "edit the memory"),
-    ("F3", "edit the author's note"),
-    ("F4 / Ctrl+R", "retry the last response"),
-    ("F8", "edit the last response"),
-    ("F9 / Ctrl+L", "world info: list, edit, test what triggers"),
-    ("F10 / Ctrl+T", "context inspector: the exact prompt of the next turn"),
-    ("F11 / Ctrl+O", "models: pick, download, open a .gguf file"),
-    ("F12 / Ctrl+P", "settings: preset, samplers, window, template, backend"),
-    ("Ctrl+S", "save now"),
-    ("Ctrl+Q", "save and quit"),
-]
+KeyRows = list[tuple[str, str]]  # (keys, what they do), from tui.keys.help_rows
 
 
 class TextEditDialog(ModalScreen[str | None]):
     """Edit a block of text. Ctrl+S or the Save button keeps it; Esc cancels."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save", priority=True),
-    ]
-    DEFAULT_CSS = """
-    TextEditDialog { align: center middle; }
-    TextEditDialog > Vertical { width: 90%; max-width: 100; height: 80%; border: round $accent;
-                                background: $surface; padding: 0 1; }
-    TextEditDialog #title { height: 1; text-style: bold; }
-    TextEditDialog #hint { height: auto; color: $text-muted; }
-    TextEditDialog TextArea { height: 1fr; }
-    TextEditDialog Horizontal { height: 3; align-horizontal: right; }
-    """
+    BINDINGS = bindings_for("text_edit")
+    CSS_PATH = "dialogs.tcss"
 
     def __init__(self, title: str, text: str, hint: str = "") -> None:
         super().__init__()
@@ -81,25 +55,28 @@ class TextEditDialog(ModalScreen[str | None]):
 
 
 class HelpDialog(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,q,enter", "close", "Close")]
-    DEFAULT_CSS = """
-    HelpDialog { align: center middle; }
-    HelpDialog > VerticalScroll { width: 90%; max-width: 90; height: 90%;
-                                  border: round $accent; background: $surface; padding: 0 1; }
-    """
+    """The keys of the screen it was opened from (titled sections), then the commands."""
 
-    def __init__(self, extra_keys: list[tuple[str, str]] | None = None) -> None:
+    BINDINGS = bindings_for("help")
+    CSS_PATH = "dialogs.tcss"
+
+    def __init__(self, sections: list[tuple[str, KeyRows]], mode: str | None = None) -> None:
+        """`mode`: list that game's commands (`ADVENTURE`, `CHAT`), or None for all."""
         super().__init__()
-        self.extra_keys = extra_keys or []
+        self.sections = sections
+        self.mode = mode
 
     def compose(self) -> ComposeResult:
         text = Text()
-        text.append("Keys\n", style="bold")
-        for key, what in [*KEY_HELP[:4], *self.extra_keys, *KEY_HELP[4:]]:
-            text.append(f"  {key:<13}", style="bold")
-            text.append(f"{what}\n")
-        text.append("\nCommands (type them in the input line)\n", style="bold")
-        for line in help_lines():
+        for title, rows in self.sections:
+            text.append(f"{title}\n", style="bold")
+            width = max((len(keys) for keys, _ in rows), default=0) + 2
+            for keys, what in rows:
+                text.append(f"  {keys:<{width}}", style="bold")
+                text.append(f"{what}\n")
+            text.append("\n")
+        text.append("Commands (type them in the input line)\n", style="bold")
+        for line in help_lines(self.mode):
             text.append(f"  {line}\n")
         text.append("\nEsc closes this help.", style="italic")
         with VerticalScroll():

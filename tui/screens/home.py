@@ -3,35 +3,44 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.core.text import one_line
+from tui.core.text import count, one_line
 from tui.engine.character_library import list_characters
-from tui.engine.saves import list_saves
+from tui.engine.save_files import delete_save, rename_save
+from tui.engine.saves import SaveError, SaveSummary, list_saves
 from tui.engine.scenario import Scenario, list_scenarios
+from tui.keys import bindings_for
+from tui.screens.scenario_setup import QuestionDialog
+from tui.widgets.confirm import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 
 TITLE_ART = "G R U E  —  it is pitch dark. You are likely to be eaten by a language model."
+SAVES_SHOWN = 8
+
+
+def started(save: SaveSummary) -> bool:
+    """A game the player has taken a turn in (an unknown count counts as started)."""
+    return save.player_turns != 0
+
+
+def save_label(save: SaveSummary) -> Text:
+    when = time.strftime("%b %d %H:%M", time.localtime(save.updated))
+    turns = save.player_turns if save.player_turns >= 0 else save.turns
+    return Text(f"  {one_line(save.title, 40)} · {count(turns, 'turn')} · {when}")
 
 
 class HomeScreen(Screen[None]):
-    BINDINGS = [
-        Binding("q,ctrl+q", "app.quit", "Quit"),
-        Binding("f1", "app.help", "Help"),
-    ]
-    DEFAULT_CSS = """
-    HomeScreen > Vertical { padding: 0 1; }
-    HomeScreen #banner { height: auto; text-style: bold; color: $accent; margin: 0 0 1 0; }
-    HomeScreen #model { height: 1; color: $text-muted; }
-    HomeScreen OptionList { height: 1fr; }
-    """
+    BINDINGS = bindings_for("home")
+    CSS_PATH = "home.tcss"
 
     class Picked(Message):
         def __init__(self, kind: str, value: object) -> None:
@@ -44,7 +53,11 @@ class HomeScreen(Screen[None]):
             yield Static(Text(TITLE_ART), id="banner", markup=False)
             yield Static(Text("Model: loading…"), id="model", markup=False)
             yield OptionList(id="menu")
-        yield Footer()
+        yield KeyFooter(compact=False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.show_unstarted = False  # games with no player turn sit under a fold
 
     def on_mount(self) -> None:
         self.refresh_menu()
@@ -54,13 +67,20 @@ class HomeScreen(Screen[None]):
         menu = self.query_one(OptionList)
         menu.clear_options()
         self.choices: dict[str, tuple[str, object]] = {}
-        saves = list_saves()[:8]
-        if saves:
+        saves = list_saves()
+        played = [s for s in saves if started(s)][:SAVES_SHOWN]
+        unplayed = [s for s in saves if not started(s)]
+        if played or unplayed:
             menu.add_option(Option(Text("Continue", style="bold"), disabled=True))
-            for s in saves:
-                when = time.strftime("%b %d %H:%M", time.localtime(s.updated))
-                label = Text(f"  {one_line(s.title, 40)} · {s.turns} turns · {when}")
-                self._add(menu, label, ("save", s.path))
+            for save in played:
+                self._add(menu, save_label(save), ("save", save.path))
+        if unplayed:
+            arrow = "▾" if self.show_unstarted else "▸"
+            fold = Text(f"  {arrow} {count(len(unplayed), 'game')} not started yet", style="dim")
+            self._add(menu, fold, ("fold", None))
+            if self.show_unstarted:
+                for save in unplayed:
+                    self._add(menu, save_label(save), ("save", save.path))
         menu.add_option(Option(Text("New adventure", style="bold"), disabled=True))
         for path, item in list_scenarios():
             if isinstance(item, Scenario):
@@ -80,8 +100,74 @@ class HomeScreen(Screen[None]):
         menu.add_option(Option(Text(""), disabled=True))
         self._add(menu, Text("Quit"), ("quit", None))
         first = next((i for i in range(menu.option_count)
-                      if not menu.get_option_at_index(i).disabled), 0)
+                      if not menu.get_option_at_index(i).disabled
+                      and self._choice_at(i)[0] != "fold"), 0)
         menu.highlighted = first
+
+    def _choice_at(self, index: int) -> tuple[str, object]:
+        option_id = self.query_one(OptionList).get_option_at_index(index).id or ""
+        return self.choices.get(option_id, ("", None))
+
+    def highlighted_save(self) -> Path | None:
+        menu = self.query_one(OptionList)
+        if menu.highlighted is None:
+            return None
+        kind, value = self._choice_at(menu.highlighted)
+        return value if kind == "save" and isinstance(value, Path) else None
+
+    def _reselect(self, path: Path | None) -> None:
+        """After the list changed: highlight `path`'s save if it is still listed."""
+        menu = self.query_one(OptionList)
+        for i in range(menu.option_count):
+            if path is not None and self._choice_at(i) == ("save", path):
+                menu.highlighted = i
+                return
+
+    def action_delete_save(self) -> None:
+        path = self.highlighted_save()
+        if path is None:
+            self.notify("Highlight a saved game to delete it.")
+            return
+        title = self._title_of(path)
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                delete_save(path)
+            except SaveError as exc:
+                self.notify(one_line(str(exc), 300), severity="error")
+                return
+            self.notify(f"Deleted {title}.")
+            self.refresh_menu()
+
+        self.app.push_screen(ConfirmDialog(f"Delete the saved game {title}? "
+                                           "It cannot be brought back."), answer)
+
+    def action_rename_save(self) -> None:
+        path = self.highlighted_save()
+        if path is None:
+            self.notify("Highlight a saved game to rename it.")
+            return
+        title = self._title_of(path)
+
+        def answer(new_title: str | None) -> None:
+            if not new_title or new_title == title:
+                return
+            try:
+                new_path = rename_save(path, new_title)
+            except SaveError as exc:
+                self.notify(one_line(str(exc), 300), severity="error")
+                return
+            self.refresh_menu()
+            self._reselect(new_path)
+
+        self.app.push_screen(QuestionDialog(f"New name for {title} (empty keeps it):", title),
+                             answer)
+
+    def _title_of(self, path: Path) -> str:
+        summary = next((s for s in list_saves(path.parent) if s.path == path), None)
+        return one_line(summary.title if summary else path.stem, 60)
 
     def _add(self, menu: OptionList, label: Text, choice: tuple[str, object]) -> None:
         option_id = f"o{len(self.choices)}"
@@ -90,8 +176,19 @@ class HomeScreen(Screen[None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         choice = self.choices.get(event.option.id or "")
-        if choice is not None:
+        if choice is not None and choice[0] == "fold":
+            self.show_unstarted = not self.show_unstarted
+            self.refresh_menu()
+            self._highlight_fold()
+        elif choice is not None:
             self.post_message(self.Picked(*choice))
+
+    def _highlight_fold(self) -> None:
+        menu = self.query_one(OptionList)
+        for i in range(menu.option_count):
+            if self._choice_at(i)[0] == "fold":
+                menu.highlighted = i
+                return
 
     def set_model_line(self, text: str) -> None:
         self.query_one("#model", Static).update(Text(one_line(text, 200)))

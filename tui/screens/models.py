@@ -6,6 +6,7 @@ messages; Esc cancels a running download (and closes the screen otherwise).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,13 +15,13 @@ from pathlib import Path
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, Tab, Tabs
+from textual.widgets import DataTable, Static, Tab, Tabs
 
 from tui.core.log import log_exception
-from tui.core.text import one_line
+from tui.core.text import count, one_line
+from tui.keys import bindings_for
 from tui.models.catalog import USE_CASES, CatalogEntry
 from tui.models.download import (
     DownloadCancelled,
@@ -30,9 +31,19 @@ from tui.models.download import (
 )
 from tui.models.embedded import embedded_model_path
 from tui.models.memory import available_memory_bytes, format_gb, total_memory_bytes
-from tui.models.recommend import TIGHT, TOO_BIG, Recommendation, recommend
+from tui.models.naming import model_display_name
+from tui.models.recommend import (
+    FITS,
+    TIGHT,
+    TOO_BIG,
+    Recommendation,
+    order_for_machine,
+    quick_enough,
+    recommend,
+)
 from tui.models.store import StoredModel, StoreError, list_downloaded, remove_model
 from tui.widgets.confirm import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.open_model import OpenModelDialog
 from tui.widgets.progress_line import ProgressLine
 
@@ -91,27 +102,17 @@ class ModelRow:
 class ModelTable(DataTable[Text]):
     """The model list; Enter picks (shown in the footer, which the stock table hides)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Pick")]
+    BINDINGS = bindings_for("models.table")
 
 
 class ModelsScreen(Screen[str | None]):
-    BINDINGS = [
-        Binding("f5", "download", "Download", key_display="F5"),
-        Binding("x,delete", "remove", "Remove"),
-        Binding("o", "open_file", "Open file"),
-        Binding("u", "next_use_case", "Use case"),
-        Binding("escape", "back", "Back/Cancel", key_display="Esc"),
-    ]
-    DEFAULT_CSS = """
-    ModelsScreen #title { height: 1; text-style: bold; padding: 0 1; }
-    ModelsScreen Tabs { height: 2; }
-    ModelsScreen DataTable { height: 1fr; }
-    ModelsScreen #detail { height: 4; padding: 0 1; }
-    """
+    BINDINGS = bindings_for("models")
+    CSS_PATH = "models.tcss"
 
     def __init__(self, current_model: str, on_pick: Callable[[str], None], *,
                  n_ctx: int = 4096, root: Path | None = None,
-                 downloader: Downloader = download_catalog_model) -> None:
+                 downloader: Downloader = download_catalog_model,
+                 cores: int | None = None) -> None:
         super().__init__()
         self.current_model = current_model
         self.on_pick = on_pick
@@ -124,6 +125,7 @@ class ModelsScreen(Screen[str | None]):
         self.downloading = ""
         self.total = total_memory_bytes()
         self.free = available_memory_bytes()
+        self.cores = cores if cores is not None else os.cpu_count()
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class ModelsScreen(Screen[str | None]):
         yield ModelTable(id="models", cursor_type="row", zebra_stripes=True)
         yield Static("", id="detail", markup=False)
         yield ProgressLine(id="progress")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def table(self) -> ModelTable:
@@ -149,7 +151,7 @@ class ModelsScreen(Screen[str | None]):
             self.table.add_column(label, key=key)
         total = format_gb(self.total) if self.total else "?"
         free = format_gb(self.free) if self.free else "?"
-        current = one_line(Path(self.current_model).name, 30) if self.current_model else "built in"
+        current = one_line(model_display_name(self.current_model), 40)
         self.query_one("#title", Static).update(
             Text(f"Models · this machine: {total} RAM, {free} free · now: {current}"))
         self.refresh_rows()
@@ -159,7 +161,9 @@ class ModelsScreen(Screen[str | None]):
 
     def refresh_rows(self) -> None:
         keep = self.current_row()
-        recs = recommend(None, self.n_ctx, self.total, self.free, include_unloadable=True)
+        recs = order_for_machine(
+            recommend(None, self.n_ctx, self.total, self.free, include_unloadable=True),
+            self.cores)
         try:
             stored = list_downloaded(self.root)
         except OSError:
@@ -188,6 +192,8 @@ class ModelsScreen(Screen[str | None]):
         mark = "●" if current else ("✓" if row.available else "")
         fit = rec.status if e.loadable else "-"
         fit_style = {TIGHT: "yellow", TOO_BIG: "red"}.get(rec.status, "")
+        if e.loadable and rec.status == FITS and not quick_enough(e, self.cores):
+            fit, fit_style = "slow", "yellow"  # fits in memory, but this CPU is small for it
         return [
             Text(mark, style="bold"),
             Text(one_line(e.name, 32), style="" if e.loadable else "dim"),
@@ -227,6 +233,8 @@ class ModelsScreen(Screen[str | None]):
                         f"{format_gb(rec.need_bytes)} with {self.n_ctx} tokens · {rec.status}")
             if rec.shortfall_bytes:
                 text.append(f" (short by {format_gb(rec.shortfall_bytes)})")
+            if not quick_enough(e, self.cores):
+                text.append(f" · slow on {self.cores} cores")
             text.append("\n")
         text.append(one_line(e.notes, 150), style="dim")
         detail.update(text)
@@ -341,7 +349,7 @@ class ModelsScreen(Screen[str | None]):
             return
         e = row.entry
         size = format_gb(sum(m.size for m in row.stored))
-        question = f"Remove {one_line(e.name, 40)} ({len(row.stored)} file(s), {size})?"
+        question = f"Remove {one_line(e.name, 40)} ({count(len(row.stored), 'file')}, {size})?"
 
         def answer(yes: bool | None) -> None:
             if not yes:
@@ -351,7 +359,7 @@ class ModelsScreen(Screen[str | None]):
             except (StoreError, OSError) as exc:
                 self.notify(one_line(str(exc), 300), severity="error")
                 return
-            self.notify(f"Removed {len(removed)} file(s).")
+            self.notify(f"Removed {count(len(removed), 'file')}.")
             self.refresh_rows()
 
         self.app.push_screen(ConfirmDialog(question), answer)

@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.core.text import one_line
-
-_CSS = """
-{name} {{ align: center middle; }}
-{name} > Vertical {{ width: 90%; max-width: 90; height: auto; max-height: 90%;
-                     border: round $accent; background: $surface; padding: 0 1; }}
-{name} #question {{ height: auto; text-style: bold; margin: 0 0 1 0; }}
-{name} #hint {{ height: auto; color: $text-muted; }}
-{name} OptionList {{ height: auto; max-height: 16; }}
-"""
+from tui.keys import bindings_for
 
 
 class OptionPickDialog(ModalScreen[int | None]):
     """A menu of sub-scenarios. Enter picks; Esc cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = _CSS.format(name="OptionPickDialog")
+    BINDINGS = bindings_for("option_pick")
+    CSS_PATH = "scenario_setup.tcss"
 
     def __init__(self, title: str, options: list[str]) -> None:
         super().__init__()
@@ -52,8 +43,8 @@ class OptionPickDialog(ModalScreen[int | None]):
 class QuestionDialog(ModalScreen[str | None]):
     """One question of a scenario (`${...}`): Enter answers (empty takes the default)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = _CSS.format(name="QuestionDialog")
+    BINDINGS = bindings_for("question")
+    CSS_PATH = "scenario_setup.tcss"
 
     def __init__(self, question: str, default: str = "") -> None:
         super().__init__()

@@ -10,10 +10,9 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.backends.ignored import ignored_samplers
 from tui.core.text import one_line
@@ -26,6 +25,8 @@ from tui.engine.presets import (
     save_user_preset,
 )
 from tui.engine.templates import template_names
+from tui.keys import bindings_for
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.settings_form import (
     BACKENDS,
     PROMPT_STYLES,
@@ -45,26 +46,8 @@ CUSTOM = ""  # the preset Select's value for "values of my own"
 
 
 class SettingsScreen(Screen[Settings | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True, key_display="^S"),
-        Binding("f2", "save_preset", "Save preset", key_display="F2"),
-        Binding("escape", "cancel", "Cancel", key_display="Esc"),
-    ]
-    DEFAULT_CSS = """
-    SettingsScreen #title { height: 1; text-style: bold; padding: 0 1; }
-    SettingsScreen VerticalScroll { height: 1fr; padding: 0 1; }
-    SettingsScreen .heading { text-style: bold underline; margin-top: 1; }
-    SettingsScreen .row { height: 1; }
-    SettingsScreen .row > Label { width: 22; }
-    SettingsScreen .row > Input { width: 14; }
-    SettingsScreen .row > Select { width: 1fr; }
-    SettingsScreen .row > #url, SettingsScreen .row > #preset-name { width: 1fr; }
-    SettingsScreen .hint { width: 1fr; height: 1; color: $text-muted; padding-left: 1; }
-    SettingsScreen #error { height: auto; padding: 0 1; text-style: bold; color: $error; }
-    SettingsScreen #unsupported { height: auto; padding: 0 1; }
-    SettingsScreen #buttons { height: 1; align-horizontal: right; padding: 0 1; }
-    SettingsScreen #buttons Button { margin-left: 2; }
-    """
+    BINDINGS = bindings_for("settings")
+    CSS_PATH = "settings.tcss"
 
     def __init__(self, settings: Settings, on_save: Callable[[Settings], None]) -> None:
         super().__init__()
@@ -145,7 +128,7 @@ class SettingsScreen(Screen[Settings | None]):
         with Horizontal(id="buttons"):
             yield Button("Save", id="save", variant="primary", compact=True)
             yield Button("Cancel", id="cancel", compact=True)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#preset", Select).focus()

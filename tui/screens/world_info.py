@@ -11,15 +11,16 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
-from tui.core.text import clean, one_line
+from tui.core.text import clean, count, one_line
 from tui.engine.campaign import Campaign
 from tui.engine.lore import LoreEntry, explain_matches, resolve_position
+from tui.keys import bindings_for
 from tui.widgets.confirm import ConfirmDialog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.lore_form import LoreEdit, LoreEntryDialog, apply_edit, join_keys
 
 Row = tuple[int, LoreEntry]  # (book index, entry)
@@ -38,29 +39,12 @@ def entry_matches(book: str, entry: LoreEntry, query: str) -> bool:
 class EntryTable(DataTable[Text]):
     """The entry list; Enter edits (shown in the footer, which the stock table hides)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Edit")]
+    BINDINGS = bindings_for("world_info.table")
 
 
 class WorldInfoScreen(Screen[None]):
-    BINDINGS = [
-        Binding("a,insert", "add", "Add"),
-        Binding("d,delete", "delete", "Delete"),
-        Binding("space", "toggle", "On/off", key_display="Space"),
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("f5", "test_box", "Test", key_display="F5"),
-        Binding("escape", "back", "Back", key_display="Esc"),
-    ]
-    DEFAULT_CSS = """
-    WorldInfoScreen #title { height: 1; text-style: bold; padding: 0 1; }
-    WorldInfoScreen #search { margin: 0 1; }
-    WorldInfoScreen DataTable { height: 1fr; }
-    WorldInfoScreen #preview { height: 3; padding: 0 1; color: $text-muted; }
-    WorldInfoScreen #test { height: auto; max-height: 9; display: none;
-                            border-top: solid $accent; }
-    WorldInfoScreen #test.open { display: block; }
-    WorldInfoScreen #test-input { margin: 0 1; }
-    WorldInfoScreen #test-result { height: auto; max-height: 7; padding: 0 1; }
-    """
+    BINDINGS = bindings_for("world_info")
+    CSS_PATH = "world_info.tcss"
 
     def __init__(self, campaign: Campaign, on_change: Callable[[], None]) -> None:
         super().__init__()
@@ -79,7 +63,7 @@ class WorldInfoScreen(Screen[None]):
             yield Input(placeholder="F5: type text to see which entries it triggers",
                         id="test-input", compact=True)
             yield Static("", id="test-result", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def table(self) -> EntryTable:
@@ -127,7 +111,7 @@ class WorldInfoScreen(Screen[None]):
         total = sum(len(book.entries) for book in books)
         shown = f"{len(self.rows)} of {total}" if query.strip() else str(total)
         self.query_one("#title", Static).update(
-            Text(f"World info · {shown} entries in {len(books)} book(s)")
+            Text(f"World info · {count(shown, 'entry', 'entries')} in {count(len(books), 'book')}")
         )
         self.show_preview()
 

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from tui.engine.actions import Mode, next_mode
+from tui.widgets.css import css_beside
 
 PLACEHOLDERS = {
     Mode.DO: "What do you do? (empty: continue, /help: commands)",
@@ -18,12 +19,7 @@ PLACEHOLDERS = {
 
 
 class ActionBar(Horizontal):
-    DEFAULT_CSS = """
-    ActionBar { height: 3; }
-    ActionBar > #mode { width: 9; height: 3; content-align: center middle; text-style: bold;
-                        background: $boost; }
-    ActionBar > Input { width: 1fr; }
-    """
+    DEFAULT_CSS = css_beside(__file__)
 
     class Submitted(Message):
         def __init__(self, mode: Mode, text: str) -> None:

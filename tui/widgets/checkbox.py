@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from textual.widgets import Checkbox
 
+from tui.widgets.css import css_beside
+
 
 class PlainCheckbox(Checkbox):
     """The stock checkbox shows the same X either way and tells on from off by colour only."""
 
-    DEFAULT_CSS = """
-    PlainCheckbox { border: none; height: 1; padding: 0; margin-right: 2; }
-    PlainCheckbox:focus { text-style: bold reverse; }
-    """
+    DEFAULT_CSS = css_beside(__file__)
     BUTTON_LEFT = "["
     BUTTON_RIGHT = "]"
 

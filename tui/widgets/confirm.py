@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.keys import bindings_for
+
 
 class ConfirmDialog(ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
-    DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; }
-    ConfirmDialog > Vertical { width: 60; max-width: 95%; height: auto; border: round $warning;
-                               background: $surface; padding: 0 1; }
-    ConfirmDialog #hint { color: $text-muted; }
-    """
+    BINDINGS = bindings_for("confirm")
+    CSS_PATH = "confirm.tcss"
 
     def __init__(self, question: str) -> None:
         super().__init__()

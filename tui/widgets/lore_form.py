@@ -13,13 +13,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from tui.core.text import clean, one_line
 from tui.engine.lore import LOGICS, POSITIONS, LoreEntry
+from tui.keys import bindings_for
 from tui.widgets.checkbox import PlainCheckbox
 
 LOGIC_LABELS = {
@@ -127,26 +127,8 @@ def apply_edit(entry: LoreEntry, values: dict[str, Any]) -> bool:
 class LoreEntryDialog(ModalScreen[LoreEdit | None]):
     """Edit (or create) one entry. Ctrl+S saves, Esc cancels; Tab walks the fields."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save", priority=True),
-    ]
-    DEFAULT_CSS = """
-    LoreEntryDialog { align: center middle; }
-    LoreEntryDialog > Vertical { width: 100%; max-width: 100; height: 100%; max-height: 40;
-                                 border: round $accent; background: $surface; padding: 0 1; }
-    LoreEntryDialog #title { height: 1; text-style: bold; }
-    LoreEntryDialog #hint { height: 1; color: $text-muted; }
-    LoreEntryDialog #error { height: auto; color: $error; }
-    LoreEntryDialog VerticalScroll { height: 1fr; }
-    LoreEntryDialog .row { height: auto; }
-    LoreEntryDialog .row Label { width: 16; height: 1; }
-    LoreEntryDialog .row Input, LoreEntryDialog .row Select { width: 1fr; }
-    LoreEntryDialog .small Input { width: 8; }
-    LoreEntryDialog .small Label { width: auto; padding: 0 1 0 0; }
-    LoreEntryDialog TextArea { height: 7; }
-    LoreEntryDialog #buttons { height: 3; align-horizontal: right; }
-    """
+    BINDINGS = bindings_for("lore_entry")
+    CSS_PATH = "lore_form.tcss"
 
     def __init__(self, entry: LoreEntry | None, books: list[str], book: int = 0) -> None:
         super().__init__()

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from tui.core.text import one_line
+from tui.keys import bindings_for
 from tui.models.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from tui.widgets.progress_line import format_bytes
 
@@ -41,19 +41,8 @@ def info_text(info: GGUFInfo) -> Text:
 class OpenModelDialog(ModalScreen[str | None]):
     """Enter checks the typed path; Enter again (or Ctrl+S) uses it; Esc cancels."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "use", "Use", priority=True),
-    ]
-    DEFAULT_CSS = """
-    OpenModelDialog { align: center middle; }
-    OpenModelDialog > Vertical { width: 90%; max-width: 90; height: auto; max-height: 100%;
-                                 border: round $accent; background: $surface; padding: 0 1; }
-    OpenModelDialog #title { text-style: bold; }
-    OpenModelDialog #hint { color: $text-muted; }
-    OpenModelDialog #error { color: $error; text-style: bold; height: auto; }
-    OpenModelDialog #info { height: auto; }
-    """
+    BINDINGS = bindings_for("open_model")
+    CSS_PATH = "open_model.tcss"
 
     def __init__(self, start: str = "") -> None:
         super().__init__()

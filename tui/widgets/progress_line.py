@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from tui.core.text import one_line
 from tui.models.download import DownloadProgress
+from tui.widgets.css import css_beside
 
 
 def format_bytes(n: float) -> str:
@@ -37,11 +38,7 @@ def progress_text(p: DownloadProgress) -> str:
 class ProgressLine(Static):
     """Hidden until a download starts; keeps the last line (the error) when one fails."""
 
-    DEFAULT_CSS = """
-    ProgressLine { height: 1; padding: 0 1; display: none; }
-    ProgressLine.shown { display: block; }
-    ProgressLine.error { text-style: bold; color: $error; }
-    """
+    DEFAULT_CSS = css_beside(__file__)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]

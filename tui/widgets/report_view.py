@@ -13,7 +13,8 @@ from rich.text import Text
 from tui.core.text import clean, one_line
 from tui.engine.context import ContextReport, Segment
 
-# 16-colour names only (DESIGN.md section 8); NO_COLOR still leaves bold/reverse to tell kinds.
+# 16-colour names only (docs/architecture.md, "Over SSH"); NO_COLOR still leaves bold and
+# reverse to tell kinds apart.
 KIND_COLOURS = {
     "system": "cyan",
     "template": "bright_black",

@@ -12,19 +12,13 @@ from textual.widgets import Static
 
 from tui.core.text import clean
 from tui.engine.campaign import OPENING, Campaign
+from tui.widgets.css import css_beside
 
 MAX_SHOWN_BLOCKS = 600  # older passages stay in the save; the view keeps the recent ones
 
 
 class Paragraph(Static):
     """One block of story text."""
-
-    DEFAULT_CSS = """
-    Paragraph { margin: 0 0 1 0; }
-    Paragraph.action { color: $accent; text-style: bold; }
-    Paragraph.live { color: $text; }
-    Paragraph.notice { color: $text-muted; text-style: italic; }
-    """
 
     def __init__(self, text: str, kind: str) -> None:
         super().__init__(Text(clean(text)), markup=False, classes=kind)
@@ -38,9 +32,7 @@ class Paragraph(Static):
 class StoryView(VerticalScroll, can_focus=True):
     """The scrolling story. Append, don't re-render."""
 
-    DEFAULT_CSS = """
-    StoryView { padding: 0 1; }
-    """
+    DEFAULT_CSS = css_beside(__file__)  # also the paragraphs' styles
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ always sees (memory, author's note, story so far), lorebooks, saving and quittin
 
 from __future__ import annotations
 
-from tui.core.text import clean, one_line
+from tui.core.text import clean, count, one_line
 from tui.engine.chat import display_text
 from tui.engine.commands.context import CHAT, CommandContext, Handler
 from tui.engine.commands.effects import (
@@ -130,10 +130,10 @@ def summary(ctx: CommandContext, arg: str) -> list[Effect]:
         return [Notice(f"story so far (long-term memory) {word}")]
     if arg:
         return store_summary(ctx, arg)
-    hint = (f"Covers the first {campaign.summary_upto} turns; the model updates it in big "
-            "steps as old turns leave the window. Ctrl+S save · Esc cancel")
+    hint = (f"Covers the first {count(campaign.summary_upto, 'turn')}; the model updates it "
+            "in big steps as old turns leave the window. Ctrl+S save · Esc cancel")
     state = "on" if campaign.summary_enabled else "off"
-    lines = (f"[story so far: {state}, covers {campaign.summary_upto} turns]",
+    lines = (f"[story so far: {state}, covers {count(campaign.summary_upto, 'turn')}]",
              campaign.summary or "(nothing yet)")
     return [EditText("summary", "The story so far", campaign.summary, hint, lines)]
 
@@ -148,7 +148,8 @@ def lore(ctx: CommandContext, arg: str) -> list[Effect]:
         return [OpenScreen("world_info", tuple(describe_books(campaign)) or ("(no lorebooks)",))]
     book = attach_lorebook(campaign, arg)
     ctx.game.save()
-    return [Notice(f"attached lorebook {one_line(book.name, 60)} ({len(book.entries)} entries)")]
+    entries = count(len(book.entries), "entry", "entries")
+    return [Notice(f"attached lorebook {one_line(book.name, 60)} ({entries})")]
 
 
 def screen(name: str) -> Handler:

@@ -84,12 +84,13 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in TABLE}
 ALIASES: dict[str, str] = {alias: spec.name for spec in TABLE for alias in spec.aliases}
 
 
-def help_rows(mode: str) -> list[tuple[str, str]]:
-    """(usage, help) of every command of this mode (`ADVENTURE` or `CHAT`), in table order."""
-    return [(spec.usage, spec.help) for spec in TABLE if mode in spec.modes]
+def help_rows(mode: str | None = None) -> list[tuple[str, str]]:
+    """(usage, help) of every command of this mode (`ADVENTURE` or `CHAT`; None: of every
+    mode, for a help shown outside a game), in table order."""
+    return [(spec.usage, spec.help) for spec in TABLE if mode is None or mode in spec.modes]
 
 
-def help_lines(mode: str = ADVENTURE) -> list[str]:
+def help_lines(mode: str | None = ADVENTURE) -> list[str]:
     rows = help_rows(mode)
     width = max(len(usage) for usage, _ in rows)
     return [f"{usage:<{width}}  {text}" for usage, text in rows]

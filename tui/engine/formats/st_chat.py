@@ -17,12 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.core.text import clean, one_line
+from tui.core.text import clean, count, one_line
 from tui.engine.campaign import OPENING, Campaign, Settings, Turn
 from tui.engine.cards import Card, CardError, load_card
 from tui.engine.character_library import list_characters
 from tui.engine.chat import campaign_from_card
-from tui.engine.chat_prompt import CHAT, card_of, char_name, display_text, persona_of
+from tui.engine.chat_prompt import (
+    CHAT,
+    DEFAULT_PERSONA_NAME,
+    card_of,
+    char_name,
+    display_text,
+    persona_of,
+)
 from tui.engine.formats.coerce import toml_safe
 
 MAX_CHAT_BYTES = 64 * 1024 * 1024
@@ -109,7 +116,7 @@ def parse_st_chat(text: str, label: str) -> StChat:
                           "(no character_name)")
     metadata = head.get("chat_metadata")
     chat = StChat(
-        user_name=str(head.get("user_name") or "You"),
+        user_name=str(head.get("user_name") or DEFAULT_PERSONA_NAME),
         character_name=str(head.get("character_name") or ""),
         create_date=str(head.get("create_date") or ""),
         metadata=metadata if isinstance(metadata, dict) else {},
@@ -253,4 +260,4 @@ def write_st_chat(campaign: Campaign, path: str | os.PathLike[str]) -> Path:
 
 def describe(chat: StChat) -> str:
     """One line for the importer's report."""
-    return one_line(f"chat with {chat.character_name} ({len(chat.messages)} messages)", 80)
+    return one_line(f"chat with {chat.character_name} ({count(len(chat.messages), 'message')})", 80)
