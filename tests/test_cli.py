@@ -9,6 +9,7 @@ import pytest
 from tui import cli
 
 
+@pytest.mark.allow_traceback  # the traceback in the log is what this test checks
 def test_a_bug_is_one_line_on_screen_and_a_traceback_in_the_log(
     grue_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

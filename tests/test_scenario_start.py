@@ -56,7 +56,7 @@ async def test_tui_asks_in_dialogs_then_plays(menu_scenario: Path) -> None:
     backend = FakeBackend()
     app = GrueApp(host=ModelHost(lambda s: backend, close_backend=False),
                   scenario=find_scenario("menu"))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         for _ in range(40):
             if isinstance(app.screen, OptionPickDialog):
                 break

@@ -45,7 +45,7 @@ async def test_play_a_turn_with_scripted_model() -> None:
     backend = FakeBackend(["A letter flutters out of the mailbox."])
     game = new_game()
     app = GrueApp(game=game, host=host_with(backend))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, AdventureScreen)
         await wait_until(pilot, lambda: screen.model_ready)
@@ -65,7 +65,7 @@ async def test_tab_switches_mode_and_say_formats() -> None:
     backend = FakeBackend(["The trees do not answer."])
     game = new_game()
     app = GrueApp(game=game, host=host_with(backend))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press("tab")
@@ -79,7 +79,7 @@ async def test_escape_cancels_and_keys_undo_redo_retry() -> None:
     backend = FakeBackend(["slow " * 400, "Second take.", "Third."], delay=0.01)
     game = new_game()
     app = GrueApp(game=game, host=host_with(backend))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press(*"wait", "enter")
@@ -105,7 +105,7 @@ async def test_slash_commands_and_memory_editor() -> None:
     backend = FakeBackend(["Fine."])
     game = new_game()
     app = GrueApp(game=game, host=host_with(backend))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press(*"/note Be funny.", "enter")
@@ -123,7 +123,7 @@ async def test_markup_in_model_text_is_shown_literally() -> None:
     backend = FakeBackend(["[bold red]not markup[/] and [link=x]y[/link]"])
     game = new_game()
     app = GrueApp(game=game, host=host_with(backend))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press(*"look", "enter")
@@ -136,7 +136,7 @@ async def test_model_error_is_a_notice_not_a_crash(tmp_path: Path) -> None:
     bad.write_bytes(b"PK\x03\x04 not a model")
     game = new_game(Settings(model=str(bad)))
     app = GrueApp(game=game)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.query_one("StatusBar").state == "model failed")
         await pilot.press(*"open door", "enter")
@@ -148,7 +148,7 @@ async def test_model_error_is_a_notice_not_a_crash(tmp_path: Path) -> None:
 async def test_play_a_turn_with_the_real_model(smol_backend: Backend) -> None:
     game = new_game(Settings(seed=3, max_new_tokens=40))
     app = GrueApp(game=game, host=host_with(smol_backend))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press(*"open the mailbox", "enter")
@@ -159,6 +159,7 @@ async def test_play_a_turn_with_the_real_model(smol_backend: Backend) -> None:
         assert story_texts(app)[-1] == reply
 
 
+@pytest.mark.allow_traceback  # the traceback in the log is what this test checks
 async def test_a_bug_in_a_handler_is_a_notice_not_a_crash(monkeypatch: pytest.MonkeyPatch,
                                                           grue_home: Path) -> None:
     backend = FakeBackend(["Fine."])
@@ -168,7 +169,7 @@ async def test_a_bug_in_a_handler_is_a_notice_not_a_crash(monkeypatch: pytest.Mo
     def broken(self: object) -> list[tuple[str, str]]:
         raise RuntimeError("redraw exploded")
 
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press(*"wait", "enter")
@@ -194,7 +195,7 @@ async def test_keys_work_while_the_story_so_far_is_being_updated() -> None:
     backend = FakeBackend(["First.", "Second."])
     game = new_game()
     app = GrueApp(game=game, host=SlowSummaryHost(lambda s: backend, close_backend=False))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         await pilot.press(*"wait", "enter")

@@ -41,7 +41,7 @@ async def test_chat_greeting_swipes_reply_and_impersonate() -> None:
     assert greetings >= 2
     backend = FakeBackend(["The lamp turns slowly.", "Waves hit the rocks.", "I ask her."])
     app = GrueApp(game=game, host=ModelHost(lambda s: backend, close_backend=False))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         await wait_until(pilot, lambda: screen.model_ready)
@@ -75,7 +75,7 @@ async def test_chat_greeting_swipes_reply_and_impersonate() -> None:
 async def test_chat_with_the_real_model(smol_backend: Backend) -> None:
     game = new_chat(Settings(seed=5, max_new_tokens=32))
     app = GrueApp(game=game, host=ModelHost(lambda s: smol_backend, close_backend=False))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready, timeout=120)
         await pilot.press(*"what is that light?", "enter")

@@ -65,7 +65,7 @@ async def test_shows_fired_dropped_and_totals() -> None:
     host = loaded_host()
     try:
         app = Host(make_campaign(), host)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
             screen = app.screen
             assert isinstance(screen, ContextInspectorScreen)
             await wait_for_report(pilot, screen)
@@ -112,7 +112,7 @@ async def test_spec_factory_and_lore_budget() -> None:
 
     try:
         app = Host(campaign, host, spec_factory=spec)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
             screen = app.screen
             await wait_for_report(pilot, screen)  # type: ignore[arg-type]
             lore = text_of(app, "#lore")
@@ -127,7 +127,7 @@ async def test_no_model_is_one_clear_line() -> None:
     host = ModelHost(backend_factory=lambda s: FakeBackend(), close_backend=False)
     try:
         app = Host(make_campaign(), host)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
             await pilot.pause()
             assert text_of(app, "#status") == NOT_LOADED
             assert len(NOT_LOADED) <= 78

@@ -37,7 +37,7 @@ class SlowLoading(FakeBackend):
 async def test_menu_shows_before_the_model_loads_and_starts_a_scenario() -> None:
     backend = SlowLoading()
     app = GrueApp(host=ModelHost(lambda s: backend, close_backend=False))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause(0.2)
         assert isinstance(app.screen, HomeScreen)  # drawn while the model still loads
         assert not backend.loaded
@@ -59,7 +59,7 @@ async def test_continue_a_save_from_the_menu() -> None:
     write_save(campaign)
     backend = FakeBackend()
     app = GrueApp(host=ModelHost(lambda s: backend, close_backend=False))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause(0.2)
         await pilot.press("enter")  # the newest save is highlighted first
         for _ in range(40):

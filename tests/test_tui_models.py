@@ -62,7 +62,7 @@ def test_progress_text() -> None:
 
 async def test_lists_catalog_and_filters_by_use_case() -> None:
     app = Host()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
@@ -93,7 +93,7 @@ async def test_offline_download_reports_one_line(monkeypatch: pytest.MonkeyPatch
                                                  tmp_path: Path) -> None:
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     app = Host(root=tmp_path / "models")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
@@ -119,7 +119,7 @@ async def test_download_progress_cancel_and_success(tmp_path: Path) -> None:
         return fake_gguf(root / entry.repo, f"x.{quant}.gguf")
 
     app = Host(root=root, downloader=downloader)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
@@ -147,7 +147,7 @@ async def test_remove_downloaded_model(tmp_path: Path) -> None:
     entry = load_catalog().get(HUB_MODEL)
     path = fake_gguf(root / entry.repo)
     app = Host(root=root)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
@@ -166,7 +166,7 @@ async def test_open_local_file_checks_it_first(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model at all")
     good = fake_gguf(tmp_path / "mine")
     app = Host()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("o")
         await pilot.pause()

@@ -64,7 +64,7 @@ def test_unsupported_line_per_backend() -> None:
 
 async def test_change_preset_and_values_then_save() -> None:
     app = Host(Settings(model="x.gguf", preset=""))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, SettingsScreen)
@@ -99,7 +99,7 @@ async def test_change_preset_and_values_then_save() -> None:
 
 async def test_edited_preset_becomes_custom_and_esc_cancels() -> None:
     app = Host(Settings(preset="LLaMA-Precise", sampler=get_preset("LLaMA-Precise")))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         assert screen.query_one("#preset", Select).value == "LLaMA-Precise"
@@ -108,7 +108,7 @@ async def test_edited_preset_becomes_custom_and_esc_cancels() -> None:
         await pilot.pause()
         assert app.saved[0].preset == "" and app.saved[0].sampler.temperature == 0.9
     app = Host(Settings())
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         shown = [k.description for k in app.screen.query(FooterKey)
                  if k.region.width and app.screen.region.contains_region(k.region)]
@@ -122,7 +122,7 @@ async def test_edited_preset_becomes_custom_and_esc_cancels() -> None:
 
 async def test_save_player_preset(grue_home: Path) -> None:
     app = Host(Settings())
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         screen = app.screen
         screen.query_one("#temperature", Input).value = "0.33"

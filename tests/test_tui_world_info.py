@@ -71,7 +71,7 @@ def test_entry_matches_searches_every_field() -> None:
 async def test_list_toggle_search_and_delete() -> None:
     campaign = make_campaign()
     app = Host(campaign)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         assert cell_texts(app) == ["Dragon", "Castle", "Sun"]
         table = app.screen.query_one(DataTable)
@@ -113,7 +113,7 @@ async def test_list_toggle_search_and_delete() -> None:
 async def test_add_and_edit_entry() -> None:
     campaign = make_campaign()
     app = Host(campaign)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("a")
         await pilot.pause()
@@ -158,7 +158,7 @@ async def test_add_and_edit_entry() -> None:
 async def test_edit_to_no_keys_needs_constant() -> None:
     campaign = make_campaign()
     app = Host(campaign)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
@@ -172,7 +172,7 @@ async def test_edit_to_no_keys_needs_constant() -> None:
 async def test_test_box_explains_matches() -> None:
     campaign = make_campaign()
     app = Host(campaign)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("f5", *"A WYRM circles")
         await pilot.pause()
@@ -189,7 +189,7 @@ async def test_untrusted_text_is_literal_and_footer_fits() -> None:
     campaign = make_campaign()
     campaign.world_info.entries[0].name = "[red]Boom[/red]\x1b[31m"
     app = Host(campaign)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         assert cell_texts(app)[0] == "[red]Boom[/red][31m"
         cell = app.screen.query_one(DataTable).get_row_at(0)[3]
@@ -205,7 +205,7 @@ async def test_form_edits_scan_depth_group_weight_and_recursion_flags() -> None:
 
     campaign = make_campaign()
     app = Host(campaign)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         await pilot.press("a")
         await pilot.pause()
