@@ -165,6 +165,7 @@ async def test_help_and_messages_in_a_chat() -> None:
         assert isinstance(app.screen, HelpDialog)
 
 
+@pytest.mark.allow_traceback  # provoked on purpose: the log must hold it
 async def test_a_failing_generation_writes_its_traceback_to_the_log(grue_home: Path) -> None:
     game = adventure()
     backend = BrokenBackend()
