@@ -19,6 +19,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
 from tui.core.backend import BackendError
+from tui.core.log import log_exception
 from tui.core.text import clean, one_line
 from tui.engine.campaign import Settings
 from tui.engine.cards import CardError, load_card
@@ -105,6 +106,7 @@ class GrueApp(App[None]):
             self.call_from_thread(self._home_model_line, f"Model: failed: {exc}")
             return
         except Exception as exc:  # noqa: BLE001 - a line on screen, never a traceback
+            log_exception("loading the default model failed", exc)
             self.call_from_thread(self._home_model_line, f"Model: failed: {exc}")
             return
         self.call_from_thread(self._home_model_line,

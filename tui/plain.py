@@ -14,7 +14,26 @@ from tui.core.backend import Backend, BackendError
 from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
-from tui.engine.commands import Command, UnknownCommand, help_lines, parse_command
+from tui.engine.commands import (
+    ADVENTURE,
+    STILL_WRITING,
+    Command,
+    CommandContext,
+    Done,
+    EditText,
+    Effect,
+    Generate,
+    Notice,
+    OpenScreen,
+    Print,
+    Quit,
+    SendMessage,
+    StillWriting,
+    StoryChanged,
+    UnknownCommand,
+    parse_command,
+    run_command,
+)
 from tui.engine.context import ContextBuilder
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import (
@@ -25,13 +44,15 @@ from tui.engine.game import (
     make_builder,
     update_summary_if_due,
 )
-from tui.engine.lorebook_files import attach_lorebook, describe_books
 from tui.engine.saves import SaveError
 
 RECAP_TURNS = 3
 
 
 class PlainSession:
+    command_mode = ADVENTURE
+    HELP_FOOTER = "Type an action (do), 'say ...' or 'story ...'; an empty line continues."
+
     def __init__(self, game: Game, backend: Backend, out: TextIO, err: TextIO,
                  interactive: bool = False) -> None:
         self.game = game
@@ -180,77 +201,49 @@ class PlainSession:
             self.notice("[summary skipped]")
 
     def run_command(self, command: Command) -> bool:
-        game, name, arg = self.game, command.name, command.arg
-        if name == "quit":
-            game.save()
-            return False
-        if name == "help":
-            for line in help_lines():
-                self.say(line)
-            self.say("Type an action (do), 'say ...' or 'story ...'; an empty line continues.")
-        elif name == "retry":
-            request = game.request_retry()
-            if request is None:
-                self.notice("nothing to retry")
-            else:
-                self.play(request)
-        elif name == "continue":
-            self.play(game.request_continue())
-        elif name == "undo":
-            turn = game.undo()
-            self.notice("undone: " + (turn.action or "the last response") if turn else
-                        "nothing to undo")
-        elif name == "redo":
-            turn = game.redo()
-            if turn is None:
-                self.notice("nothing to redo")
-            else:
-                self.say(turn.action)
-                self.say(turn.response)
-        elif name == "edit":
-            if not arg:
-                self.notice("usage: /edit NEW TEXT (replaces the last response)")
-            elif game.edit_last(arg):
-                self.notice("last response replaced")
-        elif name in ("memory", "note"):
-            attr = "memory" if name == "memory" else "authors_note"
-            if arg:
-                setattr(game.campaign, attr, clean(arg))
-                game.save()
-                self.notice(f"{name} set")
-            else:
-                self.say(getattr(game.campaign, attr) or f"(no {name})")
-        elif name == "summary":
-            campaign = game.campaign
-            if arg.lower() in ("on", "off"):
-                campaign.summary_enabled = arg.lower() == "on"
-                game.save()
-                self.notice(f"story so far {arg.lower()}")
-            elif arg:
-                campaign.summary = clean(arg)
-                game.save()
-                self.notice("story so far set")
-            else:
-                state = "on" if campaign.summary_enabled else "off"
-                self.say(f"[story so far: {state}, covers {count(campaign.summary_upto, 'turn')}]")
-                self.say(campaign.summary or "(nothing yet)")
-        elif name == "lore":
-            if arg:
-                book = attach_lorebook(game.campaign, arg)
-                game.save()
-                entries = count(len(book.entries), "entry", "entries")
-                self.notice(f"attached lorebook {book.name} ({entries})")
-            else:
-                for line in describe_books(game.campaign):
+        """Run a command from the table and render what it returns; False to stop."""
+        # Line mode reads the next line only after a generation ends: never busy here.
+        ctx = CommandContext(self.game, self.command_mode)
+        keep_going = True
+        for effect in run_command(ctx, command):
+            keep_going = self.render(effect) and keep_going
+        return keep_going
+
+    def render(self, effect: Effect) -> bool:
+        """Show one effect of a command in line mode; False for `Quit`."""
+        match effect:
+            case Notice(text=text) | Done(text=text):
+                self.notice(text)
+            case Print(lines=lines) | StoryChanged(echo=lines) | EditText(lines=lines):
+                for line in lines:
                     self.say(line)
-        elif name == "save":
-            path = game.save()
-            self.notice(f"saved to {path}")
-        elif name == "context":
-            self.print_context()
-        else:
-            self.notice(f"/{name} is not available in line mode here (see /help)")
+            case Generate(request=request):
+                self.play(request)
+            case OpenScreen():
+                self.open_screen(effect)
+            case SendMessage(text=text):
+                self.send(text)
+            case StillWriting():
+                self.notice(STILL_WRITING)
+            case Quit():
+                return False
         return True
+
+    def open_screen(self, effect: OpenScreen) -> None:
+        if effect.name == "help":
+            for line in effect.lines:
+                self.say(line)
+            self.say(self.HELP_FOOTER)
+        elif effect.name == "context":
+            self.print_context()
+        elif effect.lines:
+            for line in effect.lines:
+                self.say(line)
+        else:
+            self.notice(f"/{effect.name} is not available in line mode here (see /help)")
+
+    def send(self, text: str) -> None:
+        self.notice("/send is for chats")
 
     def print_context(self) -> None:
         """What the next turn would send: segments, lore fired and dropped, totals."""

@@ -17,15 +17,32 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from tui.core.backend import BackendError
-from tui.core.text import clean, count, one_line
+from tui.core.log import log_exception
+from tui.core.text import one_line
+from tui.engine import commands
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Settings, Turn
-from tui.engine.commands import Command, UnknownCommand, parse_command
+from tui.engine.commands import (
+    ADVENTURE,
+    Command,
+    CommandContext,
+    Done,
+    EditText,
+    Effect,
+    Generate,
+    Notice,
+    OpenScreen,
+    Print,
+    Quit,
+    SendMessage,
+    StillWriting,
+    StoryChanged,
+    UnknownCommand,
+    parse_command,
+)
 from tui.engine.context import PromptSpec
-from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game, GenerationResult, TurnRequest
-from tui.engine.lorebook_files import attach_lorebook
 from tui.engine.saves import SaveError
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
@@ -41,6 +58,14 @@ from tui.widgets.status_bar import StatusBar
 from tui.widgets.story_view import StoryView, adventure_blocks
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
+NOTICE_LINES = 12  # a command's printed text, shown as a notice, keeps its last lines
+
+
+def shown_lines(lines: tuple[str, ...]) -> str:
+    """A command's printed lines as one notice, the last `NOTICE_LINES` of them."""
+    if len(lines) > NOTICE_LINES:
+        lines = (f"… {len(lines) - NOTICE_LINES} more above", *lines[-NOTICE_LINES:])
+    return "\n".join(one_line(line, 120) for line in lines)
 
 
 class StreamBuffer:
@@ -163,6 +188,7 @@ class AdventureScreen(Screen[None]):
             self.post_message(ModelFailed(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+            log_exception("loading the model failed", exc)
             self.post_message(ModelFailed(f"could not load the model: {exc}"))
             return
         self.post_message(ModelLoaded(info.name, info.n_ctx, style))
@@ -196,11 +222,15 @@ class AdventureScreen(Screen[None]):
         try:
             command = parse_command(line)
         except UnknownCommand as exc:
-            self.notify(str(exc), severity="warning")
+            self.notify(str(exc), severity="warning", markup=False)
             return
         if command is not None:
             self.run_command(command)
             return
+        self.send_line(line)
+
+    def send_line(self, line: str) -> None:
+        """Play what the player typed (kept in the input when the model cannot take it)."""
         if not self._can_generate():
             self.action_bar.input.value = line
             return
@@ -210,73 +240,88 @@ class AdventureScreen(Screen[None]):
             self.story.add_action(self.action_text(request.action.text))
         self.start(request)
 
+    # --- commands: the engine's table runs them, this screen renders what they return ------
+
+    command_mode = ADVENTURE
+
+    def command_context(self) -> CommandContext:
+        return CommandContext(self.game, self.command_mode, busy=self.pending is not None)
+
     @guarded
     def run_command(self, command: Command) -> None:
-        actions = {
-            "retry": self.action_retry,
-            "undo": self.action_undo,
-            "redo": self.action_redo,
-            "save": self.action_save,
+        """Run a slash command or a key's action through the engine's command table."""
+        for effect in commands.run_command(self.command_context(), command):
+            self.render_effect(effect)
+
+    def dispatch(self, name: str, arg: str = "") -> None:
+        self.run_command(Command(name, arg))
+
+    def render_effect(self, effect: Effect) -> None:
+        match effect:
+            case Notice(text=text, severity=severity):
+                self.notify(one_line(text, 300), severity=severity, markup=False)
+            case Done(text=text):
+                self.status.set(state=text)
+            case Print(lines=lines):
+                self.notify(shown_lines(lines), timeout=15, markup=False)
+            case StoryChanged():
+                self.redraw()
+            case Generate(request=request):
+                self.start_request(request)
+            case EditText():
+                self.open_editor(effect)
+            case OpenScreen(name=name):
+                self.open_screen(name)
+            case SendMessage(text=text):
+                self.send_message(text)
+            case StillWriting():
+                stop = self.key_hint("game.stop", "stops it", "Esc stops it")
+                self.notify(f"The model is still writing ({stop}).", severity="warning")
+            case Quit():
+                self.leave()
+
+    def start_request(self, request: TurnRequest) -> None:
+        if not self._can_generate():
+            return
+        turn = self.game.campaign.last_turn()
+        if request.kind == "retry" and turn is not None and turn.response \
+                and self.story.children:
+            self.story.children[-1].remove()  # the take being replaced
+        self.start(request)
+
+    def open_editor(self, edit: EditText) -> None:
+        def store(text: str | None) -> None:
+            if text is not None:
+                for effect in commands.save_edit(self.command_context(), edit.target, text):
+                    self.render_effect(effect)
+
+        self.app.push_screen(TextEditDialog(edit.title, edit.text, edit.hint), store)
+
+    def open_screen(self, name: str) -> None:
+        screens = {
             "help": self.action_help,
-            "quit": self.action_quit,
-            "continue": self.action_continue,
+            "world_info": self.show_world_info,
+            "context": self.show_context,
+            "models": self.show_models,
+            "settings": self.show_settings,
         }
-        if command.name in actions:
-            actions[command.name]()
-        elif command.name == "edit":
-            if command.arg:
-                self._apply_edit(command.arg)
-            else:
-                self.action_edit_last()
-        elif command.name == "memory":
-            self._set_or_edit("memory", command.arg)
-        elif command.name == "note":
-            self._set_or_edit("authors_note", command.arg)
-        elif command.name == "lore":
-            self.lore_command(command.arg)
-        elif command.name == "summary":
-            self.summary_command(command.arg)
-        elif command.name in ("context", "models", "settings"):
-            getattr(self, f"action_{command.name}")()
-        else:
-            self.notify(f"/{command.name} is for chats")
+        screens[name]()
 
-    @guarded
-    def summary_command(self, arg: str) -> None:
-        """Show/edit the story so far, or turn long-term memory on or off."""
-        campaign = self.game.campaign
-        if arg.lower() in ("on", "off"):
-            campaign.summary_enabled = arg.lower() == "on"
-            self._saved_quietly()
-            self.notify(f"Story so far (long-term memory) {arg.lower()}")
+    def send_message(self, text: str) -> None:
+        if not text:
+            self.notify("nothing to send: type a message", severity="warning")
             return
-        hint = (f"Covers the first {count(campaign.summary_upto, 'turn')}; the model updates "
-                "it in big steps as old turns leave the window. Ctrl+S save · Esc cancel")
-        self.app.push_screen(TextEditDialog("The story so far", campaign.summary, hint),
-                             lambda text: self._store_text("summary", text)
-                             if text is not None else None)
+        self.send_line(text)
 
-    @guarded
-    def lore_command(self, arg: str) -> None:
-        """Attach a lorebook file, or open the world-info editor."""
-        if not arg:
-            self.action_world_info()
-            return
-        try:
-            book = attach_lorebook(self.game.campaign, arg)
-            self.game.save()
-        except (LoreFormatError, SaveError) as exc:
-            self.notify(one_line(str(exc), 300), severity="error")
-            return
-        entries = count(len(book.entries), "entry", "entries")
-        self.notify(f"Attached {one_line(book.name, 40)} ({entries})")
+    def leave(self) -> None:
+        self._stop_and_save()  # the table's /quit saved already; this stops the model
+        self.app.exit()
 
     def _can_generate(self) -> bool:
         # A story-so-far update in progress needs no refusal: the model's one owner thread
         # runs the next generation as soon as the update is done.
         if self.pending is not None:
-            stop = self.key_hint("game.stop", "stops it", "Esc stops it")
-            self.notify(f"The model is still writing ({stop}).", severity="warning")
+            self.render_effect(StillWriting())
             return False
         if not self.model_ready:
             self.notify("The model is still loading.", severity="warning")
@@ -301,6 +346,7 @@ class AdventureScreen(Screen[None]):
             self.post_message(GenerationFailed(request, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - reported, never a traceback on screen
+            log_exception("generation failed", exc)
             self.post_message(GenerationFailed(request, f"generation failed: {exc}"))
             return
         self.post_message(GenerationDone(request, result))
@@ -362,6 +408,7 @@ class AdventureScreen(Screen[None]):
         try:
             changed = self.host.update_summary(self.game.campaign, cancel)
         except Exception as exc:  # noqa: BLE001 - a notice, never a traceback
+            log_exception("story-so-far update failed", exc)
             self.app.call_from_thread(self._summary_done, False, one_line(str(exc), 200))
             return
         self.app.call_from_thread(self._summary_done, changed, "")
@@ -398,106 +445,35 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_continue(self) -> None:
-        if self._can_generate():
-            self.start(self.game.request_continue())
+        self.dispatch("continue")
 
     @guarded
     def action_retry(self) -> None:
-        if not self._can_generate():
-            return
-        request = self.game.request_retry()
-        if request is None:
-            self.notify("Nothing to retry yet.")
-            return
-        turn = self.game.campaign.last_turn()
-        if turn is not None and turn.response and self.story.children:
-            self.story.children[-1].remove()
-        self.start(request)
+        self.dispatch("retry")
 
     @guarded
     def action_undo(self) -> None:
-        if self.pending is not None:
-            return
-        try:
-            turn = self.game.undo()
-        except SaveError as exc:
-            self.notify(one_line(str(exc), 300), severity="error")
-            return
-        if turn is None:
-            self.notify("Nothing to undo.")
-            return
-        self.redraw()
-        self.status.set(state=f"undone ({self.key_hint('adventure.redo', 'redo', '/redo')})")
+        self.dispatch("undo")
 
     @guarded
     def action_redo(self) -> None:
-        if self.pending is not None:
-            return
-        turn = self.game.redo()
-        if turn is None:
-            self.notify("Nothing to redo.")
-            return
-        self.redraw()
-        self.status.set(state="redone · saved")
+        self.dispatch("redo")
 
     @guarded
     def action_edit_last(self) -> None:
-        turn = self.game.campaign.last_turn()
-        if self.pending is not None or turn is None:
-            return
-        self.app.push_screen(
-            TextEditDialog("Edit the last response", turn.response), self._apply_edit_result
-        )
-
-    def _apply_edit_result(self, text: str | None) -> None:
-        if text is not None:
-            self._apply_edit(text)
-
-    def _apply_edit(self, text: str) -> None:
-        try:
-            changed = self.game.edit_last(text)
-        except SaveError as exc:
-            self.notify(one_line(str(exc), 300), severity="error")
-            return
-        if changed:
-            self.redraw()
-            self.status.set(state="edited · saved")
-
-    def _set_or_edit(self, attr: str, value: str) -> None:
-        label = "memory" if attr == "memory" else "author's note"
-        if value:
-            self._store_text(attr, value)
-            return
-        hint = (
-            "Memory: facts the model always sees, at the top of the prompt. Ctrl+S save · Esc"
-            if attr == "memory"
-            else "Author's note: style and direction, a few actions from the end. Ctrl+S · Esc"
-        )
-        self.app.push_screen(
-            TextEditDialog(f"Edit the {label}", getattr(self.game.campaign, attr), hint),
-            lambda text: self._store_text(attr, text) if text is not None else None,
-        )
-
-    def _store_text(self, attr: str, text: str) -> None:
-        setattr(self.game.campaign, attr, clean(text).strip())
-        try:
-            self.game.save()
-        except SaveError as exc:
-            self.notify(one_line(str(exc), 300), severity="error")
-            return
-        self.status.set(state=f"{attr.replace('_', ' ')} saved")
+        self.dispatch("edit")
 
     @guarded
     def action_memory(self) -> None:
-        self._set_or_edit("memory", "")
+        self.dispatch("memory")
 
     @guarded
     def action_note(self) -> None:
-        self._set_or_edit("authors_note", "")
+        self.dispatch("note")
 
     @guarded
     def action_help(self) -> None:
-        self.app.push_screen(HelpDialog([("Keys", self.help_keys())]))
+        self.app.push_screen(HelpDialog([("Keys", self.help_keys())], self.command_mode))
 
     def help_keys(self) -> list[tuple[str, str]]:
         """This screen's keys (with the player's keymap) for the F1 help."""
@@ -522,21 +498,33 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_world_info(self) -> None:
-        self.app.push_screen(WorldInfoScreen(self.game.campaign, self._saved_quietly))
+        self.dispatch("lore")
 
     @guarded
     def action_context(self) -> None:
+        self.dispatch("context")
+
+    @guarded
+    def action_models(self) -> None:
+        self.dispatch("models")
+
+    @guarded
+    def action_settings(self) -> None:
+        self.dispatch("settings")
+
+    def show_world_info(self) -> None:
+        self.app.push_screen(WorldInfoScreen(self.game.campaign, self._saved_quietly))
+
+    def show_context(self) -> None:
         self.app.push_screen(
             ContextInspectorScreen(self.game.campaign, self.host, self.inspector_spec())
         )
 
-    @guarded
-    def action_models(self) -> None:
+    def show_models(self) -> None:
         settings = self.game.campaign.settings
         self.app.push_screen(ModelsScreen(settings.model, self._pick_model, n_ctx=settings.n_ctx))
 
-    @guarded
-    def action_settings(self) -> None:
+    def show_settings(self) -> None:
         self.app.push_screen(SettingsScreen(self.game.campaign.settings, self._apply_settings))
 
     def _saved_quietly(self) -> None:
@@ -565,14 +553,7 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_save(self) -> None:
-        try:
-            path = self.game.save()
-        except SaveError as exc:
-            self.notify(one_line(str(exc), 300), severity="error")
-            return
-        self.status.set(state="saved")
-        if path is not None:
-            self.notify(f"Saved {path.name}")
+        self.dispatch("save")
 
     def _stop_and_save(self) -> None:
         if self.cancel_event is not None:
@@ -586,8 +567,7 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_quit(self) -> None:
-        self._stop_and_save()
-        self.app.exit()
+        self.dispatch("quit")
 
     @guarded
     def action_home(self) -> None:

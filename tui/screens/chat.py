@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from tui.engine.campaign import OPENING, Turn
+from tui.engine.campaign import Turn
 from tui.engine.chat import ChatGame, chat_spec, display_text, persona_of
 from tui.engine.chat_prompt import card_of, char_name
-from tui.engine.commands import Command
+from tui.engine.commands import CHAT
 from tui.engine.context import PLAYER
-from tui.engine.persona import describe_persona, set_persona
 from tui.keys import bindings_for
 from tui.screens.adventure import AdventureScreen, GenerationDone
-from tui.screens.dialogs import TextEditDialog
 from tui.screens.guard import guarded
 
 
@@ -59,70 +57,21 @@ class ChatScreen(AdventureScreen):
     def inspector_spec(self):  # type: ignore[no-untyped-def]
         return lambda campaign: chat_spec(campaign, None)
 
-    # --- chat actions -------------------------------------------------------------------------
+    def redraw(self) -> None:
+        super().redraw()
+        self.action_bar.fix_label(f"{self.user[:6]} ▸", f"Say something to {self.char}…")
 
-    @guarded
-    def run_command(self, command: Command) -> None:
-        if command.name == "swipe":
-            word = command.arg.lower() or "next"
-            if word.isdigit():
-                last = self.game.campaign.last_turn()
-                if last is not None and self.chat.swipe(int(word) - 1 - last.chosen):
-                    self.redraw()
-                return
-            self.action_swipe(-1 if word in ("prev", "previous", "-") else 1)
-        elif command.name == "persona":
-            if command.arg:
-                persona = set_persona(self.game.campaign, command.arg)
-                self._saved_quietly()
-                self.action_bar.fix_label(f"{persona.name[:6]} ▸", f"Say something to "
-                                          f"{self.char}…")
-                self.redraw()
-            self.notify(f"You are {describe_persona(self.game.campaign)}", title="Persona")
-        elif command.name == "impersonate":
-            self.action_impersonate()
-        elif command.name == "delete":
-            if command.arg.isdigit() and self.chat.delete_message(int(command.arg)):
-                self.redraw()
-            else:
-                self.notify("usage: /delete N (messages are numbered from 0, the greeting)")
-        elif command.name == "edit" and not command.arg:
-            self.action_edit_last()
-        else:
-            super().run_command(command)
+    # --- chat actions (run by the engine's command table) --------------------------------------
+
+    command_mode = CHAT
 
     @guarded
     def action_swipe(self, delta: int) -> None:
-        if self.pending is not None:
-            return
-        if self.chat.swipe(delta):
-            self.redraw()
-            turn = self.game.campaign.last_turn()
-            if turn is not None:
-                self.status.set(state=f"swipe {turn.chosen + 1}/{len(turn.responses)}")
-            return
-        if delta > 0:
-            last = self.game.campaign.last_turn()
-            if last is not None and last.mode == OPENING:
-                self.notify("That was the last greeting.")
-                return
-            self.action_retry()
+        self.dispatch("swipe", "next" if delta > 0 else "prev")
 
     @guarded
     def action_impersonate(self) -> None:
-        if self._can_generate():
-            self.start(self.chat.request_impersonate())
-
-    @guarded
-    def action_edit_last(self) -> None:
-        messages = self.chat.messages()
-        if self.pending is not None or not messages:
-            return
-        last = messages[-1]
-        self.app.push_screen(
-            TextEditDialog(f"Edit {last.speaker}'s last message", last.text),
-            self._apply_edit_result,
-        )
+        self.dispatch("impersonate")
 
     def finish_generation(self, message: GenerationDone) -> None:
         request = message.request

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tui.core.backend import BackendError
+from tui.core.log import log_exception
 from tui.core.text import one_line
 from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign
@@ -90,6 +91,7 @@ class ContextInspectorScreen(Screen[None]):
             self.post_message(ReportFailed(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a line on screen, never a traceback
+            log_exception("building the prompt failed", exc)
             self.post_message(ReportFailed(f"could not build the prompt: {exc}"))
             return
         self.post_message(ReportBuilt(report))

@@ -60,9 +60,11 @@ class HelpDialog(ModalScreen[None]):
     BINDINGS = bindings_for("help")
     CSS_PATH = "dialogs.tcss"
 
-    def __init__(self, sections: list[tuple[str, KeyRows]]) -> None:
+    def __init__(self, sections: list[tuple[str, KeyRows]], mode: str | None = None) -> None:
+        """`mode`: list that game's commands (`ADVENTURE`, `CHAT`), or None for all."""
         super().__init__()
         self.sections = sections
+        self.mode = mode
 
     def compose(self) -> ComposeResult:
         text = Text()
@@ -74,7 +76,7 @@ class HelpDialog(ModalScreen[None]):
                 text.append(f"{what}\n")
             text.append("\n")
         text.append("Commands (type them in the input line)\n", style="bold")
-        for line in help_lines():
+        for line in help_lines(self.mode):
             text.append(f"  {line}\n")
         text.append("\nEsc closes this help.", style="italic")
         with VerticalScroll():

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import functools
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tui.core.paths import log_path
+from tui.core.log import log_exception
 from tui.core.text import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,13 +20,9 @@ def guarded(handler: F) -> F:
         try:
             return handler(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the game goes on; the log keeps the details
-            try:
-                with log_path().open("a", encoding="utf-8") as log:
-                    traceback.print_exception(exc, file=log)
-            except OSError:
-                pass
+            log_exception(f"{handler.__qualname__} failed", exc)
             self.notify(f"Something went wrong: {one_line(str(exc) or type(exc).__name__, 150)}"
-                        " (details in the log)", severity="error", timeout=10)
+                        " (details in the log)", severity="error", timeout=10, markup=False)
             return None
 
     return run  # type: ignore[return-value]

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, Tab, Tabs
 
+from tui.core.log import log_exception
 from tui.core.text import count, one_line
 from tui.keys import bindings_for
 from tui.models.catalog import USE_CASES, CatalogEntry
@@ -308,6 +309,7 @@ class ModelsScreen(Screen[str | None]):
         except DownloadError as exc:
             self.post_message(DownloadEnded(model_id, None, str(exc)))
         except Exception as exc:  # noqa: BLE001 - one line on screen, never a traceback
+            log_exception("download failed", exc)
             self.post_message(DownloadEnded(model_id, None, f"download failed: {exc}"))
         else:
             self.post_message(DownloadEnded(model_id, path))
