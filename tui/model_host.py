@@ -36,7 +36,6 @@ class ModelHost:
         self.error: str | None = None
         self._builder_key: tuple[object, ...] | None = None
         self.builder: ContextBuilder | None = None
-        self.load_lock = threading.Lock()
 
     @property
     def ready(self) -> bool:

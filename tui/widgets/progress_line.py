@@ -52,8 +52,3 @@ class ProgressLine(Static):
 
     def show_progress(self, progress: DownloadProgress) -> None:
         self.say(progress_text(progress))
-
-    def hide(self) -> None:
-        self.line = ""
-        self.remove_class("shown", "error")
-        self.update("")

@@ -56,9 +56,6 @@ class StoryView(VerticalScroll, can_focus=True):
         if text:
             self._append(Paragraph(text, "story"))
 
-    def add_notice(self, text: str) -> None:
-        self._append(Paragraph(text, "notice"))
-
     def start_live(self) -> None:
         self.live = self._append(Paragraph("…", "live"))
         self.live.raw = ""
