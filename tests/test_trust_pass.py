@@ -26,3 +26,33 @@ def test_deleting_an_old_chat_message_keeps_the_next_one_in_the_prompt(tmp_path:
     assert campaign.summary_upto == 1
     prompt = build(chat_spec(campaign, None)).text
     assert "Second message" in prompt and "Third message" in prompt
+
+
+def test_an_empty_continue_is_never_a_turn(tmp_path: Path) -> None:
+    import threading
+
+    from tui.engine.campaign import Settings, campaign_from_scenario
+    from tui.engine.context import ContextBuilder
+    from tui.engine.game import Game, generate
+    from tui.engine.saves import load_save
+    from tui.engine.scenario import find_scenario
+    from tui.engine.templates import get_template
+
+    game = Game(campaign_from_scenario(find_scenario("lantern-road"), Settings()),
+                save_folder=tmp_path)
+    fake = FakeBackend(["The road bends west.", "", ""])
+    builder = ContextBuilder(fake.tokenize, 2048, 64, get_template("ChatML"))
+
+    def play(request):  # type: ignore[no-untyped-def]
+        result = generate(fake, builder, request, game.campaign.settings.sampler,
+                          threading.Event(), lambda _t: None)
+        return game.commit(request, result)
+
+    assert play(game.request_action(Mode.DO, "walk on")) is not None
+    turns = len(game.campaign.turns)
+    assert play(game.request_continue()) is None  # the model wrote nothing
+    assert len(game.campaign.turns) == turns
+    assert play(game.request_retry()) is None  # an empty take is not kept either
+    assert game.campaign.turns[-1].responses == ["The road bends west."]
+    saved = load_save(game.last_saved)
+    assert [t.mode for t in saved.turns][-1] != "continue"

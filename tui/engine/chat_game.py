@@ -15,7 +15,7 @@ from tui.engine.actions import Action, Mode
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.chat_prompt import CHAT, card_of, char_name, chat_spec, persona_of
 from tui.engine.context import NARRATOR, PLAYER, PromptSpec
-from tui.engine.game import Game, GenerationResult, TurnRequest, tidy_response
+from tui.engine.game import EMPTY_IS_NOTHING, Game, GenerationResult, TurnRequest, tidy_response
 
 _ENDS_SENTENCE = re.compile(r"[.!?\u2026\"'*)\]]$")
 
@@ -113,7 +113,7 @@ class ChatGame(Game):
 
     # --- results ----------------------------------------------------------------------------
 
-    def commit(self, request: TurnRequest, result: GenerationResult) -> Turn:
+    def commit(self, request: TurnRequest, result: GenerationResult) -> Turn | None:
         """Put a finished reply into the chat, then save.
 
         A continue appends to the chosen swipe of the last reply; a retry adds a swipe.
@@ -122,6 +122,8 @@ class ChatGame(Game):
         if request.kind == "impersonate":
             raise ValueError("an impersonation is not committed: send it as a message")
         text = tidy_response(result.text, continuing=request.kind == "continue")
+        if not text.strip() and request.kind in EMPTY_IS_NOTHING:
+            return None
         if request.kind == "continue":
             turn = campaign.turns[-1]
             turn.set_response(append_text(turn.response, text))

@@ -126,6 +126,10 @@ def generate(
     )
 
 
+# Requests whose empty result adds nothing: there is no player text to keep.
+EMPTY_IS_NOTHING = ("continue", "retry")
+
+
 class Game:
     """The engine side of play: requests, commits, undo/redo, and saving after each turn."""
 
@@ -164,9 +168,15 @@ class Game:
 
     # --- results ----------------------------------------------------------------------------
 
-    def commit(self, request: TurnRequest, result: GenerationResult) -> Turn:
-        """Put a finished (or cancelled-but-kept) response into the story, then save."""
+    def commit(self, request: TurnRequest, result: GenerationResult) -> Turn | None:
+        """Put a finished (or cancelled-but-kept) response into the story, then save.
+
+        None when nothing was recorded: an empty continuation or retry is never a turn or a
+        take (it would put two model turns back to back in the next prompt).
+        """
         text = tidy_response(result.text, continuing=request.kind == "continue")
+        if not text.strip() and request.kind in EMPTY_IS_NOTHING:
+            return None
         if request.kind == "retry":
             turn = self.campaign.turns[-1]
             turn.add_alternative(text)

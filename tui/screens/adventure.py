@@ -378,6 +378,13 @@ class AdventureScreen(Screen[None]):
             saved = "NOT saved"
         else:
             saved = "saved"
+        if turn is None:  # an empty continuation or retry: nothing was recorded
+            self.story.finish_live(None)
+            self.redraw()
+            retry = self.key_hint("game.retry", "(retry)", "/retry")
+            self.notify(f"The model wrote nothing; try again or {retry}.", severity="warning")
+            self.status.set(state="nothing written")
+            return
         self.story.finish_live(self.reply_text(turn))
         undo = self.key_hint("adventure.undo", "undo", "/undo")
         state = f"stopped · kept ({undo})" if result.cancelled else saved
