@@ -125,14 +125,18 @@ KEYS: tuple[KeySpec, ...] = (
             "back (or cancel the download)", ("models",), footer=5),
     # --- settings ------------------------------------------------------------------------------
     KeySpec("settings.save", "ctrl+s", "save", "Save", "keep the settings", ("settings",),
-            footer=1, priority=True),
+            footer=1),
+    KeySpec("settings.next", "tab", "app.focus_next", "Next", "the next field",
+            ("settings",), priority=True),
     KeySpec("settings.save_preset", "f2", "save_preset", "Save preset",
             "save the samplers as a named preset", ("settings",), footer=2),
     KeySpec("settings.cancel", "escape", "cancel", "Cancel", "leave without changing",
             ("settings",), footer=3),
     # --- dialogs -------------------------------------------------------------------------------
-    KeySpec("edit.save", "ctrl+s", "save", "Save", "keep the text", ("text_edit",), footer=1,
-            priority=True),
+    # Actions that read what was typed are not priority bindings: a priority key runs before
+    # the keys typed just ahead of it reach their widget (a burst would be saved cut short).
+    # Keys that move the focus are: the keys typed after them go to the new field.
+    KeySpec("edit.save", "ctrl+s", "save", "Save", "keep the text", ("text_edit",), footer=1),
     KeySpec("edit.cancel", "escape", "cancel", "Cancel", "leave it unchanged", ("text_edit",),
             footer=2),
     KeySpec("help.close", "escape,f1,q,enter", "close", "Close", "close the help", ("help",),
@@ -142,11 +146,13 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("confirm.yes", "y,enter", "answer(True)", "Yes", "yes", ("confirm",), footer=1),
     KeySpec("confirm.no", "n,escape", "answer(False)", "No", "no", ("confirm",), footer=2),
     KeySpec("open_model.use", "ctrl+s", "use", "Use", "use the file", ("open_model",),
-            footer=1, priority=True),
+            footer=1),
     KeySpec("open_model.cancel", "escape", "cancel", "Cancel", "cancel", ("open_model",),
             footer=2),
     KeySpec("lore_entry.save", "ctrl+s", "save", "Save", "keep the entry", ("lore_entry",),
-            footer=1, priority=True),
+            footer=1),
+    KeySpec("lore_entry.next", "tab", "app.focus_next", "Next", "the next field",
+            ("lore_entry",), priority=True),
     KeySpec("lore_entry.cancel", "escape", "cancel", "Cancel", "leave it unchanged",
             ("lore_entry",), footer=2),
 )

@@ -1,0 +1,79 @@
+"""Keys that arrive in one burst (type-ahead, SSH packing keystrokes) are all applied, in order,
+before a save or a focus change acts (issue "the trust pass", item 1).
+
+Pilot's `press` waits for the app to go idle after every key; a burst is posted here all at
+once, as a terminal delivers one `read()` of many keys."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fakes import FakeBackend
+from textual import events
+from textual.keys import _character_to_key
+
+from tui.app import GrueApp
+from tui.engine.campaign import Settings, campaign_from_scenario
+from tui.engine.game import Game
+from tui.engine.scenario import find_scenario
+from tui.model_host import ModelHost
+from tui.screens.dialogs import TextEditDialog
+from tui.screens.world_info import WorldInfoScreen
+
+
+async def wait_until(pilot, condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+def burst(app: GrueApp, *parts: str) -> None:
+    """Post every key at once: text parts are typed character by character, and parts in
+    angle brackets are key names (`<tab>`, `<ctrl+s>`)."""
+    for part in parts:
+        if part.startswith("<") and part.endswith(">"):
+            key = part[1:-1]
+            app.post_message(events.Key(key, "\t" if key == "tab" else None))
+            continue
+        for char in part:
+            app.post_message(events.Key(_character_to_key(char), char))
+
+
+def new_app(tmp_path: Path) -> tuple[GrueApp, Game]:
+    game = Game(campaign_from_scenario(find_scenario("derelict-meridian"), Settings()),
+                save_folder=tmp_path)
+    host = ModelHost(backend_factory=lambda config: FakeBackend(), close_backend=False)
+    return GrueApp(game=game, host=host), game
+
+
+async def test_memory_typed_in_a_burst_then_ctrl_s_is_saved_whole(tmp_path: Path) -> None:
+    app, game = new_app(tmp_path)
+    game.campaign.memory = "You are a salvager."
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextEditDialog))
+        await pilot.pause()
+        burst(app, " Reyes carries a plasma cutter and a torch.", "<ctrl+s>")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TextEditDialog))
+        await pilot.pause()
+        assert game.campaign.memory == (
+            "You are a salvager. Reyes carries a plasma cutter and a torch.")
+
+
+async def test_a_tab_in_a_burst_moves_the_rest_to_the_next_field(tmp_path: Path) -> None:
+    app, game = new_app(tmp_path)
+    before = {e.name for e in game.campaign.world_info.entries}
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorldInfoScreen))
+        await pilot.pause()
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.screen.query("#name") and app.focused is not None
+                         and app.focused.id == "name")
+        burst(app, "Pod", "<tab>", "pod, pods", "<ctrl+s>")
+        await wait_until(pilot, lambda: len(game.campaign.world_info.entries) > len(before))
+        added = [e for e in game.campaign.world_info.entries if e.name not in before]
+        assert [(e.name, e.keys) for e in added] == [("Pod", ["pod", "pods"])]
