@@ -1,12 +1,26 @@
 from __future__ import annotations
 
+import shutil
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.lore import LoreEntry
-from tui.engine.saves import SaveError, find_save, list_saves, load_save, write_save
+from tui.engine.saves import (
+    FORMAT_VERSION,
+    SaveError,
+    find_save,
+    list_saves,
+    load_save,
+    save_path,
+    write_save,
+)
+from tui.engine.saves.folder import CHUNK_TURNS
+
+DATA = Path(__file__).parent / "data" / "saves"
 
 
 def campaign(turns: int = 2) -> Campaign:
@@ -17,6 +31,11 @@ def campaign(turns: int = 2) -> Campaign:
     c.add_lore(LoreEntry(name="Door", keys=["door"], content="An oak door."))
     c.settings.seed = 7
     return c
+
+
+def chunk_files(folder: Path) -> dict[str, int]:
+    """Chunk file name -> inode, to see which files a save wrote."""
+    return {p.name: p.stat().st_ino for p in sorted((folder / "turns").glob("*.toml"))}
 
 
 def test_round_trip_keeps_everything() -> None:
@@ -35,9 +54,14 @@ def test_save_is_readable_toml_with_backups() -> None:
     path = write_save(c)
     c.turns.append(Turn("do", "> You go.", ["Gone."]))
     write_save(c)
-    assert path.with_suffix(".toml.bak1").exists()
-    assert 'title = "Saved Game"' in path.read_text()
-    assert not list(path.parent.glob("*.tmp"))
+    state = (path / "campaign.toml").read_text()
+    assert 'title = "Saved Game"' in state
+    assert tomllib.loads(state)["format"] == FORMAT_VERSION
+    [backup] = (path / "backups").glob("campaign-r*.toml")
+    assert tomllib.loads(backup.read_text())["turn_count"] == 3  # the state before
+    [live] = tomllib.loads(state)["chunks"]
+    assert 'action = "> You go."' in (path / live["file"]).read_text()
+    assert not list(path.rglob("*.tmp"))
 
 
 def test_refuses_to_replace_with_fewer_turns_unless_deliberate() -> None:
@@ -51,6 +75,15 @@ def test_refuses_to_replace_with_fewer_turns_unless_deliberate() -> None:
     assert len(load_save(path).turns) == 3
 
 
+def test_refuses_fewer_turns_from_another_copy_too() -> None:
+    c = campaign(3)
+    path = write_save(c)
+    other = load_save(path)
+    other.turns.pop()
+    with pytest.raises(SaveError, match="would replace 4 turns with 3"):
+        write_save(other)
+
+
 @pytest.mark.parametrize("content", ["not = [toml", "", "title = 'x'\n", "\x00\x01binary"])
 def test_bad_save_is_one_line_error_and_untouched(tmp_path: Path, content: str) -> None:
     path = tmp_path / "broken.toml"
@@ -59,6 +92,20 @@ def test_bad_save_is_one_line_error_and_untouched(tmp_path: Path, content: str) 
         load_save(path)
     assert "broken.toml" in str(info.value) and "\n" not in str(info.value)
     assert path.read_text() == content
+
+
+def test_damaged_folder_is_one_line_error_and_untouched() -> None:
+    c = campaign()
+    folder = write_save(c)
+    [chunk] = (folder / "turns").glob("*.toml")
+    chunk.write_text("[[turns]]\nmode = ")
+    with pytest.raises(SaveError) as info:
+        load_save(folder)
+    assert folder.name in str(info.value) and chunk.name in str(info.value)
+    assert "\n" not in str(info.value)
+    chunk.unlink()
+    with pytest.raises(SaveError, match="no such chunk"):
+        load_save(folder)
 
 
 def test_find_newest_and_by_name() -> None:
@@ -73,3 +120,157 @@ def test_find_newest_and_by_name() -> None:
     assert find_save("saved game").stem == a.id
     with pytest.raises(SaveError):
         find_save("nothing-like-it")
+
+
+def test_same_title_same_second_get_their_own_ids() -> None:
+    created = time.time()
+    first, second = Campaign(title="Twin", created=created), Campaign(title="Twin", created=created + 0.2)
+    assert first.id == second.id  # the same title and second make the same id...
+    first.turns.append(Turn("do", "> First.", ["one"]))
+    second.turns.append(Turn("do", "> Second.", ["two"]))
+    a, b = write_save(first), write_save(second)
+    assert a != b and second.id == f"{first.id}-2"  # ...but not the same save
+    assert load_save(a).turns[0].action == "> First."
+    assert load_save(b).turns[0].action == "> Second."
+    write_save(first)  # each keeps writing its own
+    assert len(list_saves()) == 2
+
+
+def test_newer_format_is_refused_clearly_and_left_alone() -> None:
+    folder = write_save(campaign())
+    state = folder / "campaign.toml"
+    text = state.read_text().replace(f"format = {FORMAT_VERSION}", "format = 99", 1)
+    state.write_text(text)
+    with pytest.raises(SaveError) as info:
+        load_save(folder)
+    message = str(info.value)
+    assert "newer Grue" in message and "99" in message and "\n" not in message
+    assert state.read_text() == text
+
+
+def test_newer_single_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.toml"
+    path.write_text('format = 3\ntitle = "From the future"\nturns = []\n')
+    with pytest.raises(SaveError, match="future.toml: saved by a newer Grue"):
+        load_save(path)
+
+
+def test_a_turn_rewrites_only_the_open_chunk_and_the_state() -> None:
+    c = campaign(CHUNK_TURNS * 2 + 10)
+    folder = write_save(c)
+    before = chunk_files(folder)
+    assert len(before) == 3
+    c.turns.append(Turn("do", "> Onward.", ["More."]))
+    write_save(c)
+    after = chunk_files(folder)
+    closed = sorted(before)[:2]
+    assert all(after.get(name) == before[name] for name in closed)  # untouched files
+    assert len(set(after) - set(before)) == 1  # one new open chunk
+    assert load_save(folder).turns[-1].action == "> Onward."
+
+
+def test_editing_an_old_turn_rewrites_only_its_chunk() -> None:
+    c = campaign(CHUNK_TURNS * 3)
+    folder = write_save(c)
+    before = chunk_files(folder)
+    c.turns[CHUNK_TURNS + 5].action = "> Edited long ago."
+    c.turns[3].set_response("Rewritten.")
+    write_save(c)
+    after = chunk_files(folder)
+    new = sorted(set(after) - set(before))
+    assert [name.split("-")[0] for name in new] == ["000000", f"{CHUNK_TURNS:06d}"]
+    back = load_save(folder)
+    assert back.turns[CHUNK_TURNS + 5].action == "> Edited long ago."
+    assert back.turns[3].response == "Rewritten."
+
+
+def test_in_place_change_of_the_newest_turn_is_saved() -> None:
+    c = campaign(3)
+    folder = write_save(c)
+    c.turns[-1].responses.append("A swipe added in place.")
+    write_save(c)
+    assert load_save(folder).turns[-1].responses[-1] == "A swipe added in place."
+
+
+def test_deleting_a_middle_turn_shifts_every_later_chunk() -> None:
+    c = campaign(CHUNK_TURNS + 20)
+    folder = write_save(c)
+    del c.turns[10]
+    write_save(c, allow_fewer_turns=True)
+    back = load_save(folder)
+    assert [t.to_dict() for t in back.turns] == [t.to_dict() for t in c.turns]
+
+
+def test_old_chunks_and_backups_are_cleaned() -> None:
+    c = campaign(5)
+    folder = write_save(c)
+    for i in range(8):
+        c.turns.append(Turn("do", f"> More {i}.", ["..."]))
+        write_save(c)
+    assert len(list((folder / "backups").glob("campaign-r*.toml"))) == 3
+    assert len(chunk_files(folder)) == 4  # the live open chunk and the three backups' ones
+    for backup in (folder / "backups").glob("campaign-r*.toml"):
+        for entry in tomllib.loads(backup.read_text())["chunks"]:
+            assert (folder / entry["file"]).exists()
+
+
+def test_stale_temp_files_and_orphans_go_on_the_next_save() -> None:
+    c = campaign()
+    folder = write_save(c)
+    (folder / ".campaign.toml.abc.tmp").write_text("half")
+    (folder / "turns" / ".000000-r9.toml.x.tmp").write_text("half")
+    (folder / "turns" / "000000-r9.toml").write_text("orphan")
+    again = load_save(folder)
+    again.turns.append(Turn("do", "> Go.", ["Went."]))
+    write_save(again)
+    assert not list(folder.rglob("*.tmp"))
+    assert not (folder / "turns" / "000000-r9.toml").exists()
+
+
+def test_two_copies_in_one_process_do_not_lose_turns() -> None:
+    c = campaign()
+    folder = write_save(c)
+    stale = load_save(folder)
+    c.turns.append(Turn("do", "> Newer.", ["..."]))
+    write_save(c)
+    stale.turns.append(Turn("do", "> Stale.", ["..."]))
+    with pytest.raises(SaveError, match="changed this save since it was opened"):
+        write_save(stale)
+    assert load_save(folder).turns[-1].action == "> Newer."
+
+
+def test_single_file_save_migrates_to_a_folder(tmp_path: Path) -> None:
+    [old] = (DATA / "format1").glob("*.toml")
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    path = saves / old.name
+    shutil.copy(old, path)
+    assert [s.turns for s in list_saves(saves)] == [3]
+    c = load_save(path)
+    assert c.title == "The Lantern Road" and len(c.turns) == 3
+    assert c.turns[1].action == "> You open the mailbox."
+    assert c.settings.seed == 1 and c.world_info.entries
+    assert save_path(c, saves) == saves / c.id
+    c.turns.append(Turn("do", "> You light the lamp.", ["It glows."]))
+    folder = write_save(c, saves)
+    assert folder == saves / c.id and not path.exists()
+    assert (folder / "backups" / f"format1-{old.name}").read_bytes() == old.read_bytes()
+    back = load_save(folder)
+    assert [t.action for t in back.turns][1:] == ["> You open the mailbox.", '> You say "Hello."',
+                                                  "> You light the lamp."]
+    assert back.memory == c.memory and back.world_info.to_dict() == c.world_info.to_dict()
+    assert [s.turns for s in list_saves(saves)] == [4]
+
+
+def test_single_file_kept_until_the_folder_is_complete(tmp_path: Path) -> None:
+    """A kill after the folder's state is in place but before the old file moved aside."""
+    [old] = (DATA / "format1").glob("*.toml")
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    path = saves / old.name
+    shutil.copy(old, path)
+    c = load_save(path)
+    folder = write_save(c, saves)
+    shutil.copy(old, path)  # as if the move had not happened
+    assert [s.path for s in list_saves(saves)] == [folder]
+    assert load_save(path).turns == c.turns  # the folder wins
