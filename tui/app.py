@@ -94,7 +94,7 @@ class GrueApp(App[None]):
         elif message.kind == "save":
             assert isinstance(message.value, Path)
             try:
-                campaign = load_save(message.value)
+                campaign = load_save(message.value, lock=True)
             except SaveError as exc:
                 self.notify(one_line(str(exc), 300), severity="error", timeout=10)
                 return

@@ -174,7 +174,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from tui.engine.saves import find_save, load_save
 
     path = find_save(args.save)
-    campaign = load_save(path)
+    campaign = load_save(path, lock=True)  # one process plays a save at a time
     apply_options(campaign.settings, args)
     return play(campaign, args)
 
