@@ -123,8 +123,9 @@ def test_find_newest_and_by_name() -> None:
 
 
 def test_same_title_same_second_get_their_own_ids() -> None:
-    created = time.time()
-    first, second = Campaign(title="Twin", created=created), Campaign(title="Twin", created=created + 0.2)
+    created = float(int(time.time()))
+    first = Campaign(title="Twin", created=created)
+    second = Campaign(title="Twin", created=created + 0.5)
     assert first.id == second.id  # the same title and second make the same id...
     first.turns.append(Turn("do", "> First.", ["one"]))
     second.turns.append(Turn("do", "> Second.", ["two"]))
@@ -274,3 +275,39 @@ def test_single_file_kept_until_the_folder_is_complete(tmp_path: Path) -> None:
     shutil.copy(old, path)  # as if the move had not happened
     assert [s.path for s in list_saves(saves)] == [folder]
     assert load_save(path).turns == c.turns  # the folder wins
+
+
+def test_old_chunks_are_read_when_first_used() -> None:
+    from tui.engine.saves.lazy import LazyTurn
+
+    c = campaign(CHUNK_TURNS * 4)
+    folder = write_save(c)
+    before = chunk_files(folder)
+    back = load_save(folder)
+    assert isinstance(back.turns[0], LazyTurn) and type(back.turns[-1]) is Turn
+    back.turns.append(Turn("do", "> Later.", ["..."]))
+    write_save(back)  # a save neither parses nor rewrites the old chunks
+    assert isinstance(back.turns[0], LazyTurn)
+    assert all(chunk_files(folder).get(name) == ino for name, ino in sorted(before.items())[:3])
+    assert back.turns[5].action == "> You act 4." and type(back.turns[5]) is Turn
+    assert type(back.turns[CHUNK_TURNS - 1]) is Turn  # its whole chunk was read
+    assert isinstance(back.turns[CHUNK_TURNS], LazyTurn)  # not the next one
+    assert back.turns[CHUNK_TURNS + 1] == c.turns[CHUNK_TURNS + 1]
+    back.turns[CHUNK_TURNS * 2 + 3].chosen = 0  # an edit of an unread turn
+    write_save(back)
+    again = load_save(folder)
+    assert again.turns[CHUNK_TURNS * 2 + 3].response == f"Reply {CHUNK_TURNS * 2 + 2}"
+    assert [t.to_dict() for t in again.turns] == [t.to_dict() for t in back.turns]
+
+
+def test_a_hand_edited_old_chunk_is_checked_at_load() -> None:
+    c = campaign(CHUNK_TURNS * 3)
+    folder = write_save(c)
+    state = tomllib.loads((folder / "campaign.toml").read_text())
+    oldest = folder / state["chunks"][0]["file"]
+    oldest.write_text(oldest.read_text().replace("> You act 3.", "> You act three."))
+    back = load_save(folder)
+    assert type(back.turns[4]) is Turn and back.turns[4].action == "> You act three."
+    oldest.write_text(oldest.read_text().replace("[[turns]]", "[[turns", 1))
+    with pytest.raises(SaveError, match="not valid TOML"):
+        load_save(folder)

@@ -15,8 +15,10 @@ saves).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -35,6 +37,7 @@ from tui.engine.saves.codec import (
     turn_text,
 )
 from tui.engine.saves.errors import SaveError
+from tui.engine.saves.lazy import ChunkBytes
 from tui.engine.saves.migrate import FORMAT_VERSION, format_of, upgrade
 from tui.engine.tomlfile import read_toml_file
 
@@ -42,6 +45,7 @@ STATE_NAME = "campaign.toml"
 TURNS_DIR = "turns"
 BACKUPS_DIR = "backups"
 CHUNK_TURNS = 256
+EAGER_CHUNKS = 2  # the newest chunks, parsed at load: what the next prompts need
 BACKUPS = 3
 MAX_FILE_BYTES = 64 * 1024 * 1024
 LINK_ATTR = "_save_link"
@@ -60,6 +64,7 @@ class Chunk:
     stamp: int  # TURN_EDITS.value when written: a turn stamped later was edited since
     keys: list[TurnKey] | None = None  # the open chunk: what each turn's text was made from
     texts: list[str] | None = None
+    sha1: str = ""  # of the file's bytes: a chunk as we wrote it can be parsed lazily
 
     @property
     def count(self) -> int:
@@ -118,56 +123,106 @@ def read_state(folder: Path) -> dict[str, Any]:
     return data
 
 
-def _read_chunk(folder: Path, entry: Any, expected_first: int) -> list[dict[str, Any]]:
+def _chunk_bytes(folder: Path, entry: Any) -> tuple[str, bytes]:
     if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
         raise SaveError(f"{folder.name}: damaged save: a chunk entry names no file")
     rel = entry["file"]
-    if "/" not in rel or ".." in rel or rel.startswith("/") or "\\" in rel:
+    if not rel.startswith(f"{TURNS_DIR}/") or ".." in rel or "\\" in rel:
         raise SaveError(f"{folder.name}: damaged save: odd chunk file name {one_line(rel, 60)!r}")
     label = f"{folder.name}/{rel}"
+    path = folder / rel
     try:
-        data = read_toml_file(folder / rel, MAX_FILE_BYTES, SaveError, "chunk of turns")
-    except SaveError as exc:
-        raise SaveError(f"{folder.name}/{TURNS_DIR}/{exc}") from exc
-    turns = data.get("turns", [])
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SaveError(f"{label}: too large to be a chunk of turns ({size} bytes)")
+        return rel, path.read_bytes()
+    except FileNotFoundError as exc:
+        raise SaveError(f"{label}: no such chunk of turns") from exc
+    except OSError as exc:
+        raise SaveError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _parse_chunk(folder: Path, entry: dict[str, Any], data: bytes, first: int
+                 ) -> list[dict[str, Any]]:
+    label = f"{folder.name}/{entry['file']}"
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SaveError(f"{label}: not a text file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SaveError(f"{label}: not valid TOML: {one_line(str(exc))}") from exc
+    except RecursionError as exc:
+        raise SaveError(f"{label}: damaged chunk: nested too deep") from exc
+    turns = table.get("turns", [])
     if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
         raise SaveError(f"{label}: damaged chunk: 'turns' is not a list of tables")
-    if data.get("first") != expected_first or entry.get("first") != expected_first:
-        raise SaveError(f"{label}: damaged chunk: it does not start at turn {expected_first}")
+    if table.get("first") != first or entry.get("first") != first:
+        raise SaveError(f"{label}: damaged chunk: it does not start at turn {first}")
     if entry.get("count") != len(turns):
         raise SaveError(f"{label}: damaged chunk: {len(turns)} turns, the state says "
                         f"{entry.get('count')}")
     return turns
 
 
+def _checksum(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
 def load_folder(folder: Path) -> Campaign:
-    """Read a campaign folder; any problem is a one-line SaveError and nothing is changed."""
+    """Read a campaign folder; any problem is a one-line SaveError and nothing is changed.
+
+    Closed chunks that are as this program wrote them (their checksum) are parsed when first
+    used (see lazy.py); the newest EAGER_CHUNKS chunks, and every chunk of an older format
+    (it is migrated as a whole), are parsed now.
+    """
     state = read_state(folder)
+    current = format_of(state, folder.name) == FORMAT_VERSION
     entries = state.get("chunks", [])
-    turns: list[dict[str, Any]] = []
-    bounds: list[tuple[str, int, int]] = []
-    for entry in entries:
-        part = _read_chunk(folder, entry, len(turns))
-        bounds.append((entry["file"], len(turns), len(part)))
-        turns.extend(part)
-    if state.get("turn_count", len(turns)) != len(turns):
-        raise SaveError(f"{folder.name}: damaged save: {len(turns)} turns in the chunks, the "
+    dicts: list[dict[str, Any]] = []
+    turns: list[Turn] = []
+    bounds: list[tuple[str, int, int, str]] = []
+    for index, entry in enumerate(entries):
+        rel, data = _chunk_bytes(folder, entry)
+        first = len(dicts) + len(turns)
+        checksum = _checksum(data)
+        count = entry.get("count")
+        if (current and index < len(entries) - EAGER_CHUNKS and entry.get("sha1") == checksum
+                and isinstance(count, int) and 0 < count <= CHUNK_TURNS
+                and entry.get("first") == first):
+            turns.extend(ChunkBytes(data, count).turns)
+            bounds.append((rel, first, count, checksum))
+            continue
+        part = _parse_chunk(folder, entry, data, first)
+        bounds.append((rel, first, len(part), checksum))
+        if current:
+            try:
+                turns.extend(Turn.from_dict(t) for t in part)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise SaveError(f"{folder.name}/{rel}: damaged chunk: {one_line(str(exc))}"
+                                ) from exc
+        else:
+            dicts.extend(part)
+    total = len(dicts) + len(turns)
+    if state.get("turn_count", total) != total:
+        raise SaveError(f"{folder.name}: damaged save: {total} turns in the chunks, the "
                         f"state says {state.get('turn_count')}")
-    data = upgrade({**state, "turns": turns}, folder.name)
+    data = upgrade({**state, "turns": dicts}, folder.name)
     try:
         c = campaign_from_dict(data)
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
         raise SaveError(f"{folder.name}: damaged save: {one_line(str(exc))}") from exc
+    if current:
+        c.turns = turns
     revision = state.get("revision", 0)
     link = SaveLink(
         folder=folder,
         revision=revision if isinstance(revision, int) else 0,
         turn_count=len(c.turns),
-        chunks=[Chunk(f, first, c.turns[first:first + n], TURN_EDITS.value)
-                for f, first, n in bounds],
+        chunks=[Chunk(f, first, c.turns[first:first + n], TURN_EDITS.value, sha1=sha)
+                for f, first, n, sha in bounds],
         state_stat=_stat(folder / STATE_NAME),
     )
-    link.kept[link.revision] = {f for f, _, _ in bounds}
+    link.kept[link.revision] = {f for f, _, _, _ in bounds}
     bind(c, link)
     return c
 
@@ -319,10 +374,11 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
             continue
         text, keys, texts = _chunk_text(c, first, objs, old if last else None)
         name = _chunk_name(first, revision)
-        write_atomic(folder / name, text.encode("utf-8"), sync_folder=False)
+        data = text.encode("utf-8")
+        write_atomic(folder / name, data, sync_folder=False)
         written = True
-        chunks.append(Chunk(name, first, objs, stamp,
-                            keys if last else None, texts if last else None))
+        chunks.append(Chunk(name, first, objs, stamp, keys if last else None,
+                            texts if last else None, _checksum(data)))
     if written:
         fsync_dir(folder / TURNS_DIR)  # the chunks' names are on disk before a state names them
     state = {
@@ -331,7 +387,8 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
         "turn_count": n,
         "chunk_turns": CHUNK_TURNS,
         **state_to_dict(c),
-        "chunks": [{"file": ch.file, "first": ch.first, "count": ch.count} for ch in chunks],
+        "chunks": [{"file": ch.file, "first": ch.first, "count": ch.count, "sha1": ch.sha1}
+                   for ch in chunks],
     }
     text = dumps_table(state)
     _back_up_state(link)
