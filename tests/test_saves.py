@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tui.engine.campaign import OPENING, Campaign, Turn
-from tui.engine.lore import LoreEntry
+from tui.engine.lore import Lorebook, LoreEntry
 from tui.engine.saves import (
     FORMAT_VERSION,
     SaveError,
@@ -18,6 +18,7 @@ from tui.engine.saves import (
     save_path,
     write_save,
 )
+from tui.engine.saves import folder as folder_module
 from tui.engine.saves.folder import CHUNK_TURNS
 
 DATA = Path(__file__).parent / "data" / "saves"
@@ -202,7 +203,19 @@ def test_deleting_a_middle_turn_shifts_every_later_chunk() -> None:
     assert [t.to_dict() for t in back.turns] == [t.to_dict() for t in c.turns]
 
 
-def test_old_chunks_and_backups_are_cleaned() -> None:
+def test_backups_are_spaced_in_time() -> None:
+    c = campaign(5)
+    folder = write_save(c)
+    for i in range(4):
+        c.turns.append(Turn("do", f"> More {i}.", ["..."]))
+        write_save(c)
+    [backup] = (folder / "backups").glob("campaign-r*.toml")
+    assert backup.name == "campaign-r1.toml"  # the first state; the next ones are too recent
+    assert len(chunk_files(folder)) == 2  # the live open chunk and the backup's
+
+
+def test_old_chunks_and_backups_are_cleaned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(folder_module, "BACKUP_SECONDS", 0.0)
     c = campaign(5)
     folder = write_save(c)
     for i in range(8):
@@ -311,3 +324,20 @@ def test_a_hand_edited_old_chunk_is_checked_at_load() -> None:
     oldest.write_text(oldest.read_text().replace("[[turns]]", "[[turns", 1))
     with pytest.raises(SaveError, match="not valid TOML"):
         load_save(folder)
+
+
+def test_lore_changes_are_saved_though_its_text_is_reused() -> None:
+    c = campaign()
+    c.lorebooks.append(Lorebook(name="Attached", entries=[LoreEntry(name="A", keys=["a"])]))
+    folder = write_save(c)
+    c.turns.append(Turn("do", "> Go.", ["Gone."]))
+    write_save(c)
+    c.world_info.entries[0].keys.append("gate")  # in place
+    c.lorebooks[0].entries.append(LoreEntry(name="B", content="Bee."))
+    c.memory = "New memory."
+    write_save(c)
+    back = load_save(folder)
+    assert back.world_info.entries[0].keys == ["door", "gate"]
+    assert [e.name for e in back.lorebooks[0].entries] == ["A", "B"]
+    assert back.memory == "New memory." and back.lorebooks[0].name == "Attached"
+    assert back.world_info.to_dict() == c.world_info.to_dict()

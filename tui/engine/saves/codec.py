@@ -84,3 +84,30 @@ def turn_key(t: Turn) -> tuple[str, str, tuple[str, ...], int]:
 def turn_text(t: Turn) -> str:
     """One `[[turns]]` table; concatenated, these make a chunk's array of tables."""
     return tomli_w.dumps({"turns": [t.to_dict()]}, multiline_strings=True)
+
+
+CACHED_TABLES = ("world_info", "lorebooks")  # large, and rarely changed between two saves
+
+
+def dumps_state(state: dict[str, Any], cache: dict[str, tuple[Any, str]]) -> str:
+    """`state` as TOML, reusing the text of its lore tables when they did not change.
+
+    Root-level TOML tables can follow one another in any order, so each cached table is
+    written as its own document after the rest (which holds every plain value).
+    """
+    head = dict(state)
+    tails: list[str] = []
+    for key in CACHED_TABLES:
+        value = head.get(key)
+        is_table = isinstance(value, dict)
+        is_array_of_tables = (isinstance(value, list) and bool(value)
+                              and all(isinstance(v, dict) for v in value))
+        if not (is_table or is_array_of_tables):
+            continue
+        del head[key]
+        hit = cache.get(key)
+        if hit is None or hit[0] != value:
+            hit = (value, dumps_table({key: value}))
+            cache[key] = hit
+        tails.append(hit[1])
+    return "\n".join([dumps_table(head), *tails])

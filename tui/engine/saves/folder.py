@@ -31,6 +31,7 @@ from tui.engine.saves import lock
 from tui.engine.saves.atomic import clean_tmp, fsync_dir, write_atomic
 from tui.engine.saves.codec import (
     campaign_from_dict,
+    dumps_state,
     dumps_table,
     state_to_dict,
     turn_key,
@@ -47,6 +48,7 @@ BACKUPS_DIR = "backups"
 CHUNK_TURNS = 256
 EAGER_CHUNKS = 2  # the newest chunks, parsed at load: what the next prompts need
 BACKUPS = 3
+BACKUP_SECONDS = 60.0  # a new backup of the state when the newest is this old
 MAX_FILE_BYTES = 64 * 1024 * 1024
 LINK_ATTR = "_save_link"
 
@@ -82,6 +84,8 @@ class SaveLink:
     legacy: Path | None = None  # a single-file save to move into backups/ once the folder is done
     state_stat: tuple[int, int, int] | None = None  # campaign.toml as we left it
     kept: dict[int, set[str]] = field(default_factory=dict)  # revision -> chunk files it names
+    backups: dict[int, float] = field(default_factory=dict)  # revision -> when it was backed up
+    text_cache: dict[str, tuple[Any, str]] = field(default_factory=dict)  # see dumps_state
     swept: bool = False  # stale temp files and orphaned chunks removed this session
 
 
@@ -282,6 +286,10 @@ def _sweep(link: SaveLink) -> None:
         clean_tmp(sub)
     for backup in _backups(folder):
         rev = _backup_revision(backup)
+        try:
+            link.backups[rev] = backup.stat().st_mtime
+        except OSError:
+            continue
         if rev in link.kept:
             continue
         try:
@@ -309,27 +317,34 @@ def _backup_revision(path: Path) -> int:
 
 
 def _back_up_state(link: SaveLink) -> None:
-    """Keep the current state under backups/ as a second name: the live file stays put."""
+    """Keep the current state under backups/ as a second name (a hard link: the live file
+    stays where it is), when the newest backup is BACKUP_SECONDS old."""
     live = link.folder / STATE_NAME
-    if not live.exists():
+    if not live.exists() or link.revision in link.backups:
+        return
+    newest = max(link.backups.values(), default=0.0)
+    if time.time() - newest < BACKUP_SECONDS:
         return
     backups = link.folder / BACKUPS_DIR
     backups.mkdir(exist_ok=True)
     target = backups / f"campaign-r{link.revision}.toml"
-    if target.exists():
-        return
     try:
         os.link(live, target)
+    except FileExistsError:
+        pass
     except OSError:
         write_atomic(target, live.read_bytes(), sync_folder=False)
+    link.backups[link.revision] = time.time()
 
 
 def _forget_old(link: SaveLink) -> None:
-    """Drop backups beyond BACKUPS and the chunk files only they named."""
-    keep_revisions = sorted(link.kept)[-(BACKUPS + 1):]
-    for backup in _backups(link.folder)[:-BACKUPS]:
-        backup.unlink(missing_ok=True)
-    dropped = {rev: files for rev, files in link.kept.items() if rev not in keep_revisions}
+    """Drop backups beyond BACKUPS and the chunk files that neither the live state nor a
+    kept backup names."""
+    for rev in sorted(link.backups)[:-BACKUPS]:
+        del link.backups[rev]
+        (link.folder / BACKUPS_DIR / f"campaign-r{rev}.toml").unlink(missing_ok=True)
+    dropped = {rev: files for rev, files in link.kept.items()
+               if rev != link.revision and rev not in link.backups}
     for rev in dropped:
         del link.kept[rev]
     named = set().union(*link.kept.values()) if link.kept else set()
@@ -390,7 +405,7 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
         "chunks": [{"file": ch.file, "first": ch.first, "count": ch.count, "sha1": ch.sha1}
                    for ch in chunks],
     }
-    text = dumps_table(state)
+    text = dumps_state(state, link.text_cache)
     _back_up_state(link)
     write_atomic(folder / STATE_NAME, text.encode("utf-8"))
     # committed: from here on the new revision is the save
