@@ -341,3 +341,37 @@ def test_lore_changes_are_saved_though_its_text_is_reused() -> None:
     assert [e.name for e in back.lorebooks[0].entries] == ["A", "B"]
     assert back.memory == "New memory." and back.lorebooks[0].name == "Attached"
     assert back.world_info.to_dict() == c.world_info.to_dict()
+
+
+def test_deeply_nested_save_is_one_line_error_and_skipped_in_lists() -> None:
+    write_save(campaign())
+    saves = save_path(campaign()).parent
+    deep = saves / "deep.toml"
+    deep.write_text("turns = []\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(SaveError) as info:
+        load_save(deep)
+    assert "deep.toml" in str(info.value) and "\n" not in str(info.value)
+    assert [s.title for s in list_saves()] == ["Saved Game"]
+
+
+def test_a_full_disk_says_so_and_keeps_the_last_save(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from tui.engine.saves import atomic
+
+    c = campaign()
+    folder = write_save(c)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    c.turns.append(Turn("do", "> Go.", ["Gone."]))
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic.os, "fsync", full)
+        with pytest.raises(SaveError, match="could not write: No space left") as info:
+            write_save(c)
+    assert "\n" not in str(info.value)
+    assert len(load_save(folder).turns) == 3
+    assert not list(folder.rglob("*.tmp"))
+    write_save(c)  # the game goes on: the next save works
+    assert len(load_save(folder).turns) == 4

@@ -284,6 +284,9 @@ def _sweep(link: SaveLink) -> None:
     folder = link.folder
     for sub in (folder, folder / TURNS_DIR, folder / BACKUPS_DIR):
         clean_tmp(sub)
+    leftover = folder.parent / f"{folder.name}.toml"
+    if link.legacy is None and is_campaign_folder(folder) and leftover.is_file():
+        _retire_legacy(leftover, folder)  # migrated, but killed before it was moved aside
     for backup in _backups(folder):
         rev = _backup_revision(backup)
         try:
