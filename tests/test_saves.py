@@ -375,3 +375,29 @@ def test_a_full_disk_says_so_and_keeps_the_last_save(monkeypatch: pytest.MonkeyP
     assert not list(folder.rglob("*.tmp"))
     write_save(c)  # the game goes on: the next save works
     assert len(load_save(folder).turns) == 4
+
+
+def test_any_text_survives_the_chunk_format() -> None:
+    import random
+
+    from tui.engine.saves.codec import turn_text
+
+    rng = random.Random(7)
+    alphabet = ["a", "b", " ", "'", '"', "\\", "\n", "\r", "\t", "\x00", "\x1b", "\x7f", "é",
+                "字", "\u202e", "'''", '"""', "[[turns]]", "\n[[turns]]\n"]
+    for _ in range(2000):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 120)))
+                 for _ in range(3)]
+        long = rng.choice(["", "x" * 90]) + texts[2]
+        turn = Turn("do", texts[0], [texts[1], long], chosen=1)
+        assert tomllib.loads(turn_text(turn))["turns"] == [turn.to_dict()]
+
+
+def test_carriage_returns_survive_in_state_and_turns() -> None:
+    c = campaign()
+    c.memory = "line one\r\nline two\rthree\n"
+    c.world_info.entries[0].content = "a\r\nb"
+    c.turns.append(Turn("do", "> Go.\r\n", ["one\r\ntwo\n" * 20]))
+    back = load_save(write_save(c))
+    assert back.memory == c.memory and back.world_info.entries[0].content == "a\r\nb"
+    assert back.turns[-1].to_dict() == c.turns[-1].to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import tomli_w
@@ -72,8 +73,20 @@ def campaign_from_dict(data: dict[str, Any]) -> Campaign:
     return c
 
 
+def _has_cr(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\r" in value
+    if isinstance(value, dict):
+        return any(_has_cr(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_cr(v) for v in value)
+    return False
+
+
 def dumps_table(data: dict[str, Any]) -> str:
-    return tomli_w.dumps(data, multiline_strings=True)
+    """TOML with multi-line strings where text has line breaks, unless some text holds a
+    carriage return (a multi-line string would read it back as part of a line break)."""
+    return tomli_w.dumps(data, multiline_strings=not _has_cr(data))
 
 
 def turn_key(t: Turn) -> tuple[str, str, tuple[str, ...], int]:
@@ -81,9 +94,32 @@ def turn_key(t: Turn) -> tuple[str, str, tuple[str, ...], int]:
     return (t.mode, t.action, tuple(t.responses), t.chosen)
 
 
+# Long text goes in multi-line literal strings ('''...'''): no escapes to read, and a TOML
+# parser finds their end with one search instead of a step per character (several times
+# faster to load). Text that a literal string cannot hold is written as a basic string.
+LITERAL_FROM = 80
+_NOT_IN_LITERAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|'''|'$")
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML string value."""
+    if (len(text) >= LITERAL_FROM or "\n" in text) and not _NOT_IN_LITERAL.search(text):
+        return "'''\n" + text + "'''"  # the newline after the opening quotes is not part of it
+    # a carriage return in a multi-line string would be read back as part of a line break
+    return tomli_w.dumps({"v": text}, multiline_strings="\r" not in text)[4:-1]
+
+
 def turn_text(t: Turn) -> str:
     """One `[[turns]]` table; concatenated, these make a chunk's array of tables."""
-    return tomli_w.dumps({"turns": [t.to_dict()]}, multiline_strings=True)
+    lines = ["[[turns]]", f"mode = {toml_string(t.mode)}", f"action = {toml_string(t.action)}"]
+    if t.responses:
+        lines.append("responses = [")
+        lines.extend(f"    {toml_string(r)}," for r in t.responses)
+        lines.append("]")
+    else:
+        lines.append("responses = []")
+    lines.append(f"chosen = {int(t.chosen)}")
+    return "\n".join(lines) + "\n"
 
 
 CACHED_TABLES = ("world_info", "lorebooks")  # large, and rarely changed between two saves
