@@ -15,10 +15,10 @@ saves).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import tomllib
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -66,7 +66,7 @@ class Chunk:
     stamp: int  # TURN_EDITS.value when written: a turn stamped later was edited since
     keys: list[TurnKey] | None = None  # the open chunk: what each turn's text was made from
     texts: list[str] | None = None
-    sha1: str = ""  # of the file's bytes: a chunk as we wrote it can be parsed lazily
+    crc32: int = -1  # of the file's bytes: a chunk as we wrote it can be parsed lazily
 
     @property
     def count(self) -> int:
@@ -168,8 +168,9 @@ def _parse_chunk(folder: Path, entry: dict[str, Any], data: bytes, first: int
     return turns
 
 
-def _checksum(data: bytes) -> str:
-    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+def _checksum(data: bytes) -> int:
+    """Tells a chunk as this program wrote it from one edited since (not a security check)."""
+    return zlib.crc32(data)
 
 
 def load_folder(folder: Path) -> Campaign:
@@ -184,13 +185,13 @@ def load_folder(folder: Path) -> Campaign:
     entries = state.get("chunks", [])
     dicts: list[dict[str, Any]] = []
     turns: list[Turn] = []
-    bounds: list[tuple[str, int, int, str]] = []
+    bounds: list[tuple[str, int, int, int]] = []
     for index, entry in enumerate(entries):
         rel, data = _chunk_bytes(folder, entry)
         first = len(dicts) + len(turns)
         checksum = _checksum(data)
         count = entry.get("count")
-        if (current and index < len(entries) - EAGER_CHUNKS and entry.get("sha1") == checksum
+        if (current and index < len(entries) - EAGER_CHUNKS and entry.get("crc32") == checksum
                 and isinstance(count, int) and 0 < count <= CHUNK_TURNS
                 and entry.get("first") == first):
             turns.extend(ChunkBytes(data, count).turns)
@@ -222,8 +223,8 @@ def load_folder(folder: Path) -> Campaign:
         folder=folder,
         revision=revision if isinstance(revision, int) else 0,
         turn_count=len(c.turns),
-        chunks=[Chunk(f, first, c.turns[first:first + n], TURN_EDITS.value, sha1=sha)
-                for f, first, n, sha in bounds],
+        chunks=[Chunk(f, first, c.turns[first:first + n], TURN_EDITS.value, crc32=crc)
+                for f, first, n, crc in bounds],
         state_stat=_stat(folder / STATE_NAME),
     )
     link.kept[link.revision] = {f for f, _, _, _ in bounds}
@@ -405,7 +406,7 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
         "turn_count": n,
         "chunk_turns": CHUNK_TURNS,
         **state_to_dict(c),
-        "chunks": [{"file": ch.file, "first": ch.first, "count": ch.count, "sha1": ch.sha1}
+        "chunks": [{"file": ch.file, "first": ch.first, "count": ch.count, "crc32": ch.crc32}
                    for ch in chunks],
     }
     text = dumps_state(state, link.text_cache)
