@@ -401,3 +401,57 @@ def test_carriage_returns_survive_in_state_and_turns() -> None:
     back = load_save(write_save(c))
     assert back.memory == c.memory and back.world_info.entries[0].content == "a\r\nb"
     assert back.turns[-1].to_dict() == c.turns[-1].to_dict()
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no cleanup of ours."""
+
+
+@pytest.mark.parametrize("kill_at", [1, 2])
+def test_a_kill_between_the_chunk_and_the_state_keeps_the_last_save(
+        monkeypatch: pytest.MonkeyPatch, kill_at: int) -> None:
+    """Issue 10: a kill between two renames lost the campaign. Kill after the chunk's rename
+    (1) or in the middle of the state's write (2)."""
+    from tui.engine.saves import atomic
+
+    c = campaign(3)
+    folder = write_save(c)
+    calls = {"n": 0}
+    real_replace = atomic.os.replace
+
+    def replace_then_die(src: str, dst: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == kill_at:
+            if kill_at == 1:
+                real_replace(src, dst)
+            raise Killed
+        real_replace(src, dst)
+
+    c.turns.append(Turn("do", "> Killed here.", ["..."]))
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic.os, "replace", replace_then_die)
+        patch.setattr(atomic.Path, "unlink", lambda self, missing_ok=False: None)
+        with pytest.raises(Killed):
+            write_save(c)
+    back = load_save(folder)  # a fresh process would see this
+    assert len(back.turns) == 4 and back.turns[-1].action == "> You act 2."
+    assert [s.path for s in list_saves()] == [folder]
+    again = load_save(folder)  # the next session
+    again.turns.append(Turn("do", "> Next session.", ["ok"]))
+    write_save(again)
+    assert not list(folder.rglob("*.tmp"))
+    assert len(load_save(folder).turns) == 5
+
+
+def test_old_single_file_temp_files_are_cleaned(tmp_path: Path) -> None:
+    import os
+
+    saves = tmp_path / "saves"
+    saves.mkdir()
+    [old] = (DATA / "format1").glob("*.toml")
+    shutil.copy(old, saves / old.name)
+    stale = saves / f".{old.stem}.x1y2.tmp"
+    stale.write_text("half of an old save")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    write_save(load_save(saves / old.name), saves)
+    assert not stale.exists()

@@ -15,6 +15,7 @@ saves).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import tomllib
@@ -48,6 +49,7 @@ BACKUPS_DIR = "backups"
 CHUNK_TURNS = 256
 EAGER_CHUNKS = 2  # the newest chunks, parsed at load: what the next prompts need
 BACKUPS = 3
+OLD_TMP_SECONDS = 60.0  # temp files of format-1 writers (no lock) are theirs for this long
 BACKUP_SECONDS = 60.0  # a new backup of the state when the newest is this old
 MAX_FILE_BYTES = 64 * 1024 * 1024
 LINK_ATTR = "_save_link"
@@ -285,6 +287,10 @@ def _sweep(link: SaveLink) -> None:
     folder = link.folder
     for sub in (folder, folder / TURNS_DIR, folder / BACKUPS_DIR):
         clean_tmp(sub)
+    for old_tmp in folder.parent.glob(f".{folder.name}.*.tmp"):  # the single-file writer's
+        with contextlib.suppress(OSError):
+            if time.time() - old_tmp.stat().st_mtime > OLD_TMP_SECONDS:
+                old_tmp.unlink()
     leftover = folder.parent / f"{folder.name}.toml"
     if link.legacy is None and is_campaign_folder(folder) and leftover.is_file():
         _retire_legacy(leftover, folder)  # migrated, but killed before it was moved aside
