@@ -412,12 +412,12 @@ def test_a_kill_between_the_chunk_and_the_state_keeps_the_last_save(
         monkeypatch: pytest.MonkeyPatch, kill_at: int) -> None:
     """Issue 10: a kill between two renames lost the campaign. Kill after the chunk's rename
     (1) or in the middle of the state's write (2)."""
-    from tui.engine.saves import atomic
+    import os
 
     c = campaign(3)
     folder = write_save(c)
     calls = {"n": 0}
-    real_replace = atomic.os.replace
+    real_replace = os.replace
 
     def replace_then_die(src: str, dst: str) -> None:
         calls["n"] += 1
@@ -429,8 +429,8 @@ def test_a_kill_between_the_chunk_and_the_state_keeps_the_last_save(
 
     c.turns.append(Turn("do", "> Killed here.", ["..."]))
     with monkeypatch.context() as patch:
-        patch.setattr(atomic.os, "replace", replace_then_die)
-        patch.setattr(atomic.Path, "unlink", lambda self, missing_ok=False: None)
+        patch.setattr(os, "replace", replace_then_die)
+        patch.setattr(Path, "unlink", lambda self, missing_ok=False: None)
         with pytest.raises(Killed):
             write_save(c)
     back = load_save(folder)  # a fresh process would see this
