@@ -76,3 +76,36 @@ def test_resume_refuses_a_save_in_use(grue_home: Path) -> None:
     assert run.stderr.count("\n") == 1 and f"pid {holder.pid}" in run.stderr
     assert "Traceback" not in run.stderr
     assert len(load_save(folder).turns) == 1
+
+
+TWIN = """
+import sys, time
+from pathlib import Path
+from tui.engine.campaign import Campaign, Turn
+from tui.engine.saves import write_save
+c = Campaign(title="Twin", created=float(sys.argv[2]))
+c.turns.append(Turn("do", "> I am " + sys.argv[3], ["."]))
+while time.time() < float(sys.argv[4]):
+    pass
+print(write_save(c, Path(sys.argv[1])).name, flush=True)
+time.sleep(1)
+"""
+
+
+def test_two_processes_starting_the_same_title_in_the_same_second(tmp_path: Path) -> None:
+    import time
+
+    from tui.engine.saves import list_saves
+
+    base = tmp_path / "saves"
+    created = float(int(time.time()))
+    start = time.time() + 1.5
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    children = [subprocess.Popen([sys.executable, "-c", TWIN, str(base), str(created + i / 10),
+                                  name, str(start)], env=env, stdout=subprocess.PIPE, text=True)
+                for i, name in enumerate(["one", "two"])]
+    names = [child.communicate(timeout=60)[0].strip() for child in children]
+    assert all(child.returncode == 0 for child in children)
+    assert len(set(names)) == 2
+    actions = sorted(load_save(s.path).turns[0].action for s in list_saves(base))
+    assert actions == ["> I am one", "> I am two"]

@@ -454,10 +454,17 @@ def claim_folder(c: Campaign, base: Path, legacy: Path | None = None) -> SaveLin
             continue  # an unmigrated single-file save has that id
         try:
             folder.mkdir()
+            fresh = True
         except FileExistsError:
+            fresh = False
             if not _is_ours(c, folder, legacy):
                 continue
-        lock.acquire(folder)
+        try:
+            lock.acquire(folder)
+        except SaveError:
+            if fresh or not is_campaign_folder(folder):
+                continue  # another new campaign got there first, this very moment
+            raise
         if legacy is None and is_campaign_folder(folder) and not _is_ours(c, folder, legacy):
             lock.release(folder)
             continue
