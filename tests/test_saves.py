@@ -455,3 +455,30 @@ def test_old_single_file_temp_files_are_cleaned(tmp_path: Path) -> None:
     os.utime(stale, (time.time() - 3600, time.time() - 3600))
     write_save(load_save(saves / old.name), saves)
     assert not stale.exists()
+
+
+def test_player_turns_are_listed_without_reading_turns() -> None:
+    c = campaign(3)  # an opening and three player turns
+    folder = write_save(c)
+    [summary] = list_saves()
+    assert (summary.turns, summary.player_turns) == (4, 3)
+    back = load_save(folder)
+    back.turns.append(Turn("do", "> More.", ["."]))
+    write_save(back)
+    assert list_saves()[0].player_turns == 4
+
+
+def test_rename_and_delete_a_save_folder() -> None:
+    from tui.engine.saves import delete_save, rename_save
+
+    c = campaign(CHUNK_TURNS + 3)
+    folder = write_save(c)
+    new = rename_save(folder, "A  New   Name")
+    assert new != folder and not folder.exists() and new.name.startswith("a-new-name-")
+    back = load_save(new)
+    assert back.title == "A New Name" and len(back.turns) == len(c.turns)
+    assert back.turns[CHUNK_TURNS - 1].to_dict() == c.turns[CHUNK_TURNS - 1].to_dict()
+    with pytest.raises(SaveError, match="needs a name"):
+        rename_save(new, "   ")
+    delete_save(new)
+    assert not new.exists() and list_saves() == []

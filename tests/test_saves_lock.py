@@ -109,3 +109,19 @@ def test_two_processes_starting_the_same_title_in_the_same_second(tmp_path: Path
     assert len(set(names)) == 2
     actions = sorted(load_save(s.path).turns[0].action for s in list_saves(base))
     assert actions == ["> I am one", "> I am two"]
+
+
+def test_a_save_in_use_is_not_deleted() -> None:
+    from tui.engine.saves import delete_save
+
+    c = Campaign(title="Busy Elsewhere")
+    folder = write_save(c)
+    release_save(c)
+    holder = start_holder(folder)
+    try:
+        with pytest.raises(SaveError, match=f"pid {holder.pid}"):
+            delete_save(folder)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (folder / "campaign.toml").exists()

@@ -9,17 +9,21 @@ save.
 
 from __future__ import annotations
 
+import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tui.core.paths import saves_dir
 from tui.core.text import one_line
-from tui.engine.campaign import Campaign
+from tui.engine.campaign import OPENING, Campaign, slugify
 from tui.engine.saves import lock as _lock
 from tui.engine.saves.codec import campaign_from_dict, campaign_to_dict, dumps_table
 from tui.engine.saves.errors import SaveError
 from tui.engine.saves.folder import (
+    BACKUPS,
+    LINK_ATTR,
     STATE_NAME,
     SaveLink,
     bind,
@@ -34,16 +38,19 @@ from tui.engine.saves.migrate import FORMAT_VERSION, upgrade
 from tui.engine.tomlfile import read_toml_file
 
 __all__ = [
+    "BACKUPS",
     "FORMAT_VERSION",
     "SaveError",
     "SaveSummary",
     "campaign_from_dict",
     "campaign_to_dict",
+    "delete_save",
     "dumps",
     "find_save",
     "list_saves",
     "load_save",
     "release_save",
+    "rename_save",
     "save_path",
     "write_save",
 ]
@@ -61,6 +68,7 @@ class SaveSummary:
     kind: str
     turns: int
     updated: float
+    player_turns: int = -1  # turns the player took (the opening is not one); -1: unknown
 
 
 def dumps(c: Campaign) -> str:
@@ -161,7 +169,14 @@ def _single_file_summary(path: Path) -> SaveSummary:
         str(data.get("kind", "adventure")),
         len(turns) if isinstance(turns, list) else 0,
         float(data.get("updated", path.stat().st_mtime)),
+        _player_turns(turns),
     )
+
+
+def _player_turns(turns: object) -> int:
+    if not isinstance(turns, list):
+        return 0
+    return sum(1 for t in turns if not (isinstance(t, dict) and t.get("mode") == OPENING))
 
 
 def list_saves(folder: Path | None = None) -> list[SaveSummary]:
@@ -181,7 +196,7 @@ def list_saves(folder: Path | None = None) -> list[SaveSummary]:
             if path.is_dir() and is_campaign_folder(path):
                 f = summary_fields(path)
                 out.append(SaveSummary(path, f["id"], one_line(f["title"], 60), f["kind"],
-                                       f["turns"], f["updated"]))
+                                       f["turns"], f["updated"], f["player_turns"]))
                 seen.add(path.name)
         except (SaveError, OSError, *_BAD_DATA):
             continue
@@ -224,3 +239,47 @@ def find_save(name: str | None, folder: Path | None = None) -> Path:
         if matches:
             return matches[0].path
     raise SaveError(f"{name}: no save by that name ('grue resume' lists none like it)")
+
+
+def delete_save(path: Path) -> None:
+    """Remove a save (a campaign folder, or an old single file and its `.bakN` files).
+
+    Refused, in one line, while another process plays it. SaveError if it cannot be removed.
+    """
+    try:
+        if path.is_dir():
+            if not is_campaign_folder(path):
+                raise SaveError(f"{path.name}: not a Grue save (no {STATE_NAME})")
+            _lock.acquire(path)
+            try:
+                shutil.rmtree(path)
+            finally:
+                _lock.release(path)
+            return
+        path.unlink()
+        for i in range(1, BACKUPS + 1):
+            path.with_suffix(f".toml.bak{i}").unlink(missing_ok=True)
+    except OSError as exc:
+        raise SaveError(f"{path.name}: could not delete: {exc.strerror or exc}") from exc
+
+
+def rename_save(path: Path, title: str, max_title: int = 120) -> Path:
+    """Give a save a new title and the id (folder name) that title makes; the new path.
+
+    The campaign is written complete under its new folder before the old one is removed.
+    SaveError when the title is empty or the save cannot be read, written or is in use.
+    """
+    title = " ".join(title.split())[:max_title]
+    if not title:
+        raise SaveError(f"{path.name}: a save needs a name")
+    campaign = load_save(path, lock=path.is_dir())
+    campaign.title = title
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(campaign.created))
+    wanted = f"{slugify(title)}-{stamp}"
+    if wanted == campaign.id:
+        return write_save(campaign, path.parent, allow_fewer_turns=True)
+    campaign.id = wanted
+    vars(campaign).pop(LINK_ATTR, None)  # a new save under the new id (claim_folder: -2...)
+    new_path = write_save(campaign, path.parent, allow_fewer_turns=True)
+    delete_save(path)
+    return new_path

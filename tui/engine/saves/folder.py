@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.text import one_line
-from tui.engine.campaign import TURN_EDITS, Campaign, Turn
+from tui.engine.campaign import OPENING, TURN_EDITS, Campaign, Turn
 from tui.engine.saves import lock
 from tui.engine.saves.atomic import clean_tmp, fsync_dir, write_atomic
 from tui.engine.saves.codec import (
@@ -88,6 +88,7 @@ class SaveLink:
     kept: dict[int, set[str]] = field(default_factory=dict)  # revision -> chunk files it names
     backups: dict[int, float] = field(default_factory=dict)  # revision -> when it was backed up
     text_cache: dict[str, tuple[Any, str]] = field(default_factory=dict)  # see dumps_state
+    openings: int = 0  # opening turns (not the player's) in the first chunk, as last written
     swept: bool = False  # stale temp files and orphaned chunks removed this session
 
 
@@ -230,6 +231,9 @@ def load_folder(folder: Path) -> Campaign:
         state_stat=_stat(folder / STATE_NAME),
     )
     link.kept[link.revision] = {f for f, _, _, _ in bounds}
+    player_turns = state.get("player_turns")
+    if isinstance(player_turns, int) and 0 <= player_turns <= len(c.turns):
+        link.openings = len(c.turns) - player_turns
     bind(c, link)
     return c
 
@@ -384,6 +388,7 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
     revision = link.revision + 1
     (folder / TURNS_DIR).mkdir(exist_ok=True)
     stamp = TURN_EDITS.value  # read before the turns: an edit while we write is seen next time
+    openings = link.openings if n else 0
     chunks: list[Chunk] = []
     written = False
     count = (n + CHUNK_TURNS - 1) // CHUNK_TURNS
@@ -397,6 +402,8 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
             old.turns = objs
             chunks.append(old)
             continue
+        if index == 0:
+            openings = sum(1 for t in objs if t.mode == OPENING)
         text, keys, texts = _chunk_text(c, first, objs, old if last else None)
         name = _chunk_name(first, revision)
         data = text.encode("utf-8")
@@ -410,6 +417,7 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
         "format": FORMAT_VERSION,
         "revision": revision,
         "turn_count": n,
+        "player_turns": n - openings,
         "chunk_turns": CHUNK_TURNS,
         **state_to_dict(c),
         "chunks": [{"file": ch.file, "first": ch.first, "count": ch.count, "crc32": ch.crc32}
@@ -420,6 +428,7 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
     write_atomic(folder / STATE_NAME, text.encode("utf-8"))
     # committed: from here on the new revision is the save
     link.revision, link.turn_count, link.chunks = revision, n, chunks
+    link.openings = openings
     link.state_stat = _stat(folder / STATE_NAME)
     link.kept[revision] = {ch.file for ch in chunks}
     if link.legacy is not None:
@@ -506,7 +515,9 @@ def summary_fields(folder: Path) -> dict[str, Any]:
     """The state's few fields the save lists need (parses the small state file only)."""
     data = read_state(folder)
     turns = data.get("turn_count", 0)
+    player_turns = data.get("player_turns", -1)
     return {
+        "player_turns": player_turns if isinstance(player_turns, int) else -1,
         "id": str(data.get("id", folder.name)),
         "title": str(data.get("title", folder.name)),
         "kind": str(data.get("kind", "adventure")),
