@@ -482,3 +482,28 @@ def test_rename_and_delete_a_save_folder() -> None:
         rename_save(new, "   ")
     delete_save(new)
     assert not new.exists() and list_saves() == []
+
+
+def test_a_second_copy_of_a_campaign_never_deletes_the_live_chunks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A campaign object not read from its folder (same id and start time) writes there too;
+    the chunks the live state names must survive until its own state replaces it."""
+    import os
+
+    c = campaign(5)
+    folder = write_save(c)
+    twin = Campaign(title=c.title, id=c.id, created=c.created)
+    twin.turns = [Turn(t.mode, t.action, list(t.responses), t.chosen) for t in c.turns]
+    twin.turns.append(Turn("do", "> From the twin.", ["."]))
+    real_replace = os.replace
+
+    def die_on_state(src: str, dst: str) -> None:
+        if str(dst).endswith("campaign.toml"):
+            raise Killed
+        real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", die_on_state)
+        with pytest.raises(Killed):
+            write_save(twin)
+    assert len(load_save(folder).turns) == 6  # the live save still loads whole

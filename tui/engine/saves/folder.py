@@ -308,15 +308,20 @@ def _sweep(link: SaveLink) -> None:
             continue
         try:
             data = read_toml_file(backup, MAX_FILE_BYTES, SaveError, "save")
-            link.kept[rev] = {str(e["file"]) for e in data.get("chunks", [])
-                              if isinstance(e, dict) and "file" in e}
+            link.kept[rev] = _named_chunks(data)
         except (SaveError, TypeError, KeyError, RecursionError):
             continue
     named = set().union(*link.kept.values()) if link.kept else set()
+    if is_campaign_folder(folder):  # whatever the live state names stays, whoever wrote it
+        named |= _named_chunks(read_state(folder))
     for path in (folder / TURNS_DIR).glob("*.toml"):
         if f"{TURNS_DIR}/{path.name}" not in named:
             path.unlink(missing_ok=True)
     link.swept = True
+
+
+def _named_chunks(state: dict[str, Any]) -> set[str]:
+    return {str(e["file"]) for e in state.get("chunks", []) if isinstance(e, dict) and "file" in e}
 
 
 def _backups(folder: Path) -> list[Path]:
@@ -485,6 +490,7 @@ def claim_folder(c: Campaign, base: Path, legacy: Path | None = None) -> SaveLin
             link.revision = int(data.get("revision", 0))
             link.turn_count = int(data.get("turn_count", 0))
             link.state_stat = _stat(folder / STATE_NAME)
+            link.kept[link.revision] = _named_chunks(data)
         return link
     raise SaveError(f"{original}: not saved: no free save id")
 
