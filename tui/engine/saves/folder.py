@@ -436,10 +436,11 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
     link.openings = openings
     link.state_stat = _stat(folder / STATE_NAME)
     link.kept[revision] = {ch.file for ch in chunks}
-    if link.legacy is not None:
-        _retire_legacy(link.legacy, folder)
-        link.legacy = None
-    _forget_old(link)
+    with contextlib.suppress(OSError):  # housekeeping: the save is done; the next sweep retries
+        if link.legacy is not None:
+            _retire_legacy(link.legacy, folder)
+            link.legacy = None
+        _forget_old(link)
 
 
 def _retire_legacy(path: Path, folder: Path) -> None:
