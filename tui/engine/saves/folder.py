@@ -387,7 +387,8 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
         disk_turns = link.turn_count
     n = len(c.turns)
     if n < disk_turns and not allow_fewer_turns:
-        raise SaveError(f"{folder.name}: not saved: it would replace {disk_turns} turns with {n}")
+        turns = f"{disk_turns} turn" + ("" if disk_turns == 1 else "s")
+        raise SaveError(f"{folder.name}: not saved: it would replace {turns} with {n}")
     if not link.swept:
         _sweep(link)
     revision = link.revision + 1
