@@ -17,7 +17,7 @@ from tui.engine.campaign import OPENING, Settings
 from tui.engine.cards import Card
 from tui.engine.chat import ChatGame, campaign_from_card, game_for
 from tui.engine.game import Game, TurnRequest, generate, make_builder
-from tui.engine.saves import load_save, write_save
+from tui.engine.saves import dumps, load_save, release_save, write_save
 
 pytestmark = pytest.mark.model
 
@@ -87,8 +87,8 @@ def test_grue_chat_plain_prints_greeting_and_reply(grue_home: Path) -> None:
     after = out.split("Ann: Hello, who are you?", 1)[1]
     assert after.lstrip().startswith("Ottoline Vask:")
     assert len(after.split(":", 1)[1].split()) >= 2
-    [save] = sorted((grue_home / "saves").glob("*.toml"))
-    data = tomllib.loads(save.read_text())
+    [save] = sorted((grue_home / "saves").glob("*/campaign.toml"))
+    data = tomllib.loads(dumps(load_save(save.parent)))
     assert data["kind"] == "chat" and data["extra"]["persona"]["name"] == "Ann"
     assert data["turns"][-1]["action"] == "Hello, who are you?"
     assert data["turns"][-1]["responses"][0].strip()
@@ -99,10 +99,11 @@ def test_grue_resume_plain_continues_a_chat(grue_home: Path) -> None:
     turn = campaign.begin_turn("chat", "Is it far?")
     turn.responses.append("Far enough.")
     write_save(campaign)
+    release_save(campaign)  # this process wrote it; let `grue resume` play it
     run = grue(["resume", "--plain", "--max-tokens", "24"], "How long, then?\n", grue_home)
     assert run.returncode == 0, run.stderr
     assert "Bram: Far enough." in run.stdout  # the recap, with names
     after = run.stdout.split("Ann: How long, then?", 1)[1]
     assert after.lstrip().startswith("Bram:")
-    data = tomllib.loads(next((grue_home / "saves").glob("*.toml")).read_text())
+    data = tomllib.loads(dumps(load_save(next((grue_home / "saves").glob("*/campaign.toml")))))
     assert data["turns"][-1]["action"] == "How long, then?"  # sent as typed

@@ -29,7 +29,7 @@ def test_watchdog_saves_and_exits_when_the_loop_is_stuck(grue_home: Path) -> Non
                          text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "not reached" not in run.stdout
-    assert len(list((grue_home / "saves").glob("*.toml"))) == 1
+    assert len(list((grue_home / "saves").glob("*/campaign.toml"))) == 1
 
 
 def test_sighup_in_a_pty_saves_and_exits(grue_home: Path) -> None:
@@ -61,4 +61,4 @@ def test_sighup_in_a_pty_saves_and_exits(grue_home: Path) -> None:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    assert (grue_home / "saves").exists() and list((grue_home / "saves").glob("*.toml"))
+    assert (grue_home / "saves").exists() and list((grue_home / "saves").glob("*/campaign.toml"))

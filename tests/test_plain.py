@@ -7,8 +7,11 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tui.engine.saves import dumps, load_save
 
 pytestmark = pytest.mark.model
 
@@ -22,7 +25,12 @@ def grue(
 
 
 def saves(home: Path) -> list[Path]:
-    return sorted((home / "saves").glob("*.toml"))
+    return sorted(state.parent for state in (home / "saves").glob("*/campaign.toml"))
+
+
+def whole(save: Path) -> dict[str, Any]:
+    """The save as one table (state and turns), as `grue export --format toml` writes it."""
+    return tomllib.loads(dumps(load_save(save)))
 
 
 def test_new_plain_prints_narration_and_leaves_a_save(grue_home: Path) -> None:
@@ -36,14 +44,14 @@ def test_new_plain_prints_narration_and_leaves_a_save(grue_home: Path) -> None:
     assert len(narration.split()) >= 5
     assert "\x1b" not in out
     [save] = saves(grue_home)
-    data = tomllib.loads(save.read_text())
+    data = whole(save)
     assert data["turns"][-1]["action"] == "> You open the mailbox."
 
     again = grue(["resume", "--plain", "--max-tokens", "32"], "look at the lantern\n", grue_home)
     assert again.returncode == 0, again.stderr
     assert "> You open the mailbox." in again.stdout  # the recap
     assert "> You look at the lantern." in again.stdout
-    data = tomllib.loads(save.read_text())
+    data = whole(save)
     assert len(data["turns"]) == 3
 
 
@@ -65,7 +73,7 @@ def test_commands_in_plain_mode(grue_home: Path) -> None:
     assert "salvage pilot" in run.stdout  # /memory printed it
     assert "unknown command /bogus" in run.stderr
     assert "/retry" in run.stdout  # help
-    data = tomllib.loads(saves(grue_home)[0].read_text())
+    data = whole(saves(grue_home)[0])
     assert data["authors_note"] == "Short and grim."
     assert len(data["turns"]) == 2 and len(data["turns"][1]["responses"]) == 2
 
@@ -101,5 +109,5 @@ def test_lorebook_option_and_lore_command(grue_home: Path) -> None:
     assert "Eldoria: 4/4 entries enabled" in run.stdout
     assert "attached lorebook Eldoria (4 entries)" in run.stderr
     assert "nope.json: no such lorebook file" in run.stderr
-    data = tomllib.loads(saves(grue_home)[0].read_text())
+    data = whole(saves(grue_home)[0])
     assert [b["name"] for b in data["lorebooks"]] == ["Eldoria", "Eldoria"]

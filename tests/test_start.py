@@ -17,7 +17,7 @@ from tui import cli
 from tui.app import GrueApp
 from tui.engine.cards import Card
 from tui.engine.formats.lorebooks import LoreFormatError
-from tui.engine.saves import campaign_to_dict, list_saves, load_save
+from tui.engine.saves import FORMAT_VERSION, campaign_to_dict, list_saves, load_save
 from tui.engine.scenario import find_scenario
 from tui.engine.start import (
     Asker,
@@ -67,7 +67,7 @@ def lorebook(tmp_path: Path) -> Path:
 
 def comparable(path: Path) -> dict[str, Any]:
     """A save as data, without what differs between two runs (id, times)."""
-    data = campaign_to_dict(load_save(path))
+    data = campaign_to_dict(load_save(path), FORMAT_VERSION)
     for key in ("id", "created", "updated"):
         data.pop(key)
     return data

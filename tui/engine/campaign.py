@@ -6,7 +6,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from tui.core.backend import API_KEY_ENV, BackendConfig, stall_timeout
 from tui.core.sampler import Sampler
@@ -31,6 +31,11 @@ class _EditCount:
 TURN_EDITS = _EditCount()
 
 
+def _count_edit(turn: Turn) -> None:
+    TURN_EDITS.value += 1
+    object.__setattr__(turn, "edit_stamp", TURN_EDITS.value)
+
+
 @dataclass
 class Turn:
     """One player action and the model's response to it.
@@ -44,10 +49,13 @@ class Turn:
     action: str = ""
     responses: list[str] = field(default_factory=list)
     chosen: int = 0
+    # TURN_EDITS.value at this turn's last counted edit; saves compare it with the value when
+    # they wrote the turn, to rewrite only the chunks holding edited turns (engine/saves).
+    edit_stamp: ClassVar[int] = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self.__dict__:  # an edit, not the first assignment in __init__
-            TURN_EDITS.value += 1
+            _count_edit(self)
         object.__setattr__(self, name, value)
 
     @property
@@ -55,14 +63,14 @@ class Turn:
         return self.responses[self.chosen] if self.responses else ""
 
     def set_response(self, text: str) -> None:
-        TURN_EDITS.value += 1
+        _count_edit(self)
         if self.responses:
             self.responses[self.chosen] = text
         else:
             self.responses.append(text)
 
     def add_alternative(self, text: str) -> None:
-        TURN_EDITS.value += 1
+        _count_edit(self)
         self.responses.append(text)
         self.chosen = len(self.responses) - 1
 

@@ -21,7 +21,7 @@ from tui.engine.lorebook_files import attach_lorebook
 from tui.engine.persona import default_persona
 from tui.engine.placeholders import scenario_placeholders
 from tui.engine.presets import get_preset
-from tui.engine.saves import load_save, save_path, write_save
+from tui.engine.saves import load_save, save_path, unbind, write_save
 from tui.engine.scenario import Scenario
 from tui.engine.scenario_start import AskQuestion, PickOption, resolve_scenario
 from tui.engine.templates import UnknownTemplate, get_template
@@ -148,7 +148,7 @@ def start_game(source: StartSource, options: StartOptions | None = None,
     """
     options = options or StartOptions()
     if isinstance(source, SavedGame):
-        campaign = load_save(source.path)
+        campaign = load_save(source.path, lock=True)  # one process plays a save at a time
         options.settings.apply(campaign.settings)
         _attach_lorebooks(campaign, options.lorebooks)
         return game_for(campaign, save_folder)
@@ -186,7 +186,9 @@ def check_options(options: StartOptions) -> None:
 
 
 def first_save(campaign: Campaign, folder: Path | None = None) -> Path:
-    """Write a new campaign's first save under an id no other save has."""
+    """Write a new campaign's first save under an id no other save has (a story imported
+    from a save is a new campaign: it never writes over the one it came from)."""
+    unbind(campaign)
     base, n = campaign.id, 1
     while save_path(campaign, folder).exists():
         n += 1

@@ -31,3 +31,5 @@ def read_toml_file(path: Path, max_bytes: int, error: type[Exception], what: str
         raise error(f"{name}: not a text file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{name}: not valid TOML: {one_line(str(exc))}") from exc
+    except RecursionError as exc:
+        raise error(f"{name}: nested too deep to be a {what}") from exc

@@ -15,8 +15,7 @@ from textual.widgets.option_list import Option
 
 from tui.core.text import count, one_line
 from tui.engine.character_library import list_characters
-from tui.engine.save_files import delete_save, rename_save
-from tui.engine.saves import SaveError, SaveSummary, list_saves
+from tui.engine.saves import SaveError, SaveSummary, delete_save, list_saves, rename_save
 from tui.engine.scenario import Scenario, list_scenarios
 from tui.keys import bindings_for
 from tui.screens.scenario_setup import QuestionDialog

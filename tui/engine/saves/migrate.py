@@ -1,0 +1,49 @@
+"""Save format versions: read the version, refuse newer ones, bring older ones up step by step.
+
+Each step takes the whole save as one table (state and turns together) in the version it
+names and returns it in the next one. Add a step (and a stored save of the old version under
+tests/data/saves/) whenever the format changes; see saves/README.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tui.engine.saves.errors import SaveError
+
+FORMAT_VERSION = 2
+
+
+def _from_1(data: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: one file per campaign became a folder; the tables kept their meaning."""
+    return {**data, "format": 2}
+
+
+# version -> the step that turns a save of that version into the next one, oldest first
+STEPS: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [
+    (1, _from_1),
+]
+
+
+def format_of(data: dict[str, Any], name: str) -> int:
+    """The format version a save says it has (saves older than the key are format 1)."""
+    version = data.get("format", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SaveError(f"{name}: damaged save: format {str(version)[:20]!r} is not a version")
+    if version > FORMAT_VERSION:
+        raise SaveError(
+            f"{name}: saved by a newer Grue (save format {version}; this Grue reads up to "
+            f"{FORMAT_VERSION}): update Grue to open it; the save is left as it is"
+        )
+    return version
+
+
+def upgrade(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """`data` brought to FORMAT_VERSION through every step after its own version, in order."""
+    version = format_of(data, name)
+    for step_from, step in STEPS:
+        if step_from >= version:
+            data = step(data)
+    data["format"] = FORMAT_VERSION
+    return data
