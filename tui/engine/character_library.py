@@ -79,6 +79,11 @@ def _entry(path: Path, bundled: bool) -> CharacterEntry:
         card = load_card(path)
     except CardError as exc:
         return CharacterEntry(path.stem, (), "", path, bundled, error=str(exc))
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError,
+            RecursionError) as exc:  # a bad card is listed as broken, never fatal to the list
+        problem = one_line(str(exc) or type(exc).__name__, 100)
+        return CharacterEntry(path.stem, (), "", path, bundled,
+                              error=f"{path.name}: cannot be read ({problem})")
     blurb = card.creator_notes.strip() or card.description
     return CharacterEntry(
         card.name,

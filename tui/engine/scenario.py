@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.paths import bundled_dir, home_subdir
+from tui.core.text import one_line
 from tui.engine.lore import LoreEntry
 from tui.engine.tomlfile import read_toml_file
 
@@ -75,8 +76,14 @@ def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Sce
 
 
 def load_scenario(path: Path) -> Scenario:
+    """A scenario file; any problem is a one-line ScenarioError naming it."""
     data = read_toml_file(path, MAX_SCENARIO_BYTES, ScenarioError, "scenario file")
-    return scenario_from_dict(data, path.name)
+    try:
+        return scenario_from_dict(data, path.name)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        problem = one_line(str(exc) or type(exc).__name__, 120)
+        raise ScenarioError(f"{path.name}: damaged scenario file: {problem}") from exc
 
 
 def scenario_folders() -> list[Path]:
