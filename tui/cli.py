@@ -175,6 +175,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     path = find_save(args.save)
     campaign = load_save(path)
+    for problem in campaign.problems:  # what the save held that could not be used
+        print(f"grue: {path.name}: {problem}", file=sys.stderr)
     apply_options(campaign.settings, args)
     return play(campaign, args)
 
