@@ -161,6 +161,7 @@ def import_card(source: str | os.PathLike[str]) -> ImportOutcome:
     source = Path(source)
     try:
         card = load_card(source)
+        _check_character_book(card, source.name)
         data, suffix = _normalised(card, source)
         folder = user_characters_dir(create=True)
         dest = _destination(folder, safe_filename(card.name), suffix, data)
@@ -172,6 +173,20 @@ def import_card(source: str | os.PathLike[str]) -> ImportOutcome:
             source, error=f"{source.name}: cannot be saved ({exc.strerror or exc})"
         )
     return ImportOutcome(source, card=card, path=dest)
+
+
+def _check_character_book(card: Card, filename: str) -> None:
+    """A card whose embedded lorebook cannot be read is refused at the door (it would
+    break every chat started from it)."""
+    from tui.engine.formats.lorebooks import LoreFormatError, from_character_book
+
+    if card.character_book is None:
+        return
+    try:
+        from_character_book(card.character_book, card.name)
+    except LoreFormatError as exc:
+        raise CardError(filename, f"its lorebook (character_book) cannot be read: {exc}"
+                        ) from None
 
 
 def import_cards(paths: Iterable[str | os.PathLike[str]]) -> list[ImportOutcome]:

@@ -194,6 +194,8 @@ def save_lorebook(book: Lorebook, path: str | Path, fmt: str = "sillytavern") ->
 
 
 def _check_shape(entries: Any) -> None:
+    if entries is not None and not isinstance(entries, dict | list):
+        raise LoreFormatError(f"entries is a {type(entries).__name__}, not a list or table")
     items = entries.items() if isinstance(entries, dict) else enumerate(entries or [])
     for key, value in items:
         if not isinstance(value, dict):
