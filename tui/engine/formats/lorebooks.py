@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tui.engine.formats.bounds import bounded
 from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
 from tui.engine.formats.lore_card import book_from_card, book_to_card
@@ -203,6 +204,11 @@ def _check_shape(entries: Any) -> None:
 
 
 def _check_sizes(book: Lorebook) -> None:
+    """Refuse a book too large to use; trim the unknown fields kept for round trips to a
+    small shape (`formats/bounds.py`), so they cannot break a later save."""
+    book.extensions = bounded(book.extensions)
+    for entry in book.entries:
+        entry.extensions = bounded(entry.extensions)
     if len(book.entries) > MAX_ENTRIES:
         raise LoreFormatError(f"too many entries ({len(book.entries)}; the limit is {MAX_ENTRIES})")
     for entry in book.entries:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tui.engine.formats.bounds import bounded
 from tui.engine.formats.coerce import toml_safe
 from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
@@ -128,11 +129,14 @@ def scenario_to_toml_dict(scenario: Scenario) -> dict[str, Any]:
 
 def _list_placeholders(scenario: Scenario) -> None:
     scenario.placeholders = [p.describe() for p in scenario_placeholders(scenario)]
+    scenario.extra = bounded(scenario.extra)
     for option in scenario.options:
         _list_placeholders(option)
 
 
 def _checked(book: Lorebook) -> list[LoreEntry]:
+    for entry in book.entries:  # unknown fields kept small (formats/bounds.py)
+        entry.extensions = bounded(entry.extensions)
     if len(book.entries) > MAX_ENTRIES:
         raise ScenarioError(f"too many world info entries ({len(book.entries)})")
     for entry in book.entries:
