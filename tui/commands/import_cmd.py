@@ -45,7 +45,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     for name in args.files:
         try:
             for item in import_file(Path(name)):
-                print(f"{item.kind}: {one_line(item.name, 50)} -> {item.dest}")
+                print(f"{item.kind}: {one_line(item.name, 120)} -> {item.dest}")
         except ImportFailed as exc:
             failed += 1
             print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
@@ -219,5 +219,10 @@ def _scenarios(path: Path) -> list[Imported]:
             write_atomic(dest, text.encode("utf-8"))
         except OSError as exc:
             raise ImportFailed(f"{path.name}: cannot be saved ({exc.strerror or exc})") from exc
-        out.append(Imported(path, "scenario", scenario.title, dest))
+        name = scenario.title
+        trimmed_from = scenario.extra.get("opening_trimmed_from")
+        if isinstance(trimmed_from, int):
+            name += (f" (opening cut from {trimmed_from:,} to {len(scenario.opening):,} "
+                     "characters, keeping its end)")
+        out.append(Imported(path, "scenario", name, dest))
     return out

@@ -122,6 +122,12 @@ def find_character(name_or_path: str | os.PathLike[str]) -> CharacterEntry | Non
     return None
 
 
+def characters_named(name: str) -> list[CharacterEntry]:
+    """Every readable card whose character name is `name` (case-insensitive)."""
+    wanted = name.strip().casefold()
+    return [e for e in list_characters() if e.error is None and e.name.casefold() == wanted]
+
+
 def load_character(name_or_path: str | os.PathLike[str]) -> Card:
     """The card `find_character` finds, loaded; a `CardError` if there is none."""
     entry = find_character(name_or_path)

@@ -37,7 +37,7 @@ from tui.engine.formats.scenario_novelai import (
 )
 from tui.engine.lore import Lorebook, LoreEntry
 from tui.engine.placeholders import scenario_placeholders
-from tui.engine.scenario import Scenario, ScenarioError, load_scenario
+from tui.engine.scenario import Scenario, ScenarioError, load_scenario, trim_opening
 
 FORMATS = ("koboldai_story", "novelai_story", "novelai_scenario", "aidungeon")
 
@@ -74,6 +74,7 @@ def parse_scenarios(data: Any, name: str) -> list[Scenario]:
         items = scenario_list(data) or []
         found = scenarios_from_aidungeon(items, name, _aidungeon_lore)
     for scenario in found:
+        trim_opening(scenario)
         _list_placeholders(scenario)
     return found
 
