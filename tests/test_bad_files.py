@@ -235,3 +235,30 @@ def test_save_with_huge_memory_and_turns_is_cut_on_load_and_says_so(tmp_path: Pa
     path = tmp_path / "huge.toml"
     path.write_text(tomli_w.dumps(data))
     assert len(load_save(path).memory) == MAX_FIELD_CHARS
+
+
+# --- the TUI home screen with bad files beside good ones ------------------------------------
+
+
+async def test_home_screen_lists_around_a_deep_scenario_and_a_broken_card(
+    grue_home: Path,
+) -> None:
+    from fakes import FakeBackend
+
+    from tui.app import GrueApp
+    from tui.model_host import ModelHost
+    from tui.screens.home import HomeScreen
+
+    (grue_home / "scenarios").mkdir(parents=True)
+    (grue_home / "scenarios" / "deep.toml").write_text('title = "Deep"\n' + DEEP_TOML)
+    (grue_home / "characters").mkdir(parents=True)
+    (grue_home / "characters" / "deep.json").write_text(
+        '{"name": "Deep", "description": ' + "[" * 900 + "]" * 900 + "}")
+    backend = FakeBackend(["Hi."])
+    app = GrueApp(host=ModelHost(lambda s: backend, close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, HomeScreen)
+        menu = app.screen.query_one("OptionList")
+        labels = [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
+        assert any("The Lantern Road" in label for label in labels)
