@@ -11,10 +11,12 @@ is taken one step further, where the old bugs were: a lorebook or a chat becomes
 save that must still write, a card starts a chat, a scenario is written as TOML and read back.
 
 Budgets (hypothesis settings profiles):
-- `ci` (the default): `CI_EXAMPLES` examples per target, a few seconds each;
+- `ci` (the default): `CI_EXAMPLES` examples per target, a few seconds each (~20 s in all);
 - `long`: `HYPOTHESIS_PROFILE=long pytest tests/test_fuzz_files.py` runs 3,000 examples per
-  target (about 10-20 minutes on a 2-core machine) and keeps failing examples in
-  `.hypothesis/` so a rerun replays them first.
+  target (500 per target took ~1 minute on a 2-core machine; `GRUE_FUZZ_EXAMPLES=N` sets
+  another count) and keeps failing examples in `.hypothesis/` so a rerun replays them first.
+  `GRUE_FIXTURES=DIR` adds the real-world corpus to the seeds when it is not in
+  `../shared/fixtures`.
 """
 
 from __future__ import annotations
