@@ -262,3 +262,19 @@ async def test_home_screen_lists_around_a_deep_scenario_and_a_broken_card(
         menu = app.screen.query_one("OptionList")
         labels = [str(menu.get_option_at_index(i).prompt) for i in range(menu.option_count)]
         assert any("The Lantern Road" in label for label in labels)
+
+
+def test_aidungeon_world_info_string_holding_a_5000_digit_number_is_a_one_line_error(
+    tmp_path: Path,
+) -> None:
+    """Found by tests/test_fuzz_files.py: the JSON inside the JSON leaked a ValueError."""
+    from tui.engine.formats.scenarios import import_scenario_file
+
+    scenario = {"title": "Menu", "prompt": "Who are you?", "quests": "[]",
+                "worldInfo": '[{"id": ' + HUGE_INT + ', "keys": "a", "entry": "b"}]'}
+    path = tmp_path / "aid.json"
+    path.write_text(json.dumps(scenario))
+    with pytest.raises(ScenarioError, match=r"^aid.json: 'worldInfo' of \"Menu\" is not valid"):
+        import_scenario_file(path)
+    with pytest.raises(LoreFormatError, match="^aid.json: worldInfo is not valid JSON$"):
+        read_lorebook(path)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tui.engine.formats.bounds import bounded
+from tui.engine.formats.bounds import bounded, too_deep
 from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
 from tui.engine.formats.lore_card import book_from_card, book_to_card
@@ -228,8 +228,10 @@ def _scenario_world_info(data: dict[str, Any]) -> list[Any]:
     if isinstance(info, str):
         try:
             info = json.loads(info)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or a 5000-digit number
             raise LoreFormatError("worldInfo is not valid JSON") from exc
+        if too_deep(info):
+            raise LoreFormatError("worldInfo is nested too deeply")
     if info is None:
         return []
     if not isinstance(info, list):
