@@ -55,7 +55,8 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
                               HealthCheck.function_scoped_fixture],
 }
-settings.register_profile("ci", max_examples=CI_EXAMPLES, database=None, **_COMMON)
+settings.register_profile("ci", max_examples=CI_EXAMPLES, database=None, derandomize=True,
+                          **_COMMON)
 settings.register_profile("long", max_examples=int(os.environ.get("GRUE_FUZZ_EXAMPLES", "3000")),
                           **_COMMON)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
