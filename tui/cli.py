@@ -133,6 +133,12 @@ def start_options(args: argparse.Namespace) -> StartOptions:
     )
 
 
+def report_problems(campaign: Any) -> None:
+    """What a loaded save held that could not be used (replaced by defaults), a line each."""
+    for problem in getattr(campaign, "problems", ()):
+        print(f"grue: {campaign.id}: {problem}", file=sys.stderr)
+
+
 def start(source: Any, args: argparse.Namespace) -> int:
     """Start (or continue) a game from `source` and play it, in line mode or the TUI.
 
@@ -150,6 +156,7 @@ def start(source: Any, args: argparse.Namespace) -> int:
         if game is None:
             print("grue: cancelled", file=sys.stderr)
             return 1
+        report_problems(game.campaign)
         from tui.plain_chat import run_plain
 
         return run_plain(game.campaign, args)
@@ -162,6 +169,7 @@ def start(source: Any, args: argparse.Namespace) -> int:
         game = start_game(source, options)
         if game is None:
             return 1
+        report_problems(game.campaign)
         app = GrueApp(game=game)
     app.run()
     return app.return_code or 0

@@ -263,7 +263,10 @@ class PlainSession:
 
 def pick_line(title: str, options: list[str]) -> int | None:
     """Ask on stdin for one of a scenario's options by number (None at end of input)."""
-    print(f"== {clean(title)} ==")
+    heading, _, prompt = title.partition("\n\n")
+    print(f"== {clean(heading)} ==")
+    if prompt:
+        print(clean(prompt))
     for i, option in enumerate(options, 1):
         print(f"{i}. {clean(option)}")
     while True:

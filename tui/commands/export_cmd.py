@@ -48,9 +48,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_export_card(args: argparse.Namespace) -> int:
+    from tui.core.text import one_line
     from tui.engine.cards import safe_filename, write_card_json, write_card_png
-    from tui.engine.character_library import load_character
+    from tui.engine.character_library import characters_named, load_character
 
+    same_name = [] if Path(args.character).expanduser().is_file() \
+        else characters_named(args.character)
+    if len(same_name) > 1:  # never pick one of two cards silently
+        print(f"grue: {len(same_name)} cards are named {one_line(args.character, 60)}; "
+              "name the file to export:", file=sys.stderr)
+        for entry in same_name:
+            where = "bundled" if entry.bundled else "yours"
+            print(f"  grue export-card {_quoted(str(entry.path))}   ({where})", file=sys.stderr)
+        return 2
     card = load_character(args.character)
     out = Path(args.output or f"{safe_filename(card.name)}.{args.format}")
     if args.format == "png":
@@ -59,3 +69,11 @@ def cmd_export_card(args: argparse.Namespace) -> int:
         write_card_json(card, out)
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def _quoted(path: str) -> str:
+    import shlex
+
+    from tui.core.text import one_line
+
+    return shlex.quote(one_line(path, 300))

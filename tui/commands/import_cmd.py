@@ -9,7 +9,6 @@ status is 1 if any failed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +45,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     for name in args.files:
         try:
             for item in import_file(Path(name)):
-                print(f"{item.kind}: {one_line(item.name, 50)} -> {item.dest}")
+                print(f"{item.kind}: {one_line(item.name, 120)} -> {item.dest}")
         except ImportFailed as exc:
             failed += 1
             print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
+        except Exception as exc:  # one bad file never stops the others (issue 10, item 12)
+            failed += 1
+            problem = one_line(str(exc) or type(exc).__name__, 200)
+            print(f"grue: {one_line(Path(name).name, 80)}: not imported ({problem})",
+                  file=sys.stderr)
     if failed:
         print(f"grue: {failed} of {len(args.files)} files not imported", file=sys.stderr)
     return 1 if failed else 0
@@ -131,20 +135,9 @@ def _first_line(path: Path) -> str:
 
 
 def _json(path: Path) -> Any:
-    label = path.name
-    try:
-        if path.stat().st_size > SNIFF_BYTES:
-            raise ImportFailed(f"{label}: too large to import")
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise ImportFailed(f"{label}: cannot read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ImportFailed(f"{label}: not a card image and not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise ImportFailed(f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                           f"{exc.msg})") from exc
-    except RecursionError as exc:
-        raise ImportFailed(f"{label}: JSON nested too deeply") from exc
+    from tui.engine.formats.jsonfile import read_json_file
+
+    return read_json_file(path, SNIFF_BYTES, ImportFailed, "import")
 
 
 def _unique(folder: Path, stem: str, suffix: str) -> Path:
@@ -224,5 +217,10 @@ def _scenarios(path: Path) -> list[Imported]:
             write_atomic(dest, text.encode("utf-8"))
         except OSError as exc:
             raise ImportFailed(f"{path.name}: cannot be saved ({exc.strerror or exc})") from exc
-        out.append(Imported(path, "scenario", scenario.title, dest))
+        name = scenario.title
+        trimmed_from = scenario.extra.get("opening_trimmed_from")
+        if isinstance(trimmed_from, int):
+            name += (f" (opening cut from {trimmed_from:,} to {len(scenario.opening):,} "
+                     "characters, keeping its end)")
+        out.append(Imported(path, "scenario", name, dest))
     return out

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from tui.core.backend import API_KEY_ENV, BackendConfig, stall_timeout
-from tui.core.sampler import Sampler
+from tui.core.sampler import NEUTRAL, Sampler
+from tui.core.text import one_line
 from tui.engine.lore import Lorebook, LoreEntry, LoreState
 from tui.engine.presets import DEFAULT_SAMPLER
 from tui.engine.scenario import Scenario
+from tui.engine.templates import UnknownTemplate, get_template
 
 OPENING = "opening"
 
@@ -84,11 +89,26 @@ class Turn:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Turn:
-        responses = [str(r) for r in data.get("responses", [])]
+        raw = data.get("responses", [])
+        responses = [capped_text(str(r)) for r in (raw if isinstance(raw, list) else [raw])]
         chosen = int(data.get("chosen", 0))
         if responses and not 0 <= chosen < len(responses):
             chosen = len(responses) - 1
-        return cls(str(data.get("mode", "do")), str(data.get("action", "")), responses, chosen)
+        return cls(str(data.get("mode", "do"))[:40], capped_text(str(data.get("action", ""))),
+                   responses, chosen)
+
+
+# Longest text a saved field may hold once loaded (a save with a 50 MB memory once took
+# minutes and gigabytes to show its context); longer text is cut, and says so.
+MAX_FIELD_CHARS = 200_000
+MAX_TITLE_CHARS = 300
+
+
+def capped_text(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """`text`, or its first `limit` characters and a line saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n\n[trimmed on loading: this text had {len(text):,} characters]"
 
 
 @dataclass
@@ -108,6 +128,8 @@ class Settings:
     # For this run only, never saved (not in to_dict): the server's key or KoboldCpp password
     # from the settings screen ("" = $GRUE_API_KEY, which `grue --api-key` sets).
     api_key: str = field(default="", repr=False)
+    # What from_dict could not use and replaced by a default (not saved; see settings_problems).
+    problems: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def backend_config(self) -> BackendConfig:
         """What the backend factory needs to build this campaign's model engine."""
@@ -135,26 +157,123 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """Settings from a save; a value that cannot be used falls back to the default and
+        is named in `problems` (shown to the player once, see `settings_problems`)."""
         default = cls()
-        seed = data.get("seed")
-        return cls(
-            model=str(data.get("model", default.model)),
-            backend=str(data.get("backend", default.backend)),
-            url=str(data.get("url", default.url)),
-            n_ctx=int(data.get("n_ctx", default.n_ctx)),
-            max_new_tokens=int(data.get("max_new_tokens", default.max_new_tokens)),
-            seed=int(seed) if seed is not None else None,
-            preset=str(data.get("preset", default.preset)),
-            template=str(data.get("template", default.template)),
-            prompt_style=str(data.get("prompt_style", default.prompt_style)),
-            sampler=Sampler.from_dict(data.get("sampler", {})) if "sampler" in data
+        if not isinstance(data, dict):
+            data = {}
+        problems: list[str] = []
+
+        def text(key: str, allowed: Callable[[str], bool] = lambda _v: True) -> str:
+            fallback: str = getattr(default, key)
+            value = data.get(key, fallback)
+            if isinstance(value, str) and len(value) <= 4096 and allowed(value):
+                return value
+            problems.append(f"{key} {_shown(value)} is not usable; using {fallback!r}")
+            return fallback
+
+        def number(key: str, low: int, high: int, optional: bool = False) -> Any:
+            fallback = getattr(default, key)
+            value = data.get(key, fallback)
+            if value is None and optional:
+                return None
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+                return value
+            problems.append(f"{key} {_shown(value)} is not usable; using {fallback!r}")
+            return fallback
+
+        settings = cls(
+            model=text("model"),
+            backend=text("backend"),
+            url=text("url"),
+            n_ctx=number("n_ctx", 16, 10_000_000),
+            max_new_tokens=number("max_new_tokens", 1, 1_000_000),
+            seed=number("seed", -(2**63), 2**64 - 1, optional=True),
+            preset=text("preset"),
+            template=text("template", _known_template),
+            prompt_style=text("prompt_style", lambda v: v in PROMPT_STYLES),
+            sampler=_sampler_from(data.get("sampler"), problems) if "sampler" in data
             else default.sampler,
         )
+        settings.problems = problems
+        return settings
+
+
+PROMPT_STYLES = ("auto", "instruct", "story")
+
+
+def _known_template(name: str) -> bool:
+    if name in ("", "auto"):
+        return True
+    try:
+        get_template(name)
+    except UnknownTemplate:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    return one_line(repr(value), 40)
+
+
+def _sampler_from(raw: Any, problems: list[str]) -> Sampler:
+    """A sampler from a save: each knob of the right type and finite, else its default."""
+    if not isinstance(raw, dict):
+        problems.append("sampler is not a table; using the default sampler")
+        return DEFAULT_SAMPLER
+    values: dict[str, Any] = {}
+    for f in fields(Sampler):
+        if f.name not in raw:
+            continue
+        value = _knob(f.name, raw[f.name])
+        if value is _UNUSABLE:
+            value = getattr(DEFAULT_SAMPLER, f.name)
+            problems.append(f"sampler {f.name} {_shown(raw[f.name])} is not usable; "
+                            f"using {value!r}")
+        values[f.name] = value
+    return Sampler.from_dict(values) if values else DEFAULT_SAMPLER
+
+
+_UNUSABLE = object()
+
+
+def _knob(name: str, value: Any) -> Any:
+    """`value` as the type of sampler knob `name` (finite, in range), or `_UNUSABLE`."""
+    if isinstance(value, bool):
+        return _UNUSABLE
+    if name == "seed":
+        ok = value is None or (isinstance(value, int) and abs(value) < 2**63)
+        return value if ok else _UNUSABLE
+    if isinstance(getattr(NEUTRAL, name), float):
+        if isinstance(value, int) and abs(value) < 2**53:
+            value = float(value)
+        ok = isinstance(value, float) and math.isfinite(value) and abs(value) < 1e9
+        return value if ok else _UNUSABLE
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)
+    return value if isinstance(value, int) and abs(value) < 2**31 else _UNUSABLE
+
+
+def settings_problems(settings: Settings) -> list[str]:
+    """What `Settings.from_dict` could not use (one line each)."""
+    return list(getattr(settings, "problems", ()))
 
 
 def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:40] or "campaign"
+    """A file-name-safe id part from a title; letters of any script are kept (a name all in
+    CJK makes a slug of its own, not "campaign")."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    slug = "".join(ch if _slug_char(ch) else "-" for ch in text)
+    slug = re.sub(r"-{2,}", "-", slug).strip("-")
+    return slug[:40].strip("-") or "campaign"
+
+
+def _slug_char(ch: str) -> bool:
+    if ch.isascii():
+        return ch.isalnum()
+    return unicodedata.category(ch)[0] in "LMN"
 
 
 @dataclass
@@ -178,11 +297,29 @@ class Campaign:
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
+    # What could not be used as saved (over-long fields, unusable settings): one line each,
+    # for the front end to show once. Not saved.
+    problems: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._cap_fields()
+        self.problems.extend(settings_problems(self.settings))
         if not self.id:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.created))
             self.id = f"{slugify(self.title)}-{stamp}"
+
+    def _cap_fields(self) -> None:
+        """Over-long text fields are cut to MAX_FIELD_CHARS (the summary keeps its end)."""
+        if len(self.title) > MAX_TITLE_CHARS:
+            self.title = self.title[:MAX_TITLE_CHARS]
+        for name in ("memory", "authors_note", "summary"):
+            text = getattr(self, name)
+            if len(text) <= MAX_FIELD_CHARS:
+                continue
+            kept = text[-MAX_FIELD_CHARS:] if name == "summary" else text[:MAX_FIELD_CHARS]
+            setattr(self, name, kept)
+            self.problems.append(f"{name.replace('_', ' ')} was {len(text):,} characters; "
+                                 f"only {MAX_FIELD_CHARS:,} are kept")
 
     # --- the story -------------------------------------------------------------------------
 

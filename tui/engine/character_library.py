@@ -79,6 +79,11 @@ def _entry(path: Path, bundled: bool) -> CharacterEntry:
         card = load_card(path)
     except CardError as exc:
         return CharacterEntry(path.stem, (), "", path, bundled, error=str(exc))
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError,
+            RecursionError) as exc:  # a bad card is listed as broken, never fatal to the list
+        problem = one_line(str(exc) or type(exc).__name__, 100)
+        return CharacterEntry(path.stem, (), "", path, bundled,
+                              error=f"{path.name}: cannot be read ({problem})")
     blurb = card.creator_notes.strip() or card.description
     return CharacterEntry(
         card.name,
@@ -115,6 +120,12 @@ def find_character(name_or_path: str | os.PathLike[str]) -> CharacterEntry | Non
             if match(entry):
                 return entry
     return None
+
+
+def characters_named(name: str) -> list[CharacterEntry]:
+    """Every readable card whose character name is `name` (case-insensitive)."""
+    wanted = name.strip().casefold()
+    return [e for e in list_characters() if e.error is None and e.name.casefold() == wanted]
 
 
 def load_character(name_or_path: str | os.PathLike[str]) -> Card:
@@ -156,6 +167,7 @@ def import_card(source: str | os.PathLike[str]) -> ImportOutcome:
     source = Path(source)
     try:
         card = load_card(source)
+        _check_character_book(card, source.name)
         data, suffix = _normalised(card, source)
         folder = user_characters_dir(create=True)
         dest = _destination(folder, safe_filename(card.name), suffix, data)
@@ -167,6 +179,20 @@ def import_card(source: str | os.PathLike[str]) -> ImportOutcome:
             source, error=f"{source.name}: cannot be saved ({exc.strerror or exc})"
         )
     return ImportOutcome(source, card=card, path=dest)
+
+
+def _check_character_book(card: Card, filename: str) -> None:
+    """A card whose embedded lorebook cannot be read is refused at the door (it would
+    break every chat started from it)."""
+    from tui.engine.formats.lorebooks import LoreFormatError, from_character_book
+
+    if card.character_book is None:
+        return
+    try:
+        from_character_book(card.character_book, card.name)
+    except LoreFormatError as exc:
+        raise CardError(filename, f"its lorebook (character_book) cannot be read: {exc}"
+                        ) from None
 
 
 def import_cards(paths: Iterable[str | os.PathLike[str]]) -> list[ImportOutcome]:

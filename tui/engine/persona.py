@@ -19,7 +19,7 @@ def default_persona() -> Persona:
     try:
         with path.open("rb") as fh:
             return Persona.from_dict(tomllib.load(fh))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return Persona()
 
 

@@ -97,7 +97,7 @@ def load_user_presets(directory: Path | None = None) -> dict[str, Sampler]:
 def _read_preset_file(path: Path) -> tuple[str, Sampler]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
         raise PresetError(f"{path}: unreadable preset ({exc})") from None
     name = data.get("name") or path.stem
     values = data.get("sampler", {})

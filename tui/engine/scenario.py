@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.core.paths import bundled_dir, home_subdir
+from tui.core.text import one_line
 from tui.engine.lore import LoreEntry
 from tui.engine.tomlfile import read_toml_file
 
@@ -42,6 +43,38 @@ MAX_SCENARIO_BYTES = 10 * 1024 * 1024
 MAX_OPTION_DEPTH = 8
 
 
+# An opening longer than this is cut from the top at a paragraph: a 437 KB NovelAI story once
+# filled the whole window, pushing memory and instructions out (docs/architecture.md).
+MAX_OPENING_CHARS = 4000
+OPENING_TRIMMED = "opening_trimmed_from"  # extra key: the opening's length before the cut
+
+
+def trimmed_opening(text: str, limit: int = MAX_OPENING_CHARS) -> str:
+    """The last `limit` characters of `text` or fewer, starting at a paragraph (else a line,
+    else a word) so the story picks up where it left off."""
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    for mark in ("\n\n", "\n", ". ", " "):
+        cut = tail.find(mark)
+        if 0 <= cut < limit // 2:
+            return tail[cut + len(mark):].lstrip()
+    return tail
+
+
+def trim_opening(scenario: Scenario) -> bool:
+    """Trim an over-long opening (of the scenario and its options) in place; True if cut.
+    The original length is kept in `extra[OPENING_TRIMMED]`."""
+    cut = False
+    if len(scenario.opening) > MAX_OPENING_CHARS:
+        scenario.extra[OPENING_TRIMMED] = len(scenario.opening)
+        scenario.opening = trimmed_opening(scenario.opening)
+        cut = True
+    for option in scenario.options:
+        cut = trim_opening(option) or cut
+    return cut
+
+
 def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Scenario:
     def text(key: str) -> str:
         value = data.get(key, "")
@@ -75,8 +108,16 @@ def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Sce
 
 
 def load_scenario(path: Path) -> Scenario:
+    """A scenario file; any problem is a one-line ScenarioError naming it."""
     data = read_toml_file(path, MAX_SCENARIO_BYTES, ScenarioError, "scenario file")
-    return scenario_from_dict(data, path.name)
+    try:
+        scenario = scenario_from_dict(data, path.name)
+        trim_opening(scenario)
+        return scenario
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError,
+            RecursionError) as exc:
+        problem = one_line(str(exc) or type(exc).__name__, 120)
+        raise ScenarioError(f"{path.name}: damaged scenario file: {problem}") from exc
 
 
 def scenario_folders() -> list[Path]:

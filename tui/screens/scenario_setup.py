@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.core.text import one_line
+from tui.core.text import clean, one_line
 from tui.keys import bindings_for
 
 
@@ -26,7 +26,10 @@ class OptionPickDialog(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(one_line(self.title_text, 200)), id="question", markup=False)
+            heading, _, prompt = self.title_text.partition("\n\n")
+            yield Static(Text(one_line(heading, 200)), id="question", markup=False)
+            if prompt:  # the menu's own prompt (engine/scenario_start.py menu_heading)
+                yield Static(Text(clean(prompt)), id="menu-prompt", markup=False)
             yield OptionList(*[Option(Text(one_line(o, 200))) for o in self.options])
             yield Static(Text("Enter picks · Esc cancels"), id="hint", markup=False)
 

@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from tui.engine.formats.bounds import MAX_FILE_DEPTH, too_deep
+
 from . import errors
 from .errors import CardError, human_size
 
@@ -25,7 +27,7 @@ def json_from_bytes(blob: bytes, filename: str, what: str = "file") -> Any:
 
 def json_from_text(text: str, filename: str, what: str = "file") -> Any:
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CardError(
             filename,
@@ -33,6 +35,11 @@ def json_from_text(text: str, filename: str, what: str = "file") -> Any:
         ) from None
     except RecursionError:
         raise CardError(filename, f"{what} is JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python will convert
+        raise CardError(filename, f"{what} is not valid JSON ({str(exc)[:120]})") from None
+    if too_deep(data):
+        raise CardError(filename, f"{what} is JSON nested more than {MAX_FILE_DEPTH} levels deep")
+    return data
 
 
 def json_from_chunk_text(text: str, filename: str, what: str) -> Any:

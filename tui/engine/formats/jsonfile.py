@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tui.core.text import one_line
+from tui.engine.formats.bounds import MAX_FILE_DEPTH, too_deep
+
 MB = 1024 * 1024
 
 
@@ -26,7 +29,7 @@ def read_json_file(path: Path, max_bytes: int, error: type[Exception], what: str
     if raw.startswith(b"\x89PNG"):
         raise error(f"{label}: a PNG image; import it as a character card")
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise error(f"{label}: not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
@@ -35,3 +38,8 @@ def read_json_file(path: Path, max_bytes: int, error: type[Exception], what: str
         ) from exc
     except RecursionError as exc:
         raise error(f"{label}: JSON nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer longer than Python will convert
+        raise error(f"{label}: not valid JSON ({one_line(str(exc), 120)})") from exc
+    if too_deep(data):
+        raise error(f"{label}: JSON nested more than {MAX_FILE_DEPTH} levels deep")
+    return data

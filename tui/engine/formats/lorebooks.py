@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tui.engine.formats.bounds import bounded, too_deep
 from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
 from tui.engine.formats.lore_card import book_from_card, book_to_card
@@ -224,6 +225,8 @@ def save_lorebook(book: Lorebook, path: str | Path, fmt: str = "sillytavern") ->
 
 
 def _check_shape(entries: Any) -> None:
+    if entries is not None and not isinstance(entries, dict | list):
+        raise LoreFormatError(f"entries is a {type(entries).__name__}, not a list or table")
     items = entries.items() if isinstance(entries, dict) else enumerate(entries or [])
     for key, value in items:
         if not isinstance(value, dict):
@@ -231,6 +234,11 @@ def _check_shape(entries: Any) -> None:
 
 
 def _check_sizes(book: Lorebook) -> None:
+    """Refuse a book too large to use; trim the unknown fields kept for round trips to a
+    small shape (`formats/bounds.py`), so they cannot break a later save."""
+    book.extensions = bounded(book.extensions)
+    for entry in book.entries:
+        entry.extensions = bounded(entry.extensions)
     if len(book.entries) > MAX_ENTRIES:
         raise LoreFormatError(f"too many entries ({len(book.entries)}; the limit is {MAX_ENTRIES})")
     for entry in book.entries:
@@ -250,8 +258,10 @@ def _scenario_world_info(data: dict[str, Any]) -> list[Any]:
     if isinstance(info, str):
         try:
             info = json.loads(info)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or a 5000-digit number
             raise LoreFormatError("worldInfo is not valid JSON") from exc
+        if too_deep(info):
+            raise LoreFormatError("worldInfo is nested too deeply")
     if info is None:
         return []
     if not isinstance(info, list):

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tui.engine.formats.bounds import too_deep
 from tui.engine.formats.coerce import as_str, as_str_list
 from tui.engine.lore import LoreEntry
 from tui.engine.scenario import Scenario, ScenarioError
@@ -50,11 +51,13 @@ def json_field(data: dict[str, Any], key: str) -> list[Any]:
             return []
         try:
             value = json.loads(value)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or a 5000-digit number
             raise ScenarioError(f"'{key}' of \"{as_str(data.get('title'))[:40]}\" is not valid "
                                 f"JSON") from exc
     if value is None:
         return []
+    if too_deep(value):
+        raise ScenarioError(f"'{key}' of \"{as_str(data.get('title'))[:40]}\" is nested too deeply")
     if not isinstance(value, list):
         raise ScenarioError(f"'{key}' of \"{as_str(data.get('title'))[:40]}\" is not a list")
     return value

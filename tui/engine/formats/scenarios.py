@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tui.engine.formats.bounds import bounded
 from tui.engine.formats.coerce import toml_safe
 from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
@@ -36,7 +37,7 @@ from tui.engine.formats.scenario_novelai import (
 )
 from tui.engine.lore import Lorebook, LoreEntry
 from tui.engine.placeholders import scenario_placeholders
-from tui.engine.scenario import Scenario, ScenarioError, load_scenario
+from tui.engine.scenario import Scenario, ScenarioError, load_scenario, trim_opening
 
 FORMATS = ("koboldai_story", "novelai_story", "novelai_scenario", "aidungeon")
 
@@ -73,6 +74,7 @@ def parse_scenarios(data: Any, name: str) -> list[Scenario]:
         items = scenario_list(data) or []
         found = scenarios_from_aidungeon(items, name, _aidungeon_lore)
     for scenario in found:
+        trim_opening(scenario)
         _list_placeholders(scenario)
     return found
 
@@ -128,11 +130,14 @@ def scenario_to_toml_dict(scenario: Scenario) -> dict[str, Any]:
 
 def _list_placeholders(scenario: Scenario) -> None:
     scenario.placeholders = [p.describe() for p in scenario_placeholders(scenario)]
+    scenario.extra = bounded(scenario.extra)
     for option in scenario.options:
         _list_placeholders(option)
 
 
 def _checked(book: Lorebook) -> list[LoreEntry]:
+    for entry in book.entries:  # unknown fields kept small (formats/bounds.py)
+        entry.extensions = bounded(entry.extensions)
     if len(book.entries) > MAX_ENTRIES:
         raise ScenarioError(f"too many world info entries ({len(book.entries)})")
     for entry in book.entries:

@@ -9,10 +9,12 @@ the greeting's swipes are the card's greetings. SillyTavern stores messages with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from tui.engine.chat_prompt import (
     display_text,
     persona_of,
 )
+from tui.engine.formats.bounds import MAX_FILE_DEPTH, bounded, too_deep
 from tui.engine.formats.coerce import toml_safe
 
 MAX_CHAT_BYTES = 64 * 1024 * 1024
@@ -47,6 +50,7 @@ class StMessage:
     is_system: bool = False
     swipes: list[str] = field(default_factory=list)
     swipe_id: int = 0
+    send_date: str = ""
 
 
 @dataclass
@@ -70,7 +74,7 @@ def looks_like_st_chat(first_line: str) -> bool:
     """Whether a file's first line is a SillyTavern chat header."""
     try:
         return _header(json.loads(first_line))
-    except (json.JSONDecodeError, RecursionError):
+    except (RecursionError, ValueError):
         return False
 
 
@@ -93,6 +97,7 @@ def _message(obj: Any, where: str) -> StMessage:
         mes=clean(mes),
         swipes=swipes,
         swipe_id=swipe_id,
+        send_date=one_line(str(obj.get("send_date") or ""), 80),
     )
 
 
@@ -110,6 +115,12 @@ def parse_st_chat(text: str, label: str) -> StChat:
             raise StChatError(f"{label}: line {n}: not valid JSON ({exc.msg})") from exc
         except RecursionError as exc:
             raise StChatError(f"{label}: line {n}: JSON nested too deeply") from exc
+        except ValueError as exc:  # e.g. an integer longer than Python will convert
+            raise StChatError(f"{label}: line {n}: not valid JSON ({one_line(str(exc), 100)})"
+                              ) from exc
+        if too_deep(parsed[-1][1]):
+            raise StChatError(f"{label}: line {n}: JSON nested more than {MAX_FILE_DEPTH} "
+                              "levels deep")
     first_n, head = parsed[0]
     if not _header(head):
         raise StChatError(f"{label}: line {first_n}: not a SillyTavern chat header "
@@ -123,10 +134,27 @@ def parse_st_chat(text: str, label: str) -> StChat:
     )
     for n, obj in parsed[1:]:
         chat.messages.append(_message(obj, f"{label}: line {n}"))
-    if not chat.character_name:
-        names = [m.name for m in chat.messages if not m.is_user and m.name]
-        chat.character_name = names[0] if names else Path(label).stem
+    _names_from_messages(chat, label)
     return chat
+
+
+# What current SillyTavern writes in the header instead of the names.
+_PLACEHOLDER_NAMES = frozenset({"", "unused"})
+
+
+def _names_from_messages(chat: StChat, label: str) -> None:
+    """The names the messages carry win over the header's (which may say "unused")."""
+    users = [m.name for m in chat.messages if m.is_user and m.name.strip()]
+    chars = [m.name for m in chat.messages
+             if not m.is_user and not m.is_system and m.name.strip()]
+    if users:
+        chat.user_name = Counter(users).most_common(1)[0][0]
+    elif chat.user_name.strip().lower() in _PLACEHOLDER_NAMES:
+        chat.user_name = DEFAULT_PERSONA_NAME
+    if chars:
+        chat.character_name = Counter(chars).most_common(1)[0][0]
+    elif chat.character_name.strip().lower() in _PLACEHOLDER_NAMES:
+        chat.character_name = Path(label).stem
 
 
 def read_st_chat(path: str | os.PathLike[str]) -> StChat:
@@ -161,7 +189,10 @@ def campaign_from_st_chat(chat: StChat, card: Card | None = None,
     campaign = campaign_from_card(card, chat.user_name, settings=settings)
     campaign.turns = []
     if chat.metadata:
-        campaign.extra["st_chat_metadata"] = toml_safe(chat.metadata)
+        campaign.extra["st_chat_metadata"] = toml_safe(bounded(chat.metadata))
+    dates = {_text_key(m.mes): m.send_date for m in chat.messages if m.send_date}
+    if dates:
+        campaign.extra[SEND_DATES] = dates
     for i, msg in enumerate(m for m in chat.messages if not m.is_system):
         last = campaign.turns[-1] if campaign.turns else None
         if msg.is_user:
@@ -175,6 +206,15 @@ def campaign_from_st_chat(chat: StChat, card: Card | None = None,
         else:
             campaign.turns.append(Turn(mode=CHAT, responses=swipes, chosen=chosen))
     return campaign
+
+
+# The imported messages' own dates, by message text (so edits and deletions elsewhere in
+# the chat do not shift them); export writes them back.
+SEND_DATES = "st_send_dates"
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _library_card(name: str) -> Card | None:
@@ -210,7 +250,14 @@ def st_chat_records(campaign: Campaign) -> list[dict[str, Any]]:
     """The chat as SillyTavern's records: the header, then one dict per message."""
     char = char_name(card_of(campaign))
     user = persona_of(campaign).name
-    date = _send_date(campaign.updated)
+    now = _send_date(campaign.updated)
+    stored = campaign.extra.get(SEND_DATES)
+    dates: dict[str, Any] = stored if isinstance(stored, dict) else {}
+
+    def date_of(text: str) -> str:
+        found = dates.get(_text_key(text)) if dates else None
+        return found if isinstance(found, str) and found else now
+
     records: list[dict[str, Any]] = [{
         "user_name": user,
         "character_name": char,
@@ -220,6 +267,7 @@ def st_chat_records(campaign: Campaign) -> list[dict[str, Any]]:
 
     def reply(turn: Turn) -> dict[str, Any]:
         swipes = [display_text(campaign, r) for r in turn.responses]
+        date = date_of(turn.response)
         return {
             "name": char, "is_user": False, "is_system": False, "send_date": date,
             "mes": swipes[turn.chosen], "extra": {},
@@ -230,7 +278,8 @@ def st_chat_records(campaign: Campaign) -> list[dict[str, Any]]:
     for turn in campaign.turns:
         if turn.action and turn.mode != OPENING:
             records.append({
-                "name": user, "is_user": True, "is_system": False, "send_date": date,
+                "name": user, "is_user": True, "is_system": False,
+                "send_date": date_of(turn.action),
                 "mes": display_text(campaign, turn.action), "extra": {},
             })
         if turn.responses:
