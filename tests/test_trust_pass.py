@@ -56,3 +56,16 @@ def test_an_empty_continue_is_never_a_turn(tmp_path: Path) -> None:
     assert game.campaign.turns[-1].responses == ["The road bends west."]
     saved = load_save(game.last_saved)
     assert [t.mode for t in saved.turns][-1] != "continue"
+
+
+def test_context_json_escapes_c1_controls_and_bidi_overrides() -> None:
+    import json
+
+    from tui.commands.context_cmd import json_for_terminal
+
+    data = {"memory": "a\x85b\x9bc\u202ed\u2066e 日本"}
+    text = json_for_terminal(data)
+    assert not any(0x80 <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E
+                   or 0x2066 <= ord(c) <= 0x2069 for c in text)
+    assert "日本" in text  # readable text stays readable
+    assert json.loads(text) == data  # and it is the same JSON

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any, TextIO
 
@@ -92,6 +93,16 @@ def print_report(report: ContextReport, out: TextIO) -> None:
               f"{report.history_total} in the prompt\n")
 
 
+# JSON leaves C1 controls and bidi overrides raw inside strings; a terminal would obey them.
+_UNSAFE_IN_JSON = re.compile("[\x80-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def json_for_terminal(data: object) -> str:
+    """`data` as readable JSON (non-ASCII text kept) with every control escaped as `\\uXXXX`."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def cmd_context(args: argparse.Namespace) -> int:
     from tui.engine.context_json import report_to_json
     from tui.engine.saves import SaveError, find_save, load_save
@@ -106,8 +117,7 @@ def cmd_context(args: argparse.Namespace) -> int:
         print(f"grue: {one_line(str(exc), 300)}", file=sys.stderr)
         return 1
     if args.json:
-        json.dump(report_to_json(report), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(json_for_terminal(report_to_json(report)) + "\n")
     else:
         print_report(report, sys.stdout)
     return 0
