@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from fakes import FakeBackend
 from test_chat import build, chat, run
 
@@ -69,3 +71,21 @@ def test_context_json_escapes_c1_controls_and_bidi_overrides() -> None:
                    or 0x2066 <= ord(c) <= 0x2069 for c in text)
     assert "日本" in text  # readable text stays readable
     assert json.loads(text) == data  # and it is the same JSON
+
+
+@pytest.mark.model
+def test_a_log_that_cannot_be_written_does_not_stop_the_model(smol_path: Path,
+                                                              grue_home: Path) -> None:
+    """A full disk or read-only home at start-up: the model loads, without its log."""
+    import tui.backends.local as local
+    from tui.backends.local import LocalBackend
+
+    logs = grue_home / "logs"
+    logs.mkdir(parents=True)
+    (logs / "grue.log").mkdir()  # opening it for appending fails, as on a full disk
+    assert local.open_log(logs / "grue.log").name == os.devnull
+    backend = LocalBackend(smol_path, n_ctx=512, vocab_only=True)
+    try:
+        assert backend.load().n_ctx == 512  # "llama.cpp could not load it" before
+    finally:
+        backend.close()

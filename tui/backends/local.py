@@ -41,15 +41,31 @@ _log_file: TextIO | None = None
 _log_callback: Any = None  # the ctypes callback must outlive every call into llama.cpp
 
 
+def _log_target() -> Path:
+    try:
+        return log_path()
+    except OSError:  # the home folder cannot be written: no log, but the game plays on
+        return Path(os.devnull)
+
+
+def open_log(path: Path) -> TextIO:
+    """The log file for appending; the null device when it cannot be opened (a full disk, a
+    read-only home): losing llama.cpp's log lines is better than refusing the model."""
+    try:
+        return path.open("a", encoding="utf-8", errors="replace")
+    except OSError:
+        return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - kept open
+
+
 def route_llama_log(path: Path | None = None) -> Path:
     """Send llama.cpp's log lines to our log file instead of the terminal (idempotent)."""
     global _log_file, _log_callback
     import llama_cpp
 
-    target = path or log_path()
+    target = path or _log_target()
     with _log_lock:
         if _log_callback is None:
-            _log_file = target.open("a", encoding="utf-8", errors="replace")
+            _log_file = open_log(target)
 
             last_level = [LOG_INFO]
 
@@ -169,7 +185,7 @@ class LocalBackend(Backend):
             import llama_cpp
 
             # llama-cpp-python prints the metadata with Python's print while loading.
-            with log.open("a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink), \
+            with open_log(log) as sink, contextlib.redirect_stderr(sink), \
                     contextlib.redirect_stdout(sink):
                 self._llm = self._construct(llama_cpp, n_ctx)
         except (ValueError, RuntimeError, OSError) as exc:
