@@ -357,7 +357,7 @@ def test_deeply_nested_save_is_one_line_error_and_skipped_in_lists() -> None:
 def test_a_full_disk_says_so_and_keeps_the_last_save(monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from tui.engine.saves import atomic
+    from tui.core import files
 
     c = campaign()
     folder = write_save(c)
@@ -367,7 +367,7 @@ def test_a_full_disk_says_so_and_keeps_the_last_save(monkeypatch: pytest.MonkeyP
 
     c.turns.append(Turn("do", "> Go.", ["Gone."]))
     with monkeypatch.context() as patch:
-        patch.setattr(atomic.os, "fsync", full)
+        patch.setattr(files.os, "fsync", full)
         with pytest.raises(SaveError, match="could not write: No space left") as info:
             write_save(c)
     assert "\n" not in str(info.value)

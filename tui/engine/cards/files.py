@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from tui.core import files
 
 from . import errors
 from .charx import ZIP_SIGNATURE, read_charx
@@ -54,20 +55,10 @@ def load_card(path: str | os.PathLike[str]) -> Card:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and `os.replace`, so no half-written card."""
+    """Write a card atomically (`core.files`), readable like any other document."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); a card is an ordinary document.
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    files.write_atomic(path, data, mode=mode)
 
 
 def card_json_bytes(card: Card, version: int = 3) -> bytes:

@@ -9,12 +9,11 @@ JSON, card `character_book`, `lorebook_v3`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tui.core.files import write_atomic
 from tui.engine.formats.bounds import bounded, too_deep
 from tui.engine.formats.jsonfile import read_json_file
 from tui.engine.formats.lore_aidungeon import book_from_aidungeon
@@ -212,16 +211,7 @@ def save_lorebook(book: Lorebook, path: str | Path, fmt: str = "sillytavern") ->
     """Write `book` as JSON, atomically (temp file in the same folder, then replace)."""
     path = Path(path)
     text = json.dumps(export_lorebook(book, fmt), ensure_ascii=False, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def _check_shape(entries: Any) -> None:
