@@ -203,8 +203,13 @@ class HttpClient:
             self._connected = False
             try:
                 return self._http.send(request, stream=True)
-            except httpx.RemoteProtocolError as exc:
-                unheard = "without sending a response" in str(exc) and not self._heard
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                # On a kept-alive connection the server closed, the request dies either as
+                # "disconnected without sending a response" or as a reset (ECONNRESET) while
+                # it is written or the answer awaited: either way nothing was heard.
+                closed = not isinstance(exc, httpx.RemoteProtocolError) or \
+                    "without sending a response" in str(exc)
+                unheard = closed and not self._heard
                 cancelled = cancel is not None and cancel.is_set()
                 if attempt == 2 or self._connected or cancelled or not unheard:
                     raise
