@@ -89,3 +89,31 @@ def test_a_log_that_cannot_be_written_does_not_stop_the_model(smol_path: Path,
         assert backend.load().n_ctx == 512  # "llama.cpp could not load it" before
     finally:
         backend.close()
+
+
+def test_line_mode_prints_what_it_saves(tmp_path: Path) -> None:
+    """`--plain` used to stream words the end-of-response trim then removed."""
+    import io
+
+    from tui.engine.campaign import Campaign, Turn
+    from tui.engine.context import ContextBuilder
+    from tui.engine.game import Game
+    from tui.engine.templates import get_template
+    from tui.plain import PlainSession
+
+    campaign = Campaign("Hull", turns=[Turn(mode="opening", responses=["The ship is dark."])])
+    fake = FakeBackend(["The airlock opens. Cold air rushes past you. The corridor is",
+                        " The lights flicker.\n6"])
+    out = io.StringIO()
+    session = PlainSession(Game(campaign, save_folder=tmp_path), fake, out, io.StringIO())
+    session.builder = ContextBuilder(fake.tokenize, 2048, 64, get_template("ChatML"))
+    session.handle("open the airlock")
+    saved = campaign.turns[-1].response
+    assert saved == "The airlock opens. Cold air rushes past you."
+    assert out.getvalue().endswith(saved + "\n") and "The corridor is" not in out.getvalue()
+    session.handle("")  # continue: no stray space, and the one-character tail is trimmed
+    assert campaign.turns[-1].response.endswith("The lights flicker.")
+    assert "\n The lights" not in out.getvalue()
+    assert out.getvalue().endswith("The lights flicker.\n")
+    session.handle("/retry")
+    assert "[retry: a new take of the last response]" in out.getvalue()

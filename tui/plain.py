@@ -45,6 +45,7 @@ from tui.engine.game import (
     update_summary_if_due,
 )
 from tui.engine.saves import SaveError
+from tui.engine.tidy import shown_so_far, tidy_response
 
 RECAP_TURNS = 3
 
@@ -148,6 +149,9 @@ class PlainSession:
         return True
 
     def play(self, request: TurnRequest) -> GenerationResult | None:
+        if request.kind == "retry":
+            self.say("")
+            self.say("[retry: a new take of the last response]")
         result = self.stream(request, lead="")
         if result is None:
             return None
@@ -169,9 +173,22 @@ class PlainSession:
             self.say("")
             self.out.write(clean(lead))
 
+        # What is printed is what is saved: text is held back until a sentence is complete
+        # (the end-of-response trim never cuts before that), and leading space is not shown.
+        written: list[str] = []
+        printed = [0, 0]  # characters printed; where the sentence search goes on from
+
         def show(text: str) -> None:
-            self.out.write(text)
-            self.out.flush()
+            written.append(text)
+            whole = "".join(written) if len(written) > 1 else text
+            written[:] = [whole]
+            body = whole.lstrip()
+            safe = shown_so_far(body, printed[1])
+            printed[1] = safe
+            if safe > printed[0]:
+                self.out.write(body[printed[0]:safe])
+                self.out.flush()
+                printed[0] = safe
 
         try:
             result = generate(self.backend, self.builder, request, sampler, threading.Event(),
@@ -179,7 +196,10 @@ class PlainSession:
         except KeyboardInterrupt:
             self.notice("[stopped]")
             return None
-        self.out.write("\n")
+        final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
+        shown = "".join(written).lstrip()[: printed[0]]
+        rest = final[len(shown):] if final.startswith(shown) else "\n" + final
+        self.out.write(rest + "\n")
         self.out.flush()
         unsupported = ", ".join(result.unsupported)
         if unsupported and unsupported != self.warned_unsupported:

@@ -16,8 +16,20 @@ def tidy_response(text: str, *, continuing: bool) -> str:
     text = text.rstrip()
     if not continuing:
         text = text.lstrip()
-    if text and not _SENTENCE_END.search(text[-3:]):
-        ends = list(_SENTENCE_END.finditer(text))
-        if ends and ends[-1].end() >= len(text) * 0.5:
-            text = text[: ends[-1].end()]
+    ends = list(_SENTENCE_END.finditer(text))
+    last = ends[-1].end() if ends else 0
+    if text and last != len(text) and last >= len(text) * 0.5:  # a tail after a sentence
+        text = text[:last]
     return text
+
+
+def shown_so_far(text: str, start: int = 0) -> int:
+    """How much of a response still being written can be shown for good: up to the end of
+    its last sentence that text already follows (`tidy_response` never cuts before that).
+    `start`: where to look from (what was already found), so each piece costs its own
+    length."""
+    last = start
+    for match in _SENTENCE_END.finditer(text, start):
+        if match.end() < len(text):
+            last = match.end()
+    return last
