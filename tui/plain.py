@@ -175,14 +175,12 @@ class PlainSession:
 
         # What is printed is what is saved: text is held back until a sentence is complete
         # (the end-of-response trim never cuts before that), and leading space is not shown.
-        written: list[str] = []
+        written = [""]  # all the text so far
         printed = [0, 0]  # characters printed; where the sentence search goes on from
 
         def show(text: str) -> None:
-            written.append(text)
-            whole = "".join(written) if len(written) > 1 else text
-            written[:] = [whole]
-            body = whole.lstrip()
+            written[0] += text
+            body = written[0].lstrip()
             safe = shown_so_far(body, printed[1])
             printed[1] = safe
             if safe > printed[0]:
@@ -197,7 +195,7 @@ class PlainSession:
             self.notice("[stopped]")
             return None
         final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
-        shown = "".join(written).lstrip()[: printed[0]]
+        shown = written[0].lstrip()[: printed[0]]
         rest = final[len(shown):] if final.startswith(shown) else "\n" + final
         self.out.write(rest + "\n")
         self.out.flush()
