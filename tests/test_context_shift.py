@@ -60,19 +60,48 @@ def _play(smol_path: Path) -> tuple[str, str, LocalBackend]:
 def test_without_shifting_a_cut_prompt_is_read_again_exactly(smol_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
-    monkeypatch.delenv("GRUE_CONTEXT_SHIFT", raising=False)
+    monkeypatch.setenv("GRUE_CONTEXT_SHIFT", "0")
     warm_text, cold_text, warm = _play(smol_path)
     assert not warm.last_prefill.shifted
     assert warm_text == cold_text and warm_text.strip()
 
 
 @pytest.mark.model
-@pytest.mark.xfail(strict=True, reason="llama.cpp's K-shift here drifts from a cold read "
-                   "(logits differ by up to ~7.5 on SmolLM2): shifting stays off by default")
-def test_shifted_cache_gives_the_cold_runs_output(smol_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GRUE_CONTEXT_SHIFT", "1")
-    warm_text, cold_text, warm = _play(smol_path)
+def test_a_shifted_cache_gives_the_cold_runs_output(smol_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shift itself is exact: story whose cache was read at later positions, with nothing
+    before it in view, and then shifted down, gives what a cold read gives (same seed)."""
+    monkeypatch.delenv("GRUE_CONTEXT_SHIFT", raising=False)
+    warm = LocalBackend(smol_path, n_ctx=2048, seed=7, n_threads=2)
+    cold = LocalBackend(smol_path, n_ctx=2048, seed=7, n_threads=2)
+    warm.load()
+    cold.load()
+    try:
+        kept = warm.tokenize(_story(10, "Bo"))
+        action = warm.tokenize("\n> You open the door.\n")
+        gap = 300  # cache positions 0..299 hold nothing: the story was read after them
+        llm = warm._llm
+        llm.input_ids[:gap] = [kept[0] + 1] * gap
+        llm.n_tokens = gap
+        llm.eval(kept)
+        warm_text = _generate(warm, kept + action)
+        stats = warm.last_prefill
+        assert stats.shifted and stats.reused >= len(kept) and stats.read <= len(action)
+        assert warm_text == _generate(cold, kept + action) and warm_text.strip()
+    finally:
+        warm.close()
+        cold.close()
+
+
+@pytest.mark.model
+def test_after_a_trim_the_shifted_cache_reads_only_what_is_new(
+        smol_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the window cut old story, the kept story is shifted, not read again. Its cached
+    state above the first layer was computed with the cut story in view, so the reply may
+    differ from a cold read (docs/architecture.md, "The local backend"): that is the price
+    of shifting, and `GRUE_CONTEXT_SHIFT=0` avoids it."""
+    monkeypatch.delenv("GRUE_CONTEXT_SHIFT", raising=False)
+    warm_text, _cold_text, warm = _play(smol_path)
     stats = warm.last_prefill
     assert stats.shifted and stats.read <= 8  # only what is new after the kept story
-    assert warm_text == cold_text and warm_text.strip()
+    assert warm_text.strip()

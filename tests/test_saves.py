@@ -152,7 +152,7 @@ def test_newer_format_is_refused_clearly_and_left_alone() -> None:
 
 def test_newer_single_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.toml"
-    path.write_text('format = 3\ntitle = "From the future"\nturns = []\n')
+    path.write_text(f'format = {FORMAT_VERSION + 1}\ntitle = "From the future"\nturns = []\n')
     with pytest.raises(SaveError, match="future.toml: saved by a newer Grue"):
         load_save(path)
 

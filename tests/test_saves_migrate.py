@@ -67,3 +67,14 @@ def test_steps_run_in_order_from_the_save_version() -> None:
         upgrade({"format": FORMAT_VERSION + 1}, "x.toml")
     with pytest.raises(SaveError, match="not a version"):
         upgrade({"format": "two"}, "x.toml")
+
+
+def test_format_2_note_depth_3_was_the_default_and_becomes_1(tmp_path: Path) -> None:
+    """Depth 3 could not be chosen by a player before format 3: it was the default, which
+    made every turn re-read the prompt from three actions up; now the note sits just before
+    the newest action."""
+    saves = tmp_path / "saves"
+    shutil.copytree(stored(2), saves / stored(2).name)
+    assert "note_depth = 3" in (saves / stored(2).name / "campaign.toml").read_text()
+    assert load_save(saves / stored(2).name).note_depth == 1
+    assert upgrade({"format": 2, "note_depth": 5, "turns": []}, "x")["note_depth"] == 5

@@ -34,6 +34,9 @@ def _add_play_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctx", type=int, default=None, help="context window in tokens")
     p.add_argument("--max-tokens", type=int, default=None, help="tokens per response")
     p.add_argument("--seed", type=int, default=None, help="make a run repeatable")
+    p.add_argument("--no-context-shift", action="store_true",
+                   help="local models: re-read the prompt exactly when old story is trimmed,"
+                        " instead of shifting the cache (slower; $GRUE_CONTEXT_SHIFT=0)")
     p.add_argument("--preset", default=None, help="sampler preset name")
     p.add_argument("--template", default=None, help="instruct template name, or 'auto'")
     p.add_argument("--style", choices=["auto", "instruct", "story"], default=None,
@@ -52,6 +55,8 @@ def apply_server_options(args: argparse.Namespace) -> None:
 
     if getattr(args, "api_key", None) is not None:
         os.environ[API_KEY_ENV] = args.api_key
+    if getattr(args, "no_context_shift", False):
+        os.environ["GRUE_CONTEXT_SHIFT"] = "0"
     if not hasattr(args, "timeout"):
         return
     timeout, name = args.timeout, "--timeout"

@@ -20,6 +20,7 @@ from tui.engine.game import (
     TurnRequest,
     generate,
     make_builder,
+    read_ahead,
     update_summary_if_due,
 )
 
@@ -101,6 +102,17 @@ class ModelHost:
                 sampler = sampler.with_changes(seed=campaign.settings.seed)
             return generate(self.backend, self._builder_for(campaign), request, sampler,
                             cancel, on_text)
+
+        return self.worker.call(job)
+
+    def read_ahead(self, campaign: Campaign, spec: PromptSpec, cancel: threading.Event) -> int:
+        """Read the next prompt up to the action while the player types (see game.py);
+        tokens read. Queued behind any generation; cancel when the player presses Enter."""
+
+        def job() -> int:
+            if self.backend is None or cancel.is_set():
+                return 0
+            return read_ahead(self.backend, self._builder_for(campaign), spec, cancel)
 
         return self.worker.call(job)
 

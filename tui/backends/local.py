@@ -310,19 +310,33 @@ class LocalBackend(Backend):
         """Evaluate the prompt (all but its last token) in chunks, checking `cancel`.
 
         llama.cpp cannot stop inside one evaluation, so a long prompt evaluated at once
-        would make Esc wait seconds. The cached prefix of the previous prompt is kept, and
-        when the prompt dropped a span of old story from the middle (the window trimmed), the
-        cache drops that span and shifts what follows instead of reading it all again
-        (`shift_cache`). `create_completion` then finds all but the last token cached.
-        False if cancelled.
+        would make Esc wait seconds. `create_completion` then finds all but the last token
+        cached. False if cancelled.
         """
+        return self._read(tokens, len(tokens) - 1, cancel)
+
+    def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
+        """Read `tokens` into the cache ahead of time (the next prompt up to where the
+        player's action goes), cancellable between chunks; `last_prefill` says what it cost.
+        A prompt that starts with them then reads only what follows. On the model's thread."""
+        if self._llm is None or self.vocab_only:
+            return 0
+        self._read(list(tokens), len(tokens), cancel)
+        return self.last_prefill.read
+
+    def _read(self, tokens: list[int], target: int, cancel: threading.Event) -> bool:
+        """Make the cache hold `tokens[:target]`: keep the cached prefix of the previous
+        prompt; when the prompt dropped a span of old story from the middle (the window
+        trimmed), drop that span from the cache and shift what follows (`shift_cache`)
+        instead of reading it again; read the rest in chunks. False if cancelled."""
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens].tolist()
-        common = common_prefix(cached, tokens)
-        target = len(tokens) - 1
+        common = min(common_prefix(cached, tokens), target)
         reused = common
         if common < llm.n_tokens:
-            reused = self.shift_cache(cached, tokens, common)
+            reused = min(self.shift_cache(cached, tokens, common), target)
+            if llm.n_tokens > target:
+                llm.n_tokens = target  # eval() drops the KV cache past n_tokens
         self.last_prefill = PrefillStats(reused=reused, read=max(0, target - reused),
                                          shifted=reused > common)
         while llm.n_tokens < target:
@@ -361,14 +375,17 @@ class LocalBackend(Backend):
         return common + run
 
     def can_shift(self) -> bool:
-        """Whether to drop a span of the KV cache and shift what follows.
+        """Whether to drop a span of the KV cache and shift what follows (context shifting).
 
-        Off unless `GRUE_CONTEXT_SHIFT=1`: measured here with llama-cpp-python 0.3.36 and
-        SmolLM2, the logits after a shift differ from a cold read of the same prompt by up to
-        ~7.5 (a split read without a shift differs by 0.0), so generation drifts from what
-        the prompt says; until that is understood, exact re-reads are the default.
+        On by default where llama.cpp's memory can shift, as in KoboldCpp's ContextShift;
+        `GRUE_CONTEXT_SHIFT=0` (`grue --no-context-shift`) turns it off. What it costs in
+        fidelity (docs/architecture.md, "The local backend"): the shift itself is exact up to
+        F16 rounding, but the kept story's cached keys and values above the first layer were
+        computed with the dropped story in view, so the next reply can differ from a cold
+        read of the same prompt (`tests/test_context_shift.py` measures both). Off, a trim
+        re-reads the prompt exactly, in quarter-window steps.
         """
-        if os.environ.get("GRUE_CONTEXT_SHIFT") != "1":
+        if os.environ.get("GRUE_CONTEXT_SHIFT", "1") == "0":
             return False
         if self._can_shift is None:
             import llama_cpp

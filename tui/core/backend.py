@@ -106,6 +106,12 @@ class Backend(ABC):
         """Names of the sampler settings in `sampler` this backend cannot apply."""
         return []
 
+    def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
+        """Read the start of the next prompt into the model's cache while the player types,
+        so the prompt that begins with it reads only what follows; stop once `cancel` is set.
+        Tokens read; 0 where there is no cache of our own to fill (remote servers)."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model or connection."""
 

@@ -284,7 +284,7 @@ class Campaign:
     scenario: str = ""
     memory: str = ""
     authors_note: str = ""
-    note_depth: int = 3
+    note_depth: int = 1
     world_info: Lorebook = field(default_factory=lambda: Lorebook(name="World info"))
     lorebooks: list[Lorebook] = field(default_factory=list)  # attached books
     lore_state: LoreState = field(default_factory=LoreState)

@@ -173,7 +173,8 @@ class _Build:
         fixed += cost(self.layout.note(self.note_parts))
         for pieces in self.depth_pieces.values():
             fixed += cost(pieces)
-        return fixed + cost(self.pending_pieces) + cost(self.fixed_tail)
+        pending = max(cost(self.pending_pieces), self.spec.reserve_tokens)
+        return fixed + pending + cost(self.fixed_tail)
 
     def _over(self) -> bool:
         return self.fixed + self.newest_cost > self.budget
@@ -260,6 +261,7 @@ class _Build:
         note_at = _note_index(seq, self.spec.note_depth)
         note_pieces = layout.note(self.note_parts)
         last = len(seq) - 1
+        self.pending_piece = -1
         for pos, msg in enumerate(seq):
             from_end = len(seq) - pos
             if pos == note_at:
@@ -269,6 +271,8 @@ class _Build:
             is_pending = pending is not None and pos == last
             open_end = self.continuing and not is_pending and pos == last
             first = pos == 0 and not self.header
+            if is_pending:
+                self.pending_piece = len(pieces)
             pieces.extend(layout.message(msg, first=first, open_end=open_end))
         if note_at >= len(seq):
             pieces.extend(note_pieces)
@@ -282,7 +286,10 @@ class _Build:
         segments: list[Segment] = []
         if self.prefix_tokens:
             segments.append(Segment("bos", "start of text", "", len(self.prefix_tokens), 0))
-        for piece in pieces:
+        self.pending_start = -1
+        for index, piece in enumerate(pieces):
+            if index == self.pending_piece:
+                self.pending_start = len(tokens)
             ids = self._ids(piece)
             if not ids and not piece.text:
                 continue
@@ -301,6 +308,7 @@ class _Build:
                 TrimDrop(f"{excess} tokens from the top", "newest text alone fills the window")
             )
             segments = _shift_segments(segments, keep, excess)
+            self.pending_start = -1
         return ContextReport(
             tokens=tokens,
             text="".join(s.text for s in segments),
@@ -315,14 +323,17 @@ class _Build:
             history_total=len(self.history),
             stop=self.layout.stops(self.spec.extra_stops),
             lore_next_state=self.scan.next_state,
+            pending_start=self.pending_start if self.pending_start >= 0 else len(tokens),
         )
 
 
 def _is_top(a: Activation) -> bool:
-    pos = a.entry.position
-    if pos in TOP_POSITIONS:
-        return True
-    return pos == "auto" and a.entry.constant
+    """Whether a fired entry goes in the header. Only constant entries do: an entry fired by
+    a keyword comes and goes, and every change in the header makes the next turn read the
+    whole story again (an imported SillyTavern book, whose entries default to "before",
+    once cost a full re-read every 1.8 turns). Keyword entries go to the late note, just
+    before the newest action (docs/architecture.md, "The context builder")."""
+    return a.entry.constant and a.entry.position in TOP_POSITIONS | {"auto"}
 
 
 def _note_index(seq: list[Message], depth: int) -> int:

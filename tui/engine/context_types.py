@@ -51,6 +51,9 @@ class PromptSpec:
     reply_role: str = NARRATOR  # PLAYER to have the model write the player's line
     reply_speaker: str = ""  # chat: "Name:" starts the reply in plain story style
     extra_stops: list[str] = field(default_factory=list)
+    # Room kept for an action not typed yet (reading the next prompt ahead): the history is
+    # trimmed as if the action cost this many tokens, so the real one finds the same start.
+    reserve_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class ContextReport:
     history_total: int
     stop: list[str]
     lore_next_state: LoreState | None = None
+    # Token offset where the pending action begins (len(tokens) when there is none): what
+    # comes before it can be read ahead while the player types.
+    pending_start: int = -1
 
     def tokens_by_kind(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -126,6 +126,22 @@ def generate(
     )
 
 
+# Room kept for the action while reading ahead: most actions are shorter, so the real
+# prompt keeps the same history start (a longer one moves it, which costs a shift).
+READ_AHEAD_RESERVE = 64
+_PLACEHOLDER = "\u2026"  # stands for the action not typed yet; cut off before reading
+
+
+def read_ahead(backend: Backend, builder: ContextBuilder, spec: PromptSpec,
+               cancel: threading.Event) -> int:
+    """Read the next prompt up to where the player's action goes, while the player reads and
+    types (docs/architecture.md, "Reading ahead"): Enter then costs the action's tokens and
+    the reply. `spec` holds a placeholder action (`Game.read_ahead_spec`). Tokens read; on
+    the model's owner thread."""
+    report = builder.build(spec)
+    return backend.read_ahead(report.tokens[: report.pending_start], cancel)
+
+
 # Requests whose empty result adds nothing: there is no player text to keep.
 EMPTY_IS_NOTHING = ("continue", "retry")
 
@@ -151,6 +167,12 @@ class Game:
             return self.request_continue()
         spec = self._spec(self.campaign, action.text, False)
         return TurnRequest("action", spec, action)
+
+    def read_ahead_spec(self) -> PromptSpec:
+        """The next action's prompt with a placeholder for the action, and room kept for it:
+        what `read_ahead` reads while the player types."""
+        spec = self._spec(self.campaign, _PLACEHOLDER, False)
+        return replace(spec, reserve_tokens=READ_AHEAD_RESERVE)
 
     def request_continue(self) -> TurnRequest:
         spec = self._spec(self.campaign, None, True)

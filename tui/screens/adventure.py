@@ -130,6 +130,7 @@ class AdventureScreen(Screen[None]):
         self.warned_unsupported = ""
         self.summarizing = False
         self.summary_cancel = threading.Event()
+        self.read_ahead_cancel = threading.Event()
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class AdventureScreen(Screen[None]):
         self.status.set(model=message.name, ctx_total=message.n_ctx,
                         state=f"ready · {self.key_hint('game.help', 'help', '/help')} · "
                               f"{message.style}")
+        self.start_read_ahead()
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.status.set(model="no model", state="model failed")
@@ -266,6 +268,7 @@ class AdventureScreen(Screen[None]):
                 self.notify(shown_lines(lines), timeout=15, markup=False)
             case StoryChanged():
                 self.redraw()
+                self.start_read_ahead()
             case Generate(request=request):
                 self.start_request(request)
             case EditText():
@@ -332,6 +335,10 @@ class AdventureScreen(Screen[None]):
 
     def start(self, request: TurnRequest) -> None:
         self.pending = request
+        # Enter ends the idle work: a story-so-far update waits for the next pause, and
+        # what was read ahead so far is kept in the cache.
+        self.read_ahead_cancel.set()
+        self.summary_cancel.set()
         self.cancel_event = threading.Event()
         self.buffer.take()
         self.story.start_live()
@@ -369,6 +376,7 @@ class AdventureScreen(Screen[None]):
             self.story.finish_live(None)
             self.redraw()
             self.status.set(state="stopped")
+            self.start_read_ahead()
             return
         try:
             turn = self.game.commit(message.request, result)
@@ -384,6 +392,7 @@ class AdventureScreen(Screen[None]):
             retry = self.key_hint("game.retry", "(retry)", "/retry")
             self.notify(f"The model wrote nothing; try again or {retry}.", severity="warning")
             self.status.set(state="nothing written")
+            self.start_read_ahead()
             return
         self.story.finish_live(self.reply_text(turn))
         undo = self.key_hint("adventure.undo", "undo", "/undo")
@@ -401,6 +410,8 @@ class AdventureScreen(Screen[None]):
                         state=state)
         if not result.cancelled and message.request.kind != "impersonate":
             self.start_summary()
+        else:
+            self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------
 
@@ -429,6 +440,33 @@ class AdventureScreen(Screen[None]):
             self._saved_quietly()
             self.status.set(state=f"story so far updated ({self.game.campaign.summary_upto} "
                                   "turns)")
+        self.start_read_ahead()
+
+    # --- reading ahead (docs/architecture.md, "Reading ahead") ------------------------------
+
+    def start_read_ahead(self) -> None:
+        """While the player reads and types, have the model read the next prompt up to where
+        the action goes; called after anything that changes the prompt. A newer call cancels
+        an older one; Enter cancels it and keeps what was read."""
+        if not self.model_ready or self.pending is not None or self.summarizing:
+            return
+        self.read_ahead_cancel.set()
+        self.read_ahead_cancel = threading.Event()
+        spec = self.game.read_ahead_spec()
+        self.status.set(background="reading…")
+        self.read_ahead(spec, self.read_ahead_cancel)
+
+    @work(thread=True, group="read-ahead")
+    def read_ahead(self, spec: PromptSpec, cancel: threading.Event) -> None:
+        try:
+            self.host.read_ahead(self.game.campaign, spec, cancel)
+        except Exception as exc:  # noqa: BLE001 - the turn reads it instead; logged
+            log_exception("reading ahead failed", exc)
+        self.app.call_from_thread(self._read_ahead_done, cancel)
+
+    def _read_ahead_done(self, cancel: threading.Event) -> None:
+        if cancel is self.read_ahead_cancel:  # the newest: nothing else is reading
+            self.status.set(background="")
 
     @guarded
     def on_generation_failed(self, message: GenerationFailed) -> None:
@@ -438,6 +476,7 @@ class AdventureScreen(Screen[None]):
         self.redraw()
         self.status.set(state="error")
         self.notify(one_line(message.error, 300), severity="error", timeout=10)
+        self.start_read_ahead()
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -539,6 +578,7 @@ class AdventureScreen(Screen[None]):
             self.game.save()
         except SaveError as exc:
             self.notify(one_line(str(exc), 300), severity="error")
+        self.start_read_ahead()  # memory, note, lore or settings may have changed
 
     def _pick_model(self, model: str) -> None:
         self.game.campaign.settings.model = model
@@ -566,6 +606,7 @@ class AdventureScreen(Screen[None]):
         if self.cancel_event is not None:
             self.cancel_event.set()
         self.summary_cancel.set()
+        self.read_ahead_cancel.set()
         try:
             if self.pending is None:
                 self.game.save()

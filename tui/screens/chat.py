@@ -83,6 +83,7 @@ class ChatScreen(AdventureScreen):
             self.action_bar.input.value = text
             self.action_bar.input.cursor_position = len(text)
             self.status.set(state="your line: edit it, Enter sends")
+            self.start_read_ahead()
             return
         super().finish_generation(message)
         if request.kind == "continue":

@@ -42,9 +42,11 @@ class StatusBar(Static):
         self.ctx_used: int | None = None
         self.ctx_total: int | None = None
         self.state = ""
+        self.background = ""  # what the model does while the player types ("reading…")
 
     def set(self, *, model: str | None = None, ctx_used: int | None = None,
-            ctx_total: int | None = None, state: str | None = None) -> None:
+            ctx_total: int | None = None, state: str | None = None,
+            background: str | None = None) -> None:
         if model is not None:
             self.model = model
         if ctx_used is not None:
@@ -53,6 +55,8 @@ class StatusBar(Static):
             self.ctx_total = ctx_total
         if state is not None:
             self.state = state
+        if background is not None:
+            self.background = background
         self.refresh_line()
 
     def parts(self) -> list[tuple[str, str]]:
@@ -60,6 +64,8 @@ class StatusBar(Static):
         used = "–" if self.ctx_used is None else str(self.ctx_used)
         total = "–" if self.ctx_total is None else str(self.ctx_total)
         state = [p for p in one_line(self.state, 200).split(STATE_SEPARATOR) if p.strip()]
+        if self.background:
+            state.append(one_line(self.background, 40))
         return [
             *((STATE_SEPARATOR, piece) for piece in state),
             (GROUP_SEPARATOR, f"ctx {used}/{total}"),

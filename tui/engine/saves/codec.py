@@ -55,7 +55,7 @@ def campaign_from_dict(data: dict[str, Any]) -> Campaign:
         scenario=str(data.get("scenario", "")),
         memory=str(data.get("memory", "")),
         authors_note=str(data.get("authors_note", "")),
-        note_depth=int(data.get("note_depth", 3)),
+        note_depth=int(data.get("note_depth", 1)),
         summary=str(data.get("summary", "")),
         summary_enabled=bool(data.get("summary_enabled", True)),
         summary_upto=int(data.get("summary_upto", 0)),

@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.engine.saves.errors import SaveError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _from_1(data: dict[str, Any]) -> dict[str, Any]:
@@ -20,9 +20,20 @@ def _from_1(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "format": 2}
 
 
+def _from_2(data: dict[str, Any]) -> dict[str, Any]:
+    """2 -> 3: the author's note goes just before the newest action (depth 1) by default, so
+    a turn re-reads only the tail of the prompt. Depth 3, the old default, could not be set
+    by a player, so it becomes the new default."""
+    out = {**data, "format": 3}
+    if out.get("note_depth") == 3:
+        out["note_depth"] = 1
+    return out
+
+
 # version -> the step that turns a save of that version into the next one, oldest first
 STEPS: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [
     (1, _from_1),
+    (2, _from_2),
 ]
 
 

@@ -1,0 +1,150 @@
+"""Reading ahead (issue 9): while the player types, the model reads the next prompt up to where
+the action goes, so Enter costs the action's tokens; and a long campaign keeps its window full
+with the real tokenizer: no chained summary updates, no history start swinging with the lore."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from tui.backends.local import LocalBackend
+from tui.core.backend import Backend
+from tui.core.sampler import Sampler
+from tui.engine.actions import Mode
+from tui.engine.adventure import adventure_spec
+from tui.engine.campaign import OPENING, Campaign, Turn
+from tui.engine.context import ContextBuilder
+from tui.engine.game import Game, generate, make_builder, read_ahead
+from tui.engine.lore import Lorebook, LoreEntry
+from tui.engine.summary import apply_summary, needs_summary, summary_request
+
+GREEDY = Sampler(temperature=0.0, top_k=1, max_tokens=12, seed=3)
+SENTENCES = [
+    "The corridor bends left and the air turns cold.",
+    "A lantern swings from a hook, its flame low and blue.",
+    "Somewhere below, water drips onto stone in a slow rhythm.",
+    "The old map in your pack shows a door that should not be here.",
+    "Marta the smith waves from her forge and calls your name.",
+]
+
+
+def story_campaign(turns: int, seed: int = 5) -> Campaign:
+    rng = random.Random(seed)
+    c = Campaign(title="Read Ahead", memory="You are a courier in the city of Vell.",
+                 authors_note="Keep the tone tense and the sentences short.")
+    c.turns.append(Turn(OPENING, responses=["You stand at the gate of Vell at dusk."]))
+    for i in range(turns):
+        reply = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(2, 5)))
+        c.turns.append(Turn("do", f"> You walk on ({i}).", [reply]))
+    return c
+
+
+def play(backend: Backend, builder: ContextBuilder, game: Game, action: str) -> None:
+    request = game.request_action(Mode.DO, action)
+    result = generate(backend, builder, request, GREEDY, threading.Event(), lambda _t: None)
+    game.commit(request, result)
+
+
+@pytest.mark.model
+def test_after_reading_ahead_enter_reads_only_the_action(smol_backend: LocalBackend) -> None:
+    game = Game(story_campaign(30), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    play(smol_backend, builder, game, "look around")
+    read = read_ahead(smol_backend, builder, game.read_ahead_spec(), threading.Event())
+    assert read > 0  # the reply and the note were read while the player typed
+    request = game.request_action(Mode.DO, "open the door")
+    report = builder.build(request.spec)
+    ahead = builder.build(game.read_ahead_spec())
+    assert report.tokens[: report.pending_start] == ahead.tokens[: ahead.pending_start]
+    generate(smol_backend, builder, request, GREEDY, threading.Event(), lambda _t: None)
+    after_enter = smol_backend.last_prefill.read
+    assert 0 < after_enter <= report.total_tokens - report.pending_start
+
+
+@pytest.mark.model
+def test_a_cancelled_read_ahead_keeps_what_it_read(smol_backend: LocalBackend) -> None:
+    game = Game(story_campaign(40, seed=9), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    smol_backend._llm.n_tokens = 0  # an empty cache
+    cancel = threading.Event()
+    cancel.set()
+    assert read_ahead(smol_backend, builder, game.read_ahead_spec(), cancel) > 0
+    assert smol_backend._llm.n_tokens == 0  # cancelled before the first chunk
+    read_ahead(smol_backend, builder, game.read_ahead_spec(), threading.Event())
+    spec = game.read_ahead_spec()
+    report = builder.build(spec)
+    assert smol_backend._llm.n_tokens == report.pending_start
+
+
+@pytest.mark.model
+def test_retry_reuses_the_cached_prompt(smol_backend: LocalBackend) -> None:
+    game = Game(story_campaign(20, seed=2), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    play(smol_backend, builder, game, "knock")
+    retry = game.request_retry()
+    assert retry is not None
+    generate(smol_backend, builder, retry, GREEDY, threading.Event(), lambda _t: None)
+    assert smol_backend.last_prefill.read == 0
+
+
+def test_the_note_and_keyword_lore_sit_just_before_the_newest_action(
+        smol_vocab: LocalBackend) -> None:
+    """A change of fired lore or of the note re-reads only the tail: both sit after the last
+    reply and before the action, and keyword lore is never in the header."""
+    c = story_campaign(12)
+    c.world_info = Lorebook(name="World info", entries=[
+        LoreEntry(keys=["door"], content="The door is iron and locked.", name="door",
+                  position="before"),
+    ])
+    builder = make_builder(smol_vocab, c)
+    report = builder.build(adventure_spec(c, "> You open the door."))
+    kinds = [(s.kind, s.label) for s in report.segments]
+    last_reply = max(i for i, (k, label) in enumerate(kinds) if label.endswith("response"))
+    note = kinds.index(("note", "author's note"))
+    lore = kinds.index(("lore", "lore: door"))
+    action = max(i for i, (k, _label) in enumerate(kinds) if k == "action")
+    assert last_reply < lore < note < action
+    header_end = min(i for i, (k, _label) in enumerate(kinds) if k in ("story", "action"))
+    assert lore > header_end
+
+
+def test_a_long_campaign_keeps_the_window_full_without_chained_updates(
+        smol_vocab: LocalBackend) -> None:
+    """300 turns with the real tokenizer, lore firing at random, summary updates applied when
+    due: every late prompt fills >= 90 % of its budget, an update is never due right after
+    one, and the history start never moves back."""
+    rng = random.Random(11)
+    c = story_campaign(0)
+    names = ["Marta", "lantern", "map", "forge", "water"]
+    c.world_info = Lorebook(name="World info", entries=[
+        LoreEntry(keys=[n], content=f"{n}: " + " ".join(SENTENCES[:i + 1]), name=n)
+        for i, n in enumerate(names)
+    ])
+    builder = ContextBuilder(smol_vocab.tokenize, 2048, 160, None,
+                             smol_vocab.prefix_tokens(), chunk_fraction=0.0)
+    last_start, updates, fills = -1, 0, []
+    for turn in range(300):
+        reply = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(2, 6)))
+        c.turns.append(Turn("do", f"> You look for {rng.choice(names)}.", [reply]))
+        report = builder.build(adventure_spec(c, None))
+        if needs_summary(c, report):
+            updates += 1
+            spec, upto = summary_request(c, report, builder.cache.count)
+            assert apply_summary(c, f"Summary {updates}: you walked a long way.", upto)
+            report = builder.build(adventure_spec(c, None))
+            assert not needs_summary(c, report)  # never chained
+        if turn >= 150:
+            fills.append(report.total_tokens / report.budget)
+            assert report.history_start >= last_start
+        last_start = report.history_start
+    assert updates >= 2
+    assert min(fills) >= 0.9, min(fills)
+
+
+@pytest.fixture(scope="module")
+def smol_vocab(smol_path) -> LocalBackend:  # type: ignore[no-untyped-def]
+    backend = LocalBackend(smol_path, n_ctx=2048, vocab_only=True)
+    backend.load()
+    return backend
