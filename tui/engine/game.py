@@ -168,10 +168,15 @@ class Game:
         spec = self._spec(self.campaign, action.text, False)
         return TurnRequest("action", spec, action)
 
-    def read_ahead_spec(self) -> PromptSpec:
-        """The next action's prompt with a placeholder for the action, and room kept for it:
-        what `read_ahead` reads while the player types."""
-        spec = self._spec(self.campaign, _PLACEHOLDER, False)
+    def read_ahead_spec(self, typed: str = "", mode: Mode = Mode.DO) -> PromptSpec:
+        """The next action's prompt, with room kept for the action: what `read_ahead` reads
+        while the player types. `typed` is what the input holds so far: the lore it fires
+        is read ahead too; the action itself is cut off before reading."""
+        request = self.request_action(mode, typed) if typed.strip() else None
+        if request is None or request.kind != "action":
+            spec = self._spec(self.campaign, _PLACEHOLDER, False)
+        else:
+            spec = request.spec
         return replace(spec, reserve_tokens=READ_AHEAD_RESERVE)
 
     def request_continue(self) -> TurnRequest:

@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Input
 
 from tui.core.backend import BackendError
@@ -58,6 +59,7 @@ from tui.widgets.status_bar import StatusBar
 from tui.widgets.story_view import StoryView, adventure_blocks
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
+TYPING_PAUSE = 0.6  # seconds without a key before reading ahead with what is typed
 NOTICE_LINES = 12  # a command's printed text, shown as a notice, keeps its last lines
 
 
@@ -131,6 +133,7 @@ class AdventureScreen(Screen[None]):
         self.summarizing = False
         self.summary_cancel = threading.Event()
         self.read_ahead_cancel = threading.Event()
+        self.typing_timer: Timer | None = None
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -446,13 +449,18 @@ class AdventureScreen(Screen[None]):
 
     def start_read_ahead(self) -> None:
         """While the player reads and types, have the model read the next prompt up to where
-        the action goes; called after anything that changes the prompt. A newer call cancels
-        an older one; Enter cancels it and keeps what was read."""
+        the action goes, with the lore what is typed so far fires; called after anything
+        that changes the prompt, and when typing pauses. A newer call cancels an older one;
+        Enter cancels it and keeps what was read."""
         if not self.model_ready or self.pending is not None or self.summarizing:
             return
         self.read_ahead_cancel.set()
         self.read_ahead_cancel = threading.Event()
-        spec = self.game.read_ahead_spec()
+        typed = self.action_bar.input.value
+        if typed.lstrip().startswith("/"):
+            typed = ""  # a command, not an action
+        mode, raw = split_prefix(typed, self.action_bar.mode)
+        spec = self.game.read_ahead_spec(raw, mode)
         self.status.set(background="reading…")
         self.read_ahead(spec, self.read_ahead_cancel)
 
@@ -467,6 +475,12 @@ class AdventureScreen(Screen[None]):
     def _read_ahead_done(self, cancel: threading.Event) -> None:
         if cancel is self.read_ahead_cancel:  # the newest: nothing else is reading
             self.status.set(background="")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Typing paused: read ahead again with the lore the words typed so far fire."""
+        if self.typing_timer is not None:
+            self.typing_timer.stop()
+        self.typing_timer = self.set_timer(TYPING_PAUSE, self.start_read_ahead)
 
     @guarded
     def on_generation_failed(self, message: GenerationFailed) -> None:
