@@ -148,3 +148,23 @@ def smol_vocab(smol_path) -> LocalBackend:  # type: ignore[no-untyped-def]
     backend = LocalBackend(smol_path, n_ctx=2048, vocab_only=True)
     backend.load()
     return backend
+
+
+@pytest.mark.model
+def test_the_inspector_says_what_the_next_turn_reads(smol_backend: LocalBackend) -> None:
+    from tui.widgets.report_view import reading_line
+
+    game = Game(story_campaign(25, seed=4), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    smol_backend._llm.n_tokens = 0
+    spec = game.read_ahead_spec()
+    report = builder.build(spec)
+    assert smol_backend.cached_prefix(report.tokens) == 0
+    assert f"reads {report.total_tokens} of {report.total_tokens}" in \
+        reading_line(report, smol_backend.cached_prefix(report.tokens))
+    read_ahead(smol_backend, builder, spec, threading.Event())
+    cached = smol_backend.cached_prefix(report.tokens)
+    assert cached == report.pending_start
+    line = reading_line(report, cached)
+    action = next(s for s in report.segments if s.start + s.tokens > cached)
+    assert f"reads {report.total_tokens - cached} of" in line and action.label in line

@@ -105,6 +105,18 @@ class ModelHost:
 
         return self.worker.call(job)
 
+    def build_with_cache(self, campaign: Campaign, spec: PromptSpec
+                         ) -> tuple[ContextReport, int | None]:
+        """A prompt and how many of its leading tokens are in the model's cache now (None
+        when unknown): the context inspector says what the next turn must read."""
+
+        def job() -> tuple[ContextReport, int | None]:
+            report = self._builder_for(campaign).build(spec)
+            cached = self.backend.cached_prefix(report.tokens) if self.backend else None
+            return report, cached
+
+        return self.worker.call(job)
+
     def read_ahead(self, campaign: Campaign, spec: PromptSpec, cancel: threading.Event) -> int:
         """Read the next prompt up to the action while the player types (see game.py);
         tokens read. Queued behind any generation; cancel when the player presses Enter."""

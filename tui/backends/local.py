@@ -324,6 +324,18 @@ class LocalBackend(Backend):
         self._read(list(tokens), len(tokens), cancel)
         return self.last_prefill.read
 
+    def cached_prefix(self, tokens: list[int]) -> int | None:
+        if self._llm is None or self.vocab_only:
+            return None
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        common = common_prefix(cached, tokens)
+        if common < llm.n_tokens and self.can_shift():
+            _start, run = find_shifted_run(cached, tokens, common)
+            if run >= MIN_SHIFT_RUN:
+                return common + run
+        return common
+
     def _read(self, tokens: list[int], target: int, cancel: threading.Event) -> bool:
         """Make the cache hold `tokens[:target]`: keep the cached prefix of the previous
         prompt; when the prompt dropped a span of old story from the middle (the window

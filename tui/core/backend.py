@@ -112,6 +112,11 @@ class Backend(ABC):
         Tokens read; 0 where there is no cache of our own to fill (remote servers)."""
         return 0
 
+    def cached_prefix(self, tokens: list[int]) -> int | None:
+        """How many leading tokens of `tokens` a prompt would find in the model's cache
+        (shifting included); None where that is not known (a server keeps its own)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free the model or connection."""
 

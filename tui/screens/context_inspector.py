@@ -40,6 +40,7 @@ def next_turn_spec(campaign: Campaign) -> PromptSpec:
 @dataclass
 class ReportBuilt(Message):
     report: ContextReport
+    cached: int | None = None  # leading tokens in the model's cache (None: not known)
 
 
 @dataclass
@@ -86,7 +87,8 @@ class ContextInspectorScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="inspect")
     def build(self) -> None:
         try:
-            report = self.host.build(self.campaign, self.spec_factory(self.campaign))
+            report, cached = self.host.build_with_cache(self.campaign,
+                                                        self.spec_factory(self.campaign))
         except BackendError as exc:
             self.post_message(ReportFailed(str(exc)))
             return
@@ -94,14 +96,14 @@ class ContextInspectorScreen(Screen[None]):
             log_exception("building the prompt failed", exc)
             self.post_message(ReportFailed(f"could not build the prompt: {exc}"))
             return
-        self.post_message(ReportBuilt(report))
+        self.post_message(ReportBuilt(report, cached))
 
     def on_report_built(self, message: ReportBuilt) -> None:
         report = self.report = message.report
         self.set_status(f"{report.total_tokens} / {report.budget} tokens · "
                         f"{len(report.fired)} lore fired, {len(report.dropped)} dropped · "
                         "arrows/PgUp/PgDn scroll")
-        self.query_one("#summary", Static).update(summary_text(report))
+        self.query_one("#summary", Static).update(summary_text(report, message.cached))
         self.query_one("#lore", Static).update(lore_text(report))
         prompt = Text("The prompt, segment by segment\n", style="bold underline")
         prompt.append_text(prompt_text(report))

@@ -45,8 +45,25 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f}%" if whole else "    -"
 
 
-def summary_text(report: ContextReport) -> Text:
-    """Tokens per kind, the total against the budget and window, and the history kept."""
+def reading_line(report: ContextReport, cached: int | None) -> str:
+    """What sending this prompt now would cost: tokens to read, where reading starts and why
+    (the first segment that differs from what the model's cache holds)."""
+    if cached is None:
+        return ""
+    total = report.total_tokens
+    cached = min(cached, total)
+    if cached >= total - 1:
+        return f"Next turn: all {total} prompt tokens are in the model's cache.\n"
+    where = next((s for s in report.segments if s.start + s.tokens > cached), None)
+    start = f' from "{one_line(where.label, 40)}" on, which the cache does not hold' \
+        if where else ""
+    return (f"Next turn: reads {total - cached} of {total} prompt tokens{start}; "
+            f"{cached} are in the model's cache.\n")
+
+
+def summary_text(report: ContextReport, cached: int | None = None) -> Text:
+    """Tokens per kind, the total against the budget and window, the history kept, and
+    (when the cache is known) what the next turn must read."""
     colours = kind_colours(report)
     text = Text()
     text.append(f"{'Kind':<14}{'Tokens':>8}{'Share':>8}\n", style="bold underline")
@@ -64,6 +81,7 @@ def summary_text(report: ContextReport) -> Text:
         first = report.history_start + 1
         text.append(f"Story messages in the prompt: {first}-{report.history_total} "
                     f"of {report.history_total}.\n")
+    text.append(reading_line(report, cached))
     return text
 
 
