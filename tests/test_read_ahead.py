@@ -168,3 +168,39 @@ def test_the_inspector_says_what_the_next_turn_reads(smol_backend: LocalBackend)
     line = reading_line(report, cached)
     action = next(s for s in report.segments if s.start + s.tokens > cached)
     assert f"reads {report.total_tokens - cached} of" in line and action.label in line
+
+
+class SlowPlayer:
+    """Lines for line mode, typed slowly: each waits until the model has read ahead."""
+
+    def __init__(self, session: object, lines: list[str]) -> None:
+        self.session, self.lines = session, list(lines)
+        self.read_before_enter: list[int] = []
+
+    def readline(self) -> str:
+        reading = getattr(self.session, "reading", None)
+        if reading is not None:
+            reading[0].join(timeout=120)  # the player types until the reading is done
+        backend = self.session.backend  # type: ignore[attr-defined]
+        self.read_before_enter.append(backend.last_prefill.read)
+        return self.lines.pop(0) + "\n" if self.lines else ""
+
+
+@pytest.mark.model
+def test_line_mode_reads_ahead_while_waiting_for_a_line(smol_path, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from tui.plain import PlainSession
+
+    backend = LocalBackend(smol_path, n_ctx=2048, seed=3, n_threads=2)
+    game = Game(story_campaign(15, seed=6), save_folder=tmp_path)
+    game.campaign.settings.max_new_tokens = 12
+    session = PlainSession(game, backend, io.StringIO(), io.StringIO())
+    player = SlowPlayer(session, ["look around", "open the door"])
+    try:
+        assert session.run(player) == 0  # type: ignore[arg-type]
+    finally:
+        backend.close()
+    assert len(game.campaign.turns) == 18
+    # Before each line the model read the prompt ahead (the first time, the whole prompt).
+    assert player.read_before_enter[0] > 200 and player.read_before_enter[1] > 0

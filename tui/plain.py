@@ -11,6 +11,7 @@ import threading
 from typing import TextIO
 
 from tui.core.backend import Backend, BackendError
+from tui.core.log import log_exception
 from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
@@ -34,7 +35,7 @@ from tui.engine.commands import (
     parse_command,
     run_command,
 )
-from tui.engine.context import ContextBuilder
+from tui.engine.context import ContextBuilder, PromptSpec
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import (
     Game,
@@ -42,6 +43,7 @@ from tui.engine.game import (
     TurnRequest,
     generate,
     make_builder,
+    read_ahead,
     update_summary_if_due,
 )
 from tui.engine.saves import SaveError
@@ -64,6 +66,7 @@ class PlainSession:
         self.mode = Mode.DO
         self.builder: ContextBuilder | None = None
         self.warned_unsupported = ""
+        self.reading: tuple[threading.Thread, threading.Event] | None = None
 
     # --- output -----------------------------------------------------------------------------
 
@@ -118,7 +121,11 @@ class PlainSession:
             if self.interactive:
                 self.out.write(f"\n[{self.mode.value}] > ")
                 self.out.flush()
-            line = lines.readline()
+            self.start_read_ahead()
+            try:
+                line = lines.readline()
+            finally:
+                self.stop_read_ahead()
             if not line:
                 break
             try:
@@ -131,6 +138,34 @@ class PlainSession:
         cid = self.game.campaign.id
         self.notice(f"Saved as {cid}. Resume with: grue resume {cid} --plain")
         return 0
+
+    # --- reading ahead while the player types (docs/architecture.md, "Reading ahead") ------
+
+    def start_read_ahead(self) -> None:
+        """Have the model read the next prompt up to the action while we wait for a line:
+        on its own thread, which `stop_read_ahead` ends before the model is used again."""
+        if self.builder is None:
+            return
+        cancel = threading.Event()
+        spec = self.game.read_ahead_spec(mode=self.mode)
+        thread = threading.Thread(target=self._read_ahead, args=(spec, cancel),
+                                  name="grue-read-ahead", daemon=True)
+        self.reading = (thread, cancel)
+        thread.start()
+
+    def _read_ahead(self, spec: PromptSpec, cancel: threading.Event) -> None:
+        assert self.builder is not None
+        try:
+            read_ahead(self.backend, self.builder, spec, cancel)
+        except Exception as exc:  # noqa: BLE001 - the turn reads it instead; logged
+            log_exception("reading ahead failed", exc)
+
+    def stop_read_ahead(self) -> None:
+        if self.reading is not None:
+            thread, cancel = self.reading
+            cancel.set()
+            thread.join()
+            self.reading = None
 
     def handle(self, line: str) -> bool:
         try:
