@@ -88,7 +88,8 @@ class GrueApp(App[None]):
         # Not available on every platform, nor outside the main thread (tests).
         with contextlib.suppress(RuntimeError, ValueError, AttributeError):
             loop = asyncio.get_running_loop()
-            signal.signal(signal.SIGHUP, lambda signum, frame: self._sighup(loop))
+            for signum in (signal.SIGHUP, signal.SIGTERM):  # a dropped terminal, a shutdown
+                signal.signal(signum, lambda _signum, _frame: self._sighup(loop))
         if self.start_game is not None:
             self.open_game(self.start_game)
             return
@@ -221,11 +222,18 @@ class GrueApp(App[None]):
         os._exit(0)
 
     def hang_up(self) -> None:
-        """The terminal went away (SSH dropped): stop the model, save, leave cleanly."""
-        screen = self.screen
-        if isinstance(screen, AdventureScreen) and screen.cancel_event is not None:
-            screen.cancel_event.set()
-        if self.game is not None:
+        """The terminal went away (SSH dropped) or the system is shutting down (SIGTERM):
+        stop the model (a turn, a story-so-far update) and a download, save, leave cleanly.
+        The game screen may be under a dialog or another screen."""
+        for screen in self.screen_stack:  # a download on the models screen stops too
+            cancel = getattr(screen, "cancel_event", None)
+            if isinstance(cancel, threading.Event):
+                cancel.set()
+        game_screen = next((s for s in self.screen_stack if isinstance(s, AdventureScreen)),
+                           None)
+        if game_screen is not None:
+            game_screen.stop_and_save()
+        elif self.game is not None:
             with contextlib.suppress(SaveError):
                 self.game.save()
         self.exit()

@@ -6,6 +6,7 @@ the TUI. Everything printed from the model or a file is cleaned of control chara
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from typing import TextIO
@@ -50,6 +51,10 @@ from tui.engine.tidy import shown_so_far, tidy_response
 RECAP_TURNS = 3
 
 
+class HangUp(Exception):
+    """SIGHUP or SIGTERM arrived while waiting for the player's next line."""
+
+
 class PlainSession:
     command_mode = ADVENTURE
     HELP_FOOTER = "Type an action (do), 'say ...' or 'story ...'; an empty line continues."
@@ -64,6 +69,9 @@ class PlainSession:
         self.mode = Mode.DO
         self.builder: ContextBuilder | None = None
         self.warned_unsupported = ""
+        self.stop = threading.Event()  # set on a hang-up: the model stops, nothing is committed
+        self.hung_up = 0  # the signal that ended the session
+        self.reading = False
 
     # --- output -----------------------------------------------------------------------------
 
@@ -114,23 +122,52 @@ class PlainSession:
         self.recap()
         if not self.load():
             return 1
-        while True:
-            if self.interactive:
-                self.out.write(f"\n[{self.mode.value}] > ")
-                self.out.flush()
-            line = lines.readline()
-            if not line:
-                break
+        while not self.hung_up:
             try:
+                if self.interactive:
+                    self.out.write(f"\n[{self.mode.value}] > ")
+                    self.out.flush()
+                self.reading = True
+                line = lines.readline()
+                self.reading = False
+                if not line:
+                    break
                 keep_going = self.handle(line.rstrip("\n"))
             except (SaveError, BackendError, LoreFormatError) as exc:
                 self.notice(f"error: {exc}")
                 continue
+            except (HangUp, OSError):  # OSError: the terminal that went away
+                if not self.hung_up:
+                    raise
+                break
+            finally:
+                self.reading = False
             if not keep_going:
                 break
+        if self.hung_up:
+            return self.end_after_hang_up()
         cid = self.game.campaign.id
         self.notice(f"Saved as {cid}. Resume with: grue resume {cid} --plain")
         return 0
+
+    def hang_up(self, signum: int) -> None:
+        """SIGHUP/SIGTERM (a signal handler, on the main thread): stop the model; a wait for
+        input ends at once, a generation at its next token (and is not committed)."""
+        self.hung_up = signum
+        self.stop.set()
+        if self.reading:
+            raise HangUp()
+
+    def end_after_hang_up(self) -> int:
+        """Save what was committed and leave; the terminal may be gone (no error for it)."""
+        try:
+            self.game.save()
+        except (SaveError, OSError) as exc:
+            with contextlib.suppress(OSError, ValueError):
+                self.notice(f"error: {exc}")
+        with contextlib.suppress(OSError, ValueError):
+            self.notice(f"Hung up; saved as {self.game.campaign.id}.")
+        return 128 + self.hung_up
 
     def handle(self, line: str) -> bool:
         try:
@@ -189,10 +226,11 @@ class PlainSession:
                 printed[0] = safe
 
         try:
-            result = generate(self.backend, self.builder, request, sampler, threading.Event(),
-                              show)
+            result = generate(self.backend, self.builder, request, sampler, self.stop, show)
         except KeyboardInterrupt:
             self.notice("[stopped]")
+            return None
+        if self.stop.is_set():  # hung up: what was written is not kept
             return None
         final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
         shown = written[0].lstrip()[: printed[0]]
@@ -211,7 +249,7 @@ class PlainSession:
         campaign = self.game.campaign
         before = campaign.summary_upto
         try:
-            if update_summary_if_due(self.backend, self.builder, campaign, threading.Event()):
+            if update_summary_if_due(self.backend, self.builder, campaign, self.stop):
                 self.game.save()
                 self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
                             f"was {before})")

@@ -132,6 +132,7 @@ class AdventureScreen(Screen[None]):
         self.warned_unsupported = ""
         self.summarizing = False
         self.summary_cancel = threading.Event()
+        self.leaving = False  # a turn cut short by leaving (Ctrl+Q, a hang-up) is not kept
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -371,6 +372,8 @@ class AdventureScreen(Screen[None]):
         self.flush_stream()
         self.pending = None
         result = message.result
+        if self.leaving:
+            return
         if result.cancelled and not result.text.strip():
             self.story.finish_live(None)
             self.redraw()
@@ -593,6 +596,7 @@ class AdventureScreen(Screen[None]):
 
     def stop_and_save(self) -> None:
         """Leaving: stop the model (a turn or an update) and save what is committed."""
+        self.leaving = True
         if self.cancel_event is not None:
             self.cancel_event.set()
         self.summary_cancel.set()
