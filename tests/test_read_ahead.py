@@ -178,7 +178,7 @@ class SlowPlayer:
         self.read_before_enter: list[int] = []
 
     def readline(self) -> str:
-        reading = getattr(self.session, "reading", None)
+        reading = getattr(self.session, "read_ahead_job", None)
         if reading is not None:
             reading[0].join(timeout=120)  # the player types until the reading is done
         backend = self.session.backend  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ the player's keymap, and Ctrl+Q (a game goes home, home quits)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from pathlib import Path
 
@@ -62,7 +63,12 @@ async def footer(pilot, app: GrueApp) -> list[tuple[str, str]]:  # type: ignore[
 
 
 def rendered(widget: Static) -> str:
-    return str(widget.render())
+    """The widget's text, whatever Rich renderable it holds (the help is a group of grids)."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text().rstrip("\n")
 
 
 async def test_adventure_footer_at_80_columns_shows_the_important_keys_whole() -> None:

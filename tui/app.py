@@ -12,11 +12,12 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, TextArea
 
 from tui.core.backend import BackendError
 from tui.core.log import log_exception
@@ -39,6 +40,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
 HANG_UP_GRACE_SECONDS = 3.0
+KEY_HOLD_REFRESHES = 20  # at most this many screen refreshes wait for a new screen's focus
 
 
 class GrueApp(App[None]):
@@ -63,6 +65,55 @@ class GrueApp(App[None]):
         self.game: Game | None = None
         self.start_scenario_first = scenario
         self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
+        self.held_keys: list[events.Key] | None = None  # keys waiting for a new screen
+
+    # --- keys in a burst ----------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys that arrive in one burst after a key that runs an action (F2, then the text,
+        then Ctrl+S) wait until that action has run, and, if it opened or closed a screen,
+        until that screen has focused its field; then they go on in order. Textual hands each
+        key to the focused widget at once, so the text would land in the old screen's input
+        (docs/architecture.md, "Keys")."""
+        if not isinstance(event, events.Key) or event.is_forwarded:
+            await super().on_event(event)
+            return
+        if self.held_keys is not None:
+            self.held_keys.append(event)
+            return
+        screen = self.screen
+        runs_action = self._runs_action(event)
+        await super().on_event(event)
+        if runs_action and self.held_keys is None:
+            self.held_keys = []
+            self.call_after_refresh(self._release_keys, screen, KEY_HOLD_REFRESHES)
+
+    def _runs_action(self, event: events.Key) -> bool:
+        """The key is bound here and not text typed into a field (which takes it first)."""
+        if event.key not in self.screen.active_bindings:
+            return False
+        typing = isinstance(self.focused, (Input, TextArea))
+        return not (typing and event.is_printable)
+
+    async def _release_keys(self, screen: Screen[Any], tries: int) -> None:
+        settled = self.screen is screen and tries < KEY_HOLD_REFRESHES - 1
+        if tries > 0 and not settled and not (self.screen is not screen
+                                              and self._screen_takes_keys()):
+            self.call_after_refresh(self._release_keys, screen, tries - 1)
+            return
+        held, self.held_keys = self.held_keys or [], None
+        for index, key in enumerate(held):
+            if self.held_keys is not None:  # a held key ran an action: wait again
+                self.held_keys.extend(held[index:])
+                return
+            await self.on_event(key)
+
+    def _screen_takes_keys(self) -> bool:
+        screen = self.screen
+        if not screen.is_mounted:
+            return False
+        wants_focus = any(w.focusable for w in screen.query("*"))
+        return self.focused is not None or not wants_focus
 
     def load_keymap(self) -> None:
         """Apply the player's keymap file; each problem in it is one warning, never a crash."""
@@ -88,7 +139,8 @@ class GrueApp(App[None]):
         # Not available on every platform, nor outside the main thread (tests).
         with contextlib.suppress(RuntimeError, ValueError, AttributeError):
             loop = asyncio.get_running_loop()
-            signal.signal(signal.SIGHUP, lambda signum, frame: self._sighup(loop))
+            for signum in (signal.SIGHUP, signal.SIGTERM):  # a dropped terminal, a shutdown
+                signal.signal(signum, lambda _signum, _frame: self._sighup(loop))
         if self.start_game is not None:
             self.open_game(self.start_game)
             return
@@ -221,11 +273,18 @@ class GrueApp(App[None]):
         os._exit(0)
 
     def hang_up(self) -> None:
-        """The terminal went away (SSH dropped): stop the model, save, leave cleanly."""
-        screen = self.screen
-        if isinstance(screen, AdventureScreen) and screen.cancel_event is not None:
-            screen.cancel_event.set()
-        if self.game is not None:
+        """The terminal went away (SSH dropped) or the system is shutting down (SIGTERM):
+        stop the model (a turn, a story-so-far update) and a download, save, leave cleanly.
+        The game screen may be under a dialog or another screen."""
+        for screen in self.screen_stack:  # a download on the models screen stops too
+            cancel = getattr(screen, "cancel_event", None)
+            if isinstance(cancel, threading.Event):
+                cancel.set()
+        game_screen = next((s for s in self.screen_stack if isinstance(s, AdventureScreen)),
+                           None)
+        if game_screen is not None:
+            game_screen.stop_and_save()
+        elif self.game is not None:
             with contextlib.suppress(SaveError):
                 self.game.save()
         self.exit()

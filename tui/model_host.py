@@ -21,8 +21,9 @@ from tui.engine.game import (
     generate,
     make_builder,
     read_ahead,
-    update_summary_if_due,
+    summary_draft_if_due,
 )
+from tui.engine.summary import SummaryDraft
 
 
 class ModelHost:
@@ -128,14 +129,14 @@ class ModelHost:
 
         return self.worker.call(job)
 
-    def update_summary(self, campaign: Campaign, cancel: threading.Event) -> bool:
-        """Fold trimmed turns into the story so far when it is due (see game.py)."""
+    def update_summary(self, campaign: Campaign, cancel: threading.Event) -> SummaryDraft | None:
+        """The story so far, when an update is due (see game.py), for the caller to store."""
 
-        def job() -> bool:
-            if self.backend is None:
-                return False
-            return update_summary_if_due(self.backend, self._builder_for(campaign), campaign,
-                                         cancel)
+        def job() -> SummaryDraft | None:
+            if self.backend is None or cancel.is_set():
+                return None
+            return summary_draft_if_due(self.backend, self._builder_for(campaign), campaign,
+                                        cancel)
 
         return self.worker.call(job)
 

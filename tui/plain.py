@@ -6,6 +6,7 @@ the TUI. Everything printed from the model or a file is cleaned of control chara
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from typing import TextIO
@@ -52,6 +53,10 @@ from tui.engine.tidy import shown_so_far, tidy_response
 RECAP_TURNS = 3
 
 
+class HangUp(Exception):
+    """SIGHUP or SIGTERM arrived while waiting for the player's next line."""
+
+
 class PlainSession:
     command_mode = ADVENTURE
     HELP_FOOTER = "Type an action (do), 'say ...' or 'story ...'; an empty line continues."
@@ -66,7 +71,10 @@ class PlainSession:
         self.mode = Mode.DO
         self.builder: ContextBuilder | None = None
         self.warned_unsupported = ""
-        self.reading: tuple[threading.Thread, threading.Event] | None = None
+        self.stop = threading.Event()  # set on a hang-up: the model stops, nothing is committed
+        self.hung_up = 0  # the signal that ended the session
+        self.reading = False  # waiting for the player's line
+        self.read_ahead_job: tuple[threading.Thread, threading.Event] | None = None
 
     # --- output -----------------------------------------------------------------------------
 
@@ -117,40 +125,68 @@ class PlainSession:
         self.recap()
         if not self.load():
             return 1
-        while True:
-            if self.interactive:
-                self.out.write(f"\n[{self.mode.value}] > ")
-                self.out.flush()
-            self.start_read_ahead()
+        while not self.hung_up:
             try:
+                if self.interactive:
+                    self.out.write(f"\n[{self.mode.value}] > ")
+                    self.out.flush()
+                self.start_read_ahead()
+                self.reading = True
                 line = lines.readline()
-            finally:
+                self.reading = False
                 self.stop_read_ahead()
-            if not line:
-                break
-            try:
+                if not line:
+                    break
                 keep_going = self.handle(line.rstrip("\n"))
             except (SaveError, BackendError, LoreFormatError) as exc:
                 self.notice(f"error: {exc}")
                 continue
+            except (HangUp, OSError):  # OSError: the terminal that went away
+                if not self.hung_up:
+                    raise
+                break
+            finally:
+                self.reading = False
+                self.stop_read_ahead()
             if not keep_going:
                 break
+        if self.hung_up:
+            return self.end_after_hang_up()
         cid = self.game.campaign.id
         self.notice(f"Saved as {cid}. Resume with: grue resume {cid} --plain")
         return 0
+
+    def hang_up(self, signum: int) -> None:
+        """SIGHUP/SIGTERM (a signal handler, on the main thread): stop the model; a wait for
+        input ends at once, a generation at its next token (and is not committed)."""
+        self.hung_up = signum
+        self.stop.set()
+        if self.reading:
+            raise HangUp()
+
+    def end_after_hang_up(self) -> int:
+        """Save what was committed and leave; the terminal may be gone (no error for it)."""
+        try:
+            self.game.save()
+        except (SaveError, OSError) as exc:
+            with contextlib.suppress(OSError, ValueError):
+                self.notice(f"error: {exc}")
+        with contextlib.suppress(OSError, ValueError):
+            self.notice(f"Hung up; saved as {self.game.campaign.id}.")
+        return 128 + self.hung_up
 
     # --- reading ahead while the player types (docs/architecture.md, "Reading ahead") ------
 
     def start_read_ahead(self) -> None:
         """Have the model read the next prompt up to the action while we wait for a line:
         on its own thread, which `stop_read_ahead` ends before the model is used again."""
-        if self.builder is None:
+        if self.builder is None or self.hung_up:
             return
         cancel = threading.Event()
         spec = self.game.read_ahead_spec(mode=self.mode)
         thread = threading.Thread(target=self._read_ahead, args=(spec, cancel),
                                   name="grue-read-ahead", daemon=True)
-        self.reading = (thread, cancel)
+        self.read_ahead_job = (thread, cancel)
         thread.start()
 
     def _read_ahead(self, spec: PromptSpec, cancel: threading.Event) -> None:
@@ -161,11 +197,11 @@ class PlainSession:
             log_exception("reading ahead failed", exc)
 
     def stop_read_ahead(self) -> None:
-        if self.reading is not None:
-            thread, cancel = self.reading
+        if self.read_ahead_job is not None:
+            thread, cancel = self.read_ahead_job
             cancel.set()
             thread.join()
-            self.reading = None
+            self.read_ahead_job = None
 
     def handle(self, line: str) -> bool:
         try:
@@ -224,10 +260,11 @@ class PlainSession:
                 printed[0] = safe
 
         try:
-            result = generate(self.backend, self.builder, request, sampler, threading.Event(),
-                              show)
+            result = generate(self.backend, self.builder, request, sampler, self.stop, show)
         except KeyboardInterrupt:
             self.notice("[stopped]")
+            return None
+        if self.stop.is_set():  # hung up: what was written is not kept
             return None
         final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
         shown = written[0].lstrip()[: printed[0]]
@@ -246,7 +283,7 @@ class PlainSession:
         campaign = self.game.campaign
         before = campaign.summary_upto
         try:
-            if update_summary_if_due(self.backend, self.builder, campaign, threading.Event()):
+            if update_summary_if_due(self.backend, self.builder, campaign, self.stop):
                 self.game.save()
                 self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
                             f"was {before})")

@@ -8,6 +8,8 @@ the last reply; `/edit TEXT` replaces the last message.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from typing import TextIO
 
@@ -130,7 +132,13 @@ def run_plain(campaign: Campaign, args: argparse.Namespace) -> int:
         return 1
     session = session_for(game, backend, sys.stdout, sys.stderr,
                           interactive=sys.stdin.isatty())
+    previous = {}
+    for signum in (signal.SIGHUP, signal.SIGTERM):  # a dropped terminal, a shutdown
+        with contextlib.suppress(ValueError, AttributeError, OSError):  # not the main thread
+            previous[signum] = signal.signal(signum, lambda n, _frame: session.hang_up(n))
     try:
         return session.run(sys.stdin)
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         backend.close()

@@ -23,7 +23,7 @@ from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
 from tui.engine.jinja_template import template_from_jinja
 from tui.engine.saves import write_save
 from tui.engine.stream_cut import ActionLineCut
-from tui.engine.summary import needs_summary, run_summary
+from tui.engine.summary import SummaryDraft, apply_summary, draft_summary, needs_summary
 from tui.engine.templates import InstructTemplate, get_template
 from tui.engine.tidy import tidy_response
 
@@ -248,14 +248,23 @@ def update_summary_if_due(backend: Backend, builder: ContextBuilder, campaign: C
     """Long-term memory: when enough old turns have left the window, have the model fold them
     into the "story so far". Runs on the model's owner thread, between turns.
     True when the summary changed (the caller saves). Chats too, told in the third person."""
+    draft = summary_draft_if_due(backend, builder, campaign, cancel)
+    return draft is not None and apply_summary(campaign, *draft)
+
+
+def summary_draft_if_due(backend: Backend, builder: ContextBuilder, campaign: Campaign,
+                         cancel: threading.Event) -> SummaryDraft | None:
+    """The new "story so far" when one is due, not yet stored (`apply_summary` stores it): the
+    TUI stores it on its own thread, so the model thread never changes the campaign while the
+    player's commands do (docs/architecture.md, "One turn")."""
     if not campaign.summary_enabled:
-        return False
+        return None
     if campaign.kind == "chat":
         from tui.engine.chat_prompt import chat_spec
 
         report = builder.build(chat_spec(campaign, None))
     else:
         report = builder.build(adventure_spec(campaign, None))
-    if not needs_summary(campaign, report):
-        return False
-    return run_summary(backend, builder, campaign, report, cancel)
+    if cancel.is_set() or not needs_summary(campaign, report):
+        return None
+    return draft_summary(backend, builder, campaign, report, cancel)

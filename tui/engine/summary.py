@@ -198,6 +198,35 @@ def apply_summary(campaign: Campaign, text: str, upto: int) -> bool:
     return True
 
 
+SummaryDraft = tuple[str, int]
+"""A summary the model wrote and the number of turns it covers, not yet stored."""
+
+
+def draft_summary(
+    backend: Backend,
+    builder: ContextBuilder,
+    campaign: Campaign,
+    report: ContextReport,
+    cancel: threading.Event | None = None,
+    sampler: Sampler = SUMMARY_SAMPLER,
+    material_tokens: int | None = None,
+) -> SummaryDraft | None:
+    """Ask the loaded model for the summary without changing the campaign (the TUI stores it
+    on its own thread, see `apply_summary`). None when cancelled or nothing is due. On the
+    model's owner thread."""
+    stop_flag = cancel or threading.Event()
+    spec, upto = summary_request(campaign, report, builder.cache.count, material_tokens)
+    if upto <= campaign.summary_upto or stop_flag.is_set():
+        return None
+    prompt = builder.build(spec)
+    pieces = list(backend.stream(Prompt(prompt.tokens, prompt.text),
+                                 sampler.with_changes(max_tokens=builder.max_new_tokens),
+                                 prompt.stop, stop_flag))
+    if stop_flag.is_set():
+        return None
+    return "".join(pieces), upto
+
+
 def run_summary(
     backend: Backend,
     builder: ContextBuilder,
@@ -208,14 +237,5 @@ def run_summary(
     material_tokens: int | None = None,
 ) -> bool:
     """Ask the loaded model for the summary and store it. On the model's owner thread."""
-    spec, upto = summary_request(campaign, report, builder.cache.count, material_tokens)
-    if upto <= campaign.summary_upto:
-        return False
-    prompt = builder.build(spec)
-    stop_flag = cancel or threading.Event()
-    pieces = list(backend.stream(Prompt(prompt.tokens, prompt.text),
-                                 sampler.with_changes(max_tokens=builder.max_new_tokens),
-                                 prompt.stop, stop_flag))
-    if stop_flag.is_set():
-        return False
-    return apply_summary(campaign, "".join(pieces), upto)
+    draft = draft_summary(backend, builder, campaign, report, cancel, sampler, material_tokens)
+    return draft is not None and apply_summary(campaign, *draft)

@@ -6,12 +6,13 @@ the model on its own thread, and this screen streams text into the story view in
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -45,6 +46,7 @@ from tui.engine.commands import (
 from tui.engine.context import PromptSpec
 from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.saves import SaveError
+from tui.engine.summary import SummaryDraft, apply_summary
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
@@ -134,6 +136,7 @@ class AdventureScreen(Screen[None]):
         self.summary_cancel = threading.Event()
         self.read_ahead_cancel = threading.Event()
         self.typing_timer: Timer | None = None
+        self.leaving = False  # a turn cut short by leaving (Ctrl+Q, a hang-up) is not kept
 
     # --- layout -----------------------------------------------------------------------------
 
@@ -255,7 +258,9 @@ class AdventureScreen(Screen[None]):
     @guarded
     def run_command(self, command: Command) -> None:
         """Run a slash command or a key's action through the engine's command table."""
-        for effect in commands.run_command(self.command_context(), command):
+        effects = commands.run_command(self.command_context(), command)
+        self._discard_summary_after(command.name, effects)
+        for effect in effects:
             self.render_effect(effect)
 
     def dispatch(self, name: str, arg: str = "") -> None:
@@ -298,7 +303,9 @@ class AdventureScreen(Screen[None]):
     def open_editor(self, edit: EditText) -> None:
         def store(text: str | None) -> None:
             if text is not None:
-                for effect in commands.save_edit(self.command_context(), edit.target, text):
+                effects = commands.save_edit(self.command_context(), edit.target, text)
+                self._discard_summary_after(edit.target, effects)
+                for effect in effects:
                     self.render_effect(effect)
 
         self.app.push_screen(TextEditDialog(edit.title, edit.text, edit.hint), store)
@@ -320,7 +327,7 @@ class AdventureScreen(Screen[None]):
         self.send_line(text)
 
     def leave(self) -> None:
-        self._stop_and_save()  # the table's /quit saved already; this stops the model
+        self.stop_and_save()  # the table's /quit saved already; this stops the model
         self.app.exit()
 
     def _can_generate(self) -> bool:
@@ -375,6 +382,8 @@ class AdventureScreen(Screen[None]):
         self.flush_stream()
         self.pending = None
         result = message.result
+        if self.leaving:
+            return
         if result.cancelled and not result.text.strip():
             self.story.finish_live(None)
             self.redraw()
@@ -417,32 +426,56 @@ class AdventureScreen(Screen[None]):
             self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------
+    # The model thread only drafts the update; this (the UI) thread stores it, so a command
+    # the player runs meanwhile never races it: a command that changes the story drops the
+    # draft (it is written again after the next turn), and so does a turn asked for meanwhile
+    # (`start`). Quitting cancels the update between prompt chunks and tokens
+    # (docs/architecture.md, "One turn").
 
     def start_summary(self) -> None:
         """Between turns, let the model fold trimmed turns into the story so far (if due)."""
         self.summarizing = True
         self.summary_cancel = threading.Event()
-        self.update_summary(self.summary_cancel)
+        self.update_summary(self.summary_cancel, self.app)
 
     @work(thread=True, group="summary")
-    def update_summary(self, cancel: threading.Event) -> None:
+    def update_summary(self, cancel: threading.Event, app: App[object]) -> None:
+        """`app` is passed in: once the player left this screen, `self.app` is not found."""
         try:
-            changed = self.host.update_summary(self.game.campaign, cancel)
+            draft = self.host.update_summary(self.game.campaign, cancel)
         except Exception as exc:  # noqa: BLE001 - a notice, never a traceback
-            log_exception("story-so-far update failed", exc)
-            self.app.call_from_thread(self._summary_done, False, one_line(str(exc), 200))
-            return
-        self.app.call_from_thread(self._summary_done, changed, "")
+            if not cancel.is_set():  # a dropped draft may have read a story being changed
+                log_exception("story-so-far update failed", exc)
+            draft, error = None, one_line(str(exc), 200)
+        else:
+            error = ""
+        with contextlib.suppress(RuntimeError):  # the app has closed: nothing to show
+            app.call_from_thread(self._summary_done, cancel, draft, error)
 
-    def _summary_done(self, changed: bool, error: str) -> None:
+    def _discard_summary_after(self, command: str, effects: list[Effect]) -> None:
+        """A command that changed the story (undo, edit, delete...) drops an update being
+        written (a turn asked for drops it too, in `start`: never between Enter and the
+        first word; it is drafted again at the next pause)."""
+        spec = commands.COMMANDS.get(command)
+        changed = not any(isinstance(e, (StillWriting, Generate)) for e in effects)
+        if self.summarizing and spec is not None and spec.needs_idle and changed:
+            self.summary_cancel.set()
+
+    def _summary_done(self, cancel: threading.Event, draft: SummaryDraft | None,
+                      error: str) -> None:
+        if cancel is not self.summary_cancel:
+            return  # an older update's late answer
         self.summarizing = False
         self.summary_cancel = threading.Event()
+        if cancel.is_set():  # stopped or dropped: nothing was changed
+            self.start_read_ahead()  # the story may have changed (refused during a turn)
+            return
         if error:
             self.notify(f"Story-so-far update failed: {error}", severity="warning")
-        elif changed:
+        elif draft is not None and apply_summary(self.game.campaign, *draft):
             self._saved_quietly()
-            self.status.set(state=f"story so far updated ({self.game.campaign.summary_upto} "
-                                  "turns)")
+            self.status.set(state=f"story so far updated "
+                                  f"({self.game.campaign.summary_upto} turns)")
         self.start_read_ahead()
 
     # --- reading ahead (docs/architecture.md, "Reading ahead") ------------------------------
@@ -496,9 +529,10 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_cancel(self) -> None:
-        if self.summarizing and self.pending is None:
+        if self.summarizing:
             self.summary_cancel.set()
-            return
+            if self.pending is None:
+                return
         if self.cancel_event is not None and self.pending is not None:
             self.cancel_event.set()
             self.status.set(state="stopping…")
@@ -616,7 +650,9 @@ class AdventureScreen(Screen[None]):
     def action_save(self) -> None:
         self.dispatch("save")
 
-    def _stop_and_save(self) -> None:
+    def stop_and_save(self) -> None:
+        """Leaving: stop the model (a turn or an update) and save what is committed."""
+        self.leaving = True
         if self.cancel_event is not None:
             self.cancel_event.set()
         self.summary_cancel.set()
@@ -634,7 +670,7 @@ class AdventureScreen(Screen[None]):
     @guarded
     def action_home(self) -> None:
         """Ctrl+Q: save and go back to the home screen (Ctrl+Q there quits)."""
-        self._stop_and_save()
+        self.stop_and_save()
         go_home = getattr(self.app, "go_home", None)
         if go_home is None:  # a bare test app without a home screen
             self.app.exit()

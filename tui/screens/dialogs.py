@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -9,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
 from tui.core.text import clean
-from tui.engine.commands import help_lines
+from tui.engine.commands import help_rows
 from tui.keys import bindings_for
 
 KeyRows = list[tuple[str, str]]  # (keys, what they do), from tui.keys.help_rows
@@ -67,20 +69,24 @@ class HelpDialog(ModalScreen[None]):
         self.mode = mode
 
     def compose(self) -> ComposeResult:
-        text = Text()
+        parts: list[RenderableType] = []
         for title, rows in self.sections:
-            text.append(f"{title}\n", style="bold")
-            width = max((len(keys) for keys, _ in rows), default=0) + 2
-            for keys, what in rows:
-                text.append(f"  {keys:<{width}}", style="bold")
-                text.append(f"{what}\n")
-            text.append("\n")
-        text.append("Commands (type them in the input line)\n", style="bold")
-        for line in help_lines(self.mode):
-            text.append(f"  {line}\n")
-        text.append("\nEsc closes this help.", style="italic")
+            parts += [Text(title, style="bold"), self._grid(rows, "bold"), Text("")]
+        parts.append(Text("Commands (type them in the input line)", style="bold"))
+        parts.append(self._grid(help_rows(self.mode), ""))
+        parts.append(Text("\nEsc closes this help.", style="italic"))
         with VerticalScroll():
-            yield Static(text, markup=False)
+            yield Static(Group(*parts), markup=False)
+
+    @staticmethod
+    def _grid(rows: KeyRows, key_style: str) -> Table:
+        """Two columns: a description that wraps stays under its own column (80x24)."""
+        grid = Table.grid(padding=(0, 2, 0, 0))
+        grid.add_column(no_wrap=True, style=key_style)
+        grid.add_column(overflow="fold")
+        for keys, what in rows:
+            grid.add_row(Text("  " + keys), Text(what))
+        return grid
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,87 @@
+"""Keys that arrive in one burst over a real terminal (type-ahead, SSH packing keystrokes) are
+all applied in order (issue "the trust pass", item 1): the TUI runs in a pty at 80x24 and each
+burst is ONE `os.write()`, read by the app as one chunk of input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pty_grue import PtyGrue, keys
+from remote_standin import StandIn, completion_event, send_json, send_sse
+
+from tui.engine.campaign import Campaign
+from tui.engine.saves import list_saves, load_save
+
+MODELS = {"object": "list", "data": [{"id": "stand-in", "object": "model"}]}
+
+
+@pytest.fixture
+def server() -> Iterator[StandIn]:
+    with StandIn() as stand_in:
+        stand_in.route("GET", "/v1/models")(lambda req, conn: send_json(conn, MODELS))
+        stand_in.route("POST", "/v1/completions")(
+            lambda req, conn: send_sse(conn, [completion_event("The hatch opens."),
+                                              "data: [DONE]"]))
+        yield stand_in
+
+
+def saved_when(home: Path, condition: Callable[[Campaign], bool], timeout: float = 30) -> Campaign:
+    """The save on disk once `condition` holds (the game saves after the editor closes)."""
+    deadline = time.monotonic() + timeout
+    campaign = None
+    while time.monotonic() < deadline:
+        saves = list_saves(home / "saves")
+        if saves:
+            campaign = load_save(saves[0].path)
+            if condition(campaign):
+                return campaign
+        time.sleep(0.1)
+    raise AssertionError(f"the save never showed it: {campaign and campaign.memory[-80:]!r}, "
+                         f"{campaign and [e.name for e in campaign.world_info.entries]}")
+
+
+def start(server: StandIn, home: Path) -> PtyGrue:
+    grue = PtyGrue(["-m", "tui.cli", "new", "derelict-meridian", "--backend", "openai",
+                    "--url", server.url], home)
+    grue.wait_for("ready", 60)
+    return grue
+
+
+TEXT = " Reyes carries a plasma cutter and a torch."
+
+
+def test_memory_opened_typed_and_saved_in_one_write(server: StandIn, grue_home: Path) -> None:
+    with start(server, grue_home) as grue:
+        before = saved_when(grue_home, lambda c: True).memory
+        grue.write(keys("<f2>", TEXT, "<ctrl+s>"))  # open the editor, type, save: one burst
+        saved = saved_when(grue_home, lambda c: c.memory != before)
+    assert saved.memory == before.rstrip() + TEXT or saved.memory == before + TEXT
+
+
+def test_memory_typed_and_saved_in_one_write(server: StandIn, grue_home: Path) -> None:
+    with start(server, grue_home) as grue:
+        before = saved_when(grue_home, lambda c: True).memory
+        mark = grue.mark()
+        grue.write(keys("<f2>"))
+        grue.wait_for("Ctrl+S", 30, mark)  # the editor is open
+        time.sleep(0.3)
+        grue.write(keys(TEXT, "<ctrl+s>"))
+        saved = saved_when(grue_home, lambda c: c.memory != before)
+    assert saved.memory.endswith("Reyes carries a plasma cutter and a torch.")
+    assert TEXT.strip() in saved.memory
+
+
+def test_world_info_new_entry_with_a_tab_in_one_write(server: StandIn, grue_home: Path) -> None:
+    with start(server, grue_home) as grue:
+        before = {e.name for e in saved_when(grue_home, lambda c: True).world_info.entries}
+        mark = grue.mark()
+        grue.write(keys("<f9>"))
+        grue.wait_for("World info", 30, mark)
+        time.sleep(0.3)
+        grue.write(keys("a", "Pod", "<tab>", "pod, pods", "<ctrl+s>"))
+        saved = saved_when(grue_home, lambda c: len(c.world_info.entries) > len(before))
+    added = [(e.name, e.keys) for e in saved.world_info.entries if e.name not in before]
+    assert added == [("Pod", ["pod", "pods"])]
