@@ -109,9 +109,12 @@ async def test_ctrl_q_during_a_story_so_far_update_stops_it_and_keeps_the_save(
     assert not app.host.worker._thread.is_alive()  # the model thread ended with the app
 
 
-async def test_a_turn_asked_for_during_the_update_is_played_after_it(tmp_path: Path) -> None:
-    backend = CountingBackend(["You look around.", "You walked far. The road is long.",
-                               "A fox crosses the road."])
+async def test_a_turn_asked_for_during_the_update_drops_it_until_the_next_pause(
+        tmp_path: Path) -> None:
+    """Never between Enter and the first word: the turn plays at once, the update being
+    written is dropped, and the pause after the turn drafts it again."""
+    backend = CountingBackend(["You look around.", SUMMARY, "A fox crosses the road.",
+                               "You walked far. The road is long."])
     backend.delay = 0.05
     game = Game(long_campaign(), save_folder=tmp_path)
     async with app_for(game, backend).run_test(size=(80, 24), notifications=True) as pilot:
@@ -121,7 +124,9 @@ async def test_a_turn_asked_for_during_the_update_is_played_after_it(tmp_path: P
         await pilot.press(*"wait", "enter")  # typed while the update is written
         await wait_until(pilot, lambda: screen.pending is None
                          and game.campaign.turns[-1].response == "A fox crosses the road.")
-        assert game.campaign.summary == "You walked far. The road is long."
+        assert backend.given[1] < len(SUMMARY.split())  # the first draft was stopped
+        await wait_until(pilot, lambda: not screen.summarizing
+                         and game.campaign.summary == "You walked far. The road is long.")
         assert load_save(game.last_saved).summary_upto == game.campaign.summary_upto > 0
 
 

@@ -485,11 +485,13 @@ class AdventureScreen(Screen[None]):
         the action goes, with the lore what is typed so far fires; called after anything
         that changes the prompt, and when typing pauses. A newer call cancels an older one;
         Enter cancels it and keeps what was read."""
-        if not self.model_ready or self.pending is not None or self.summarizing:
+        bars = self.query(ActionBar)  # none once the screen is being taken down
+        if not self.model_ready or self.pending is not None or self.summarizing or \
+                self.leaving or not bars:
             return
         self.read_ahead_cancel.set()
         self.read_ahead_cancel = threading.Event()
-        typed = self.action_bar.input.value
+        typed = bars.first().input.value
         if typed.lstrip().startswith("/"):
             typed = ""  # a command, not an action
         mode, raw = split_prefix(typed, self.action_bar.mode)
