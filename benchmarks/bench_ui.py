@@ -161,7 +161,7 @@ class PtyGame:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         env = {**os.environ, "GRUE_HOME": str(home), "TERM": "xterm-256color",
-               "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": str(ROOT)}
+               "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": os.environ.get("BENCH_PYTHONPATH", str(ROOT))}
         env.pop("NO_COLOR", None)
         self.started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], stdin=slave,

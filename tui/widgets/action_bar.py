@@ -34,7 +34,9 @@ class ActionBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._label()), id="mode", markup=False)
-        yield Input(placeholder=PLACEHOLDERS[self.mode], id="action")
+        field = Input(placeholder=PLACEHOLDERS[self.mode], id="action")
+        field.cursor_blink = False  # a blink repaints the box twice a second, forever
+        yield field
 
     def _label(self) -> str:
         return f"{self.mode.value.capitalize()} ▸"
