@@ -161,7 +161,7 @@ class PtyGame:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         env = {**os.environ, "GRUE_HOME": str(home), "TERM": "xterm-256color",
-               "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": os.environ.get("BENCH_PYTHONPATH", str(ROOT))}
+               "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": str(ROOT)}
         env.pop("NO_COLOR", None)
         self.started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], stdin=slave,
@@ -371,11 +371,16 @@ def bench_launch(home: Path, title: str, repeat: int = 3) -> list[float]:
 
 
 def bench_append(turns: int, flushes: int = 60) -> float:
-    """ms per flush of streamed text into a story view showing a campaign of `turns`."""
+    """UI-thread ms per flush of streamed text into a story showing a campaign of `turns`:
+    the time in `append_live` and in the screen updates that follow (layout, compositing,
+    rendering). Pilot's own pause walks every widget, so it is not what is timed."""
+    from textual.screen import Screen
+
     from tui.app import GrueApp
     from tui.engine.game import Game
     from tui.model_host import ModelHost
     from tui.screens.adventure import AdventureScreen
+    from tui.widgets.story_view import StoryView
 
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes import FakeBackend
@@ -388,24 +393,43 @@ def bench_append(turns: int, flushes: int = 60) -> float:
     host = ModelHost(backend_factory=lambda settings: FakeBackend(), close_backend=False)
     app = GrueApp(game=Game(c), host=host)
     tokens = story_tokens(flushes * 3)
+    spent = [0.0, 0]  # seconds, nesting depth
+
+    def timed(method):  # type: ignore[no-untyped-def]
+        def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+            spent[1] += 1
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[1] -= 1
+                if not spent[1]:
+                    spent[0] += time.perf_counter() - start
+        return run
 
     async def run() -> float:
         async with app.run_test(size=(COLS, ROWS)) as pilot:
-            await pilot.pause(0.5)
+            for _ in range(5):
+                await pilot.pause(0.2)
             screen = app.screen
             assert isinstance(screen, AdventureScreen)
             story = screen.story
             story.start_live()
-            await pilot.pause()
-            start = time.perf_counter()
+            await pilot.pause(0.2)
+            spent[0] = 0.0
             for i in range(flushes):
                 story.append_live("".join(tokens[i * 3:i * 3 + 3]))
-                await pilot.pause()  # the refresh that follows
-            elapsed = time.perf_counter() - start
-            story.finish_live(None)
-            return elapsed * 1000 / flushes
+                await asyncio.sleep(0.06)  # the screen's update runs in between
+            return spent[0] * 1000 / flushes
 
-    return asyncio.run(run())
+    real_update, real_append = Screen._on_timer_update, StoryView.append_live
+    Screen._on_timer_update = timed(real_update)  # type: ignore[method-assign]
+    StoryView.append_live = timed(real_append)  # type: ignore[method-assign]
+    try:
+        return asyncio.run(run())
+    finally:
+        Screen._on_timer_update = real_update  # type: ignore[method-assign]
+        StoryView.append_live = real_append  # type: ignore[method-assign]
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -427,8 +451,10 @@ def main() -> None:
         title = make_saves(launch_home, 100, 10_000)
         launch = bench_launch(launch_home, title)
     server.close()
-    append_10 = bench_append(10)
-    append_5000 = bench_append(5000)
+    bench_append(10, 5)  # warm up: the first app of a process pays for imports and CSS
+    runs = [(bench_append(10), bench_append(5000)) for _ in range(3)]
+    append_10 = statistics.median(r[0] for r in runs)
+    append_5000 = statistics.median(r[1] for r in runs)
 
     tokens, text_bytes, written = int(s["tokens"]), int(s["text_bytes"]), int(s["bytes"])
     busy: list[float] = s["busy_keys"]  # type: ignore[assignment]
@@ -445,9 +471,9 @@ def main() -> None:
     print(f"launch to the home screen, 100 saves (one of 10,000 turns): "
           f"median {statistics.median(launch):.2f} s of {len(launch)} "
           f"({', '.join(f'{t:.2f}' for t in launch)})   (target <= 1 s)")
-    print(f"append a flush to the story: {append_10:.2f} ms at 10 turns, "
-          f"{append_5000:.2f} ms at 5,000 turns: ratio {append_5000 / append_10:.2f}x "
-          f"(target ~1x)")
+    print(f"a flush appended to the story (UI-thread ms, median of 3): {append_10:.2f} ms at "
+          f"10 turns, {append_5000:.2f} ms at 5,000 turns: ratio {append_5000 / append_10:.2f}x"
+          f"   (target ~1x)")
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ class LiveText(Widget):
     def append(self, text: str, keep_rows: int = 1, grow_rows: int = 1) -> None:
         """Add streamed text. When fewer than `keep_rows` blank rows are left below it, the
         widget grows to `grow_rows` below its text (one layout, not one per line)."""
-        text = clean(text)
+        text = clean(text).replace("\t", "    ")  # a tab would move the terminal's cursor
         if not text:
             return
         width = self.size.width

@@ -20,8 +20,8 @@ from tui.widgets.css import css_beside
 from tui.widgets.live_text import LiveText
 
 W = TypeVar("W", bound=Widget)
-MAX_SHOWN_BLOCKS = 600
-LIVE_GROW_SCREENS = 4  # the live reply reserves rows this many screens at a time  # older passages stay in the save; the view keeps the recent ones
+MAX_SHOWN_BLOCKS = 600  # older passages stay in the save; the view keeps the recent ones
+LIVE_GROW_SCREENS = 4  # the live reply reserves rows this many screens at a time
 
 
 class Paragraph(Static):
@@ -48,8 +48,16 @@ class StoryView(VerticalScroll, can_focus=True):
     def _at_end(self) -> bool:
         return self.scroll_y >= self.max_scroll_y - 1
 
+    def _following(self) -> bool:
+        """The player reads the end of the story (has not scrolled up). With a live reply,
+        its last line is the end, not the blank rows it holds in reserve."""
+        end = self._live_end_row()
+        if end is None:
+            return self._at_end()
+        return end < self.scroll_y + self._view_height()
+
     def _append(self, widget: W) -> W:
-        follow = self._at_end()
+        follow = self._following()
         self.mount(widget)
         if follow:
             self.call_after_refresh(self._show_bottom_of, widget)
@@ -83,14 +91,23 @@ class StoryView(VerticalScroll, can_focus=True):
     def _view_height(self) -> int:
         return max(self.scrollable_content_region.height, 2)
 
-    def _show_live_row(self, row: int) -> None:
-        """Scroll the live reply's `row` half way down the screen if it is below the end."""
+    def _show_live_row(self, row: int, always: bool = False) -> None:
+        """Scroll the live reply's `row` half way down the screen if it is below the screen
+        (`always`: wherever it is)."""
         if self.live is None:
             return
         height = self._view_height()
         y = self.live.virtual_region.y + row
-        if y >= self.scroll_y + height:
+        if always or y >= self.scroll_y + height:
             self.scroll_to(y=y + 1 - height + height // 2, animate=False)
+
+    def _scroll_to_end(self) -> None:
+        """The end of the story, which is the live reply's last line while there is one (the
+        blank rows it holds in reserve below are not the end)."""
+        if self.live is None:
+            self.scroll_end(animate=False)
+        else:
+            self._show_live_row(self.live.text_rows - 1, always=True)
 
     def _live_end_row(self) -> int | None:
         """The live text's last row in the story's scrolled space (None: not laid out)."""
@@ -107,8 +124,7 @@ class StoryView(VerticalScroll, can_focus=True):
             self.start_live()
         assert self.live is not None
         height = self._view_height()
-        end = self._live_end_row()
-        follow = self._at_end() if end is None else self.scroll_y <= end < self.scroll_y + height
+        follow = self._following()
         if not self.live.raw:
             text = text.lstrip()  # a continuation's leading space belongs to the prompt only
         self.live.append(text, keep_rows=height // 2, grow_rows=LIVE_GROW_SCREENS * height)
@@ -124,10 +140,10 @@ class StoryView(VerticalScroll, can_focus=True):
                 self.add_response(final)
             return
         if final:
-            follow = self._at_end()
+            follow = self._following()
             self.mount(Paragraph(final, "story"), before=live)
             if follow:
-                self.call_after_refresh(self.scroll_end, animate=False)
+                self.call_after_refresh(self._scroll_to_end)
         live.remove()
 
     def show_blocks(self, blocks: list[tuple[str, str]]) -> None:
@@ -139,7 +155,7 @@ class StoryView(VerticalScroll, can_focus=True):
             blocks = [(f"({hidden} earlier passages are in the save)", "notice"),
                       *blocks[-MAX_SHOWN_BLOCKS:]]
         self.mount_all([Paragraph(text, kind) for text, kind in blocks if text])
-        self.call_after_refresh(self.scroll_end, animate=False)
+        self.call_after_refresh(self._scroll_to_end)
 
 
 def adventure_blocks(campaign: Campaign) -> list[tuple[str, str]]:
