@@ -240,9 +240,27 @@ class PtyGame:
         os.close(self.master)
 
 
-def play_args(server: StandInServer, plain: bool = False) -> list[str]:
-    return ["new", "lantern-road", "--backend", "openai", "--url", server.url,
+def play_args(server: StandInServer, save: Path, plain: bool = False) -> list[str]:
+    """Resume `save` on the stand-in server (a long campaign: the story view is full)."""
+    return ["resume", str(save), "--backend", "openai", "--url", server.url,
             "--max-tokens", "4000", *(["--plain"] if plain else [])]
+
+
+def make_campaign(saves: Path, title: str, turns: int) -> Path:
+    """A save of `turns` turns (~620 bytes of text each) in `saves`; returns its folder."""
+    from tui.engine.saves import release_save, write_save
+    from tui.engine.saves.folder import unbind
+
+    saves.mkdir(parents=True, exist_ok=True)
+    text = " ".join(WORDS * 6).capitalize() + "."
+    c = Campaign(title=title)
+    c.turns.append(Turn(OPENING, responses=["It begins on the Lantern Road."]))
+    for i in range(turns - 1):
+        c.turns.append(Turn("do", f"> You walk on ({i}).", [text]))
+    folder = write_save(c, saves)
+    release_save(c)  # the game under the pty plays it
+    unbind(c)
+    return folder
 
 
 def pct(values: list[float], q: float) -> float:
@@ -282,8 +300,9 @@ def open_game(game: PtyGame) -> None:
     game.quiet(0.5)
 
 
-def bench_streaming(server: StandInServer, home: Path, keys: int) -> dict[str, object]:
-    game = PtyGame(play_args(server), home)
+def bench_streaming(server: StandInServer, home: Path, save: Path,
+                    keys: int) -> dict[str, object]:
+    game = PtyGame(play_args(server, save), home)
     try:
         open_game(game)
         idle_keys = type_keys(game, keys)
@@ -315,8 +334,8 @@ def bench_streaming(server: StandInServer, home: Path, keys: int) -> dict[str, o
         game.close()
 
 
-def bench_plain(server: StandInServer, home: Path) -> dict[str, int]:
-    game = PtyGame(play_args(server, plain=True), home)
+def bench_plain(server: StandInServer, home: Path, save: Path) -> dict[str, int]:
+    game = PtyGame(play_args(server, save, plain=True), home)
     try:
         game.wait_for(b">", timeout=60)
         game.quiet(0.5)
@@ -338,20 +357,8 @@ def bench_plain(server: StandInServer, home: Path) -> dict[str, int]:
 
 def make_saves(home: Path, count: int, long_turns: int) -> str:
     """`count` saves in `home`, one of `long_turns` turns; returns the long one's title."""
-    from tui.engine.saves import write_save
-    from tui.engine.saves.folder import unbind
-
-    saves = home / "saves"
-    saves.mkdir(parents=True, exist_ok=True)
-    text = " ".join(WORDS * 5).capitalize() + "."
     for n in range(count):  # the long one last: the newest, shown first
-        turns = long_turns if n == count - 1 else 5 + n
-        c = Campaign(title=f"Bench save {n}")
-        c.turns.append(Turn(OPENING, responses=["It begins on the Lantern Road."]))
-        for i in range(turns - 1):
-            c.turns.append(Turn("do", f"> You walk on ({i}).", [text]))
-        write_save(c, saves)
-        unbind(c)
+        make_campaign(home / "saves", f"Bench save {n}", long_turns if n == count - 1 else 5 + n)
     return f"Bench save {count - 1}"
 
 
@@ -440,13 +447,17 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=600, help="tokens per streamed reply")
     parser.add_argument("--rate", type=float, default=60.0, help="tokens a second")
     parser.add_argument("--keys", type=int, default=40, help="keys typed per latency run")
+    parser.add_argument("--turns", type=int, default=1000,
+                        help="turns in the campaign played while streaming")
     opts = parser.parse_args()
 
     server = StandInServer(opts.tokens, opts.rate)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "play"
-        s = bench_streaming(server, home, opts.keys)
-        p = bench_plain(server, Path(tmp) / "plain")
+        save = make_campaign(Path(tmp) / "campaign", "Streaming bench", opts.turns)
+        s = bench_streaming(server, home, save, opts.keys)
+        save = make_campaign(Path(tmp) / "campaign-plain", "Streaming bench", opts.turns)
+        p = bench_plain(server, Path(tmp) / "plain", save)
         launch_home = Path(tmp) / "launch"
         title = make_saves(launch_home, 100, 10_000)
         launch = bench_launch(launch_home, title)
@@ -459,8 +470,8 @@ def main() -> None:
     tokens, text_bytes, written = int(s["tokens"]), int(s["text_bytes"]), int(s["bytes"])
     busy: list[float] = s["busy_keys"]  # type: ignore[assignment]
     idle: list[float] = s["idle_keys"]  # type: ignore[assignment]
-    print(f"streaming {tokens} tokens ({text_bytes} text bytes) at {opts.rate:g} tokens/s, "
-          f"{COLS}x{ROWS}, TERM=xterm-256color")
+    print(f"streaming {tokens} tokens ({text_bytes} text bytes) at {opts.rate:g} tokens/s "
+          f"into a campaign of {opts.turns} turns, {COLS}x{ROWS}, TERM=xterm-256color")
     print(f"  TUI:     {written} bytes = {written / tokens:.0f} B/token, "
           f"{written / text_bytes:.1f} B/text byte   (target <= 150 B/token)")
     print(f"  --plain: {p['bytes']} bytes = {p['bytes'] / p['text_bytes']:.2f} B/text byte "
