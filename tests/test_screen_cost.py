@@ -207,3 +207,30 @@ async def test_an_idle_game_screen_paints_nothing(monkeypatch: pytest.MonkeyPatc
         await asyncio.sleep(1.5)  # three blinks' worth
         await pilot.pause()
         assert painted.updates == []
+
+
+async def test_typing_repaints_the_input_without_laying_out_the_story(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layout walks every story paragraph; a key must not cause one (it did: Textual's
+    Input changes its virtual width per key). A line longer than the box still scrolls."""
+    reflows: list[int] = []
+    real_reflow = Compositor.reflow
+
+    def counting_reflow(compositor: Compositor, parent: Any, size: Any) -> Any:
+        reflows.append(1)
+        return real_reflow(compositor, parent, size)
+
+    app = fake_app(long_campaign())
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await settle(pilot)
+        monkeypatch.setattr(Compositor, "reflow", counting_reflow)
+        field = screen.action_bar.input
+        await pilot.press(*"abcdefghij" * 10)
+        await settle(pilot)
+        assert reflows == []
+        assert field.value == "abcdefghij" * 10
+        assert field.scroll_x > 0  # the end of the line, where the cursor is, is in view
+        x, _ = field.cursor_screen_offset
+        assert field.region.x <= x < field.region.right
