@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import Input, Static
 
 from tui.engine.actions import Mode, next_mode
@@ -16,6 +18,23 @@ PLACEHOLDERS = {
     Mode.SAY: "What do you say?",
     Mode.STORY: "Write the story as it goes on…",
 }
+
+
+class ActionInput(Input):
+    """The input line, repainted but never laid out again as keys are typed.
+
+    Textual's Input sets its virtual width on every key, and a virtual size change lays out
+    the whole screen: every paragraph of the story, ~20 ms a key with 600 of them, much more
+    while text streams in. This box has a fixed size (the rest of the bar's width, 3 rows),
+    so the new width only needs a repaint (docs/architecture.md, "Screen cost"). No blinking
+    cursor either: a blink repaints the box twice a second, forever.
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.cursor_blink = False
 
 
 class ActionBar(Horizontal):
@@ -34,7 +53,7 @@ class ActionBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._label()), id="mode", markup=False)
-        yield Input(placeholder=PLACEHOLDERS[self.mode], id="action")
+        yield ActionInput(placeholder=PLACEHOLDERS[self.mode], id="action")
 
     def _label(self) -> str:
         return f"{self.mode.value.capitalize()} ▸"

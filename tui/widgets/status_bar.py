@@ -43,6 +43,7 @@ class StatusBar(Static):
         self.ctx_total: int | None = None
         self.state = ""
         self.background = ""  # what the model does while the player types ("reading…")
+        self.shown: str | None = None  # the line on screen: unchanged, nothing is repainted
 
     def set(self, *, model: str | None = None, ctx_used: int | None = None,
             ctx_total: int | None = None, state: str | None = None,
@@ -76,7 +77,10 @@ class StatusBar(Static):
         width = self.content_size.width
         if width <= 0:  # not laid out yet: the resize that follows fits it
             width = 10_000
-        self.update(Text(fit_parts(self.parts(), width)))
+        line = fit_parts(self.parts(), width)
+        if line != self.shown:
+            self.shown = line
+            self.update(Text(line))
 
     def on_resize(self, event: events.Resize) -> None:
         self.refresh_line()

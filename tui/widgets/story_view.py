@@ -1,4 +1,5 @@
-"""The story: finished paragraphs stay untouched; only the live response is updated.
+"""The story: finished paragraphs stay untouched; only the live response is updated, and
+only where it changed (`LiveText`, docs/architecture.md "Screen cost").
 
 Every text shown here is untrusted (model output, scenario files): it goes in as a Rich
 `Text`, never as markup, after control characters are stripped.
@@ -6,15 +7,21 @@ Every text shown here is untrusted (model output, scenario files): it goes in as
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.core.text import clean
 from tui.engine.campaign import OPENING, Campaign
 from tui.widgets.css import css_beside
+from tui.widgets.live_text import LiveText
 
+W = TypeVar("W", bound=Widget)
 MAX_SHOWN_BLOCKS = 600  # older passages stay in the save; the view keeps the recent ones
+LIVE_GROW_SCREENS = 4  # the live reply reserves rows this many screens at a time
 
 
 class Paragraph(Static):
@@ -36,17 +43,33 @@ class StoryView(VerticalScroll, can_focus=True):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.live: Paragraph | None = None
+        self.live: LiveText | None = None
 
     def _at_end(self) -> bool:
         return self.scroll_y >= self.max_scroll_y - 1
 
-    def _append(self, widget: Paragraph) -> Paragraph:
-        follow = self._at_end()
+    def _following(self) -> bool:
+        """The player reads the end of the story (has not scrolled up). With a live reply,
+        its last line is the end, not the blank rows it holds in reserve."""
+        end = self._live_end_row()
+        if end is None:
+            return self._at_end()
+        return end < self.scroll_y + self._view_height()
+
+    def _append(self, widget: W) -> W:
+        follow = self._following()
         self.mount(widget)
         if follow:
-            self.call_after_refresh(self.scroll_end, animate=False)
+            self.call_after_refresh(self._show_bottom_of, widget)
         return widget
+
+    def _show_bottom_of(self, widget: Widget) -> None:
+        """Scroll down just enough to show all of `widget` (not to the end: a live reply
+        mounted after it holds blank rows in reserve there)."""
+        bottom = widget.virtual_region_with_margin.bottom
+        height = self._view_height()
+        if bottom > self.scroll_y + height:
+            self.scroll_to(y=bottom - height, animate=False)
 
     def add_action(self, text: str) -> None:
         if text:
@@ -57,33 +80,71 @@ class StoryView(VerticalScroll, can_focus=True):
             self._append(Paragraph(text, "story"))
 
     def start_live(self) -> None:
-        self.live = self._append(Paragraph("…", "live"))
-        self.live.raw = ""
+        """Mount the live reply with its reserve of blank rows, and show where it begins."""
+        height = self._view_height()
+        follow = self._at_end()
+        self.live = LiveText(rows=LIVE_GROW_SCREENS * height, classes="live")
+        self.mount(self.live)
+        if follow:
+            self.call_after_refresh(self._show_live_row, 0)
+
+    def _view_height(self) -> int:
+        return max(self.scrollable_content_region.height, 2)
+
+    def _show_live_row(self, row: int, always: bool = False) -> None:
+        """Scroll the live reply's `row` half way down the screen if it is below the screen
+        (`always`: wherever it is)."""
+        if self.live is None:
+            return
+        height = self._view_height()
+        y = self.live.virtual_region.y + row
+        if always or y >= self.scroll_y + height:
+            self.scroll_to(y=y + 1 - height + height // 2, animate=False)
+
+    def _scroll_to_end(self) -> None:
+        """The end of the story, which is the live reply's last line while there is one (the
+        blank rows it holds in reserve below are not the end)."""
+        if self.live is None:
+            self.scroll_end(animate=False)
+        else:
+            self._show_live_row(self.live.text_rows - 1, always=True)
+
+    def _live_end_row(self) -> int | None:
+        """The live text's last row in the story's scrolled space (None: not laid out)."""
+        live = self.live
+        if live is None or not live.size.width:
+            return None
+        return live.virtual_region.y + live.text_rows - 1
 
     def append_live(self, text: str) -> None:
+        """Add streamed text to the live reply. A story that showed the reply's end scrolls
+        by half a screen when the text reaches the bottom (a scroll repaints every row, so
+        not one line at a time: docs/architecture.md, "Screen cost")."""
         if self.live is None:
             self.start_live()
         assert self.live is not None
-        follow = self._at_end()
+        height = self._view_height()
+        follow = self._following()
         if not self.live.raw:
             text = text.lstrip()  # a continuation's leading space belongs to the prompt only
-        self.live.set_text(self.live.raw + text)
+        self.live.append(text, keep_rows=height // 2, grow_rows=LIVE_GROW_SCREENS * height)
         if follow:
-            self.call_after_refresh(self.scroll_end, animate=False)
+            self.call_after_refresh(self._show_live_row, self.live.text_rows - 1)
 
     def finish_live(self, final: str | None) -> None:
-        """End the live paragraph: keep it with its final text, or remove it (None/empty)."""
+        """End the live reply: a finished paragraph with the final text takes its place, or
+        it goes (None/empty)."""
         live, self.live = self.live, None
         if live is None:
             if final:
                 self.add_response(final)
             return
         if final:
-            live.set_text(final)
-            live.remove_class("live")
-            live.add_class("story")
-        else:
-            live.remove()
+            follow = self._following()
+            self.mount(Paragraph(final, "story"), before=live)
+            if follow:
+                self.call_after_refresh(self._scroll_to_end)
+        live.remove()
 
     def show_blocks(self, blocks: list[tuple[str, str]]) -> None:
         """Redraw from (text, kind) blocks (after undo/redo/edit: rare, never per token)."""
@@ -94,7 +155,7 @@ class StoryView(VerticalScroll, can_focus=True):
             blocks = [(f"({hidden} earlier passages are in the save)", "notice"),
                       *blocks[-MAX_SHOWN_BLOCKS:]]
         self.mount_all([Paragraph(text, kind) for text, kind in blocks if text])
-        self.call_after_refresh(self.scroll_end, animate=False)
+        self.call_after_refresh(self._scroll_to_end)
 
 
 def adventure_blocks(campaign: Campaign) -> list[tuple[str, str]]:
