@@ -27,6 +27,7 @@ from tui.engine.chat import ChatGame
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game
 from tui.engine.saves import SaveError
+from tui.engine.saves.writer import SaveWriter
 from tui.engine.scenario import Scenario
 from tui.engine.start import Asker, SavedGame, StartError, StartOptions, StartSource, start_game
 from tui.keymap import read_keymap
@@ -39,6 +40,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
 HANG_UP_GRACE_SECONDS = 3.0
+FLUSH_SECONDS = 30.0  # how long leaving waits for saves still being written
 
 
 class GrueApp(App[None]):
@@ -63,6 +65,8 @@ class GrueApp(App[None]):
         self.game: Game | None = None
         self.start_scenario_first = scenario
         self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
+        # Every game's saves are written on this one thread (docs/architecture.md, "Saves").
+        self.save_writer = SaveWriter()
 
     def load_keymap(self) -> None:
         """Apply the player's keymap file; each problem in it is one warning, never a crash."""
@@ -168,6 +172,7 @@ class GrueApp(App[None]):
 
     def open_game(self, game: Game) -> None:
         self.game = game
+        game.writer = self.save_writer
         if isinstance(game, ChatGame):
             self.push_screen(ChatScreen(game, self.host))
         else:
@@ -218,6 +223,7 @@ class GrueApp(App[None]):
         if game is not None:
             with contextlib.suppress(Exception):
                 game.save()
+        self.save_writer.flush(FLUSH_SECONDS)
         os._exit(0)
 
     def hang_up(self) -> None:
@@ -228,7 +234,9 @@ class GrueApp(App[None]):
         if self.game is not None:
             with contextlib.suppress(SaveError):
                 self.game.save()
+        self.save_writer.flush(FLUSH_SECONDS)
         self.exit()
 
     def on_unmount(self) -> None:
+        self.save_writer.close(FLUSH_SECONDS)  # nothing the player did is lost on the way out
         self.host.shutdown()

@@ -141,6 +141,7 @@ class LocalBackend(Backend):
         n_ctx: int = DEFAULT_N_CTX,
         seed: int | None = None,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         repeat_window: int = 64,
         vocab_only: bool = False,
     ) -> None:
@@ -150,6 +151,7 @@ class LocalBackend(Backend):
         self.requested_ctx = n_ctx
         self.seed = seed
         self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self._llm: Any = None
         self._info: ModelInfo | None = None
         self._can_shift: bool | None = None
@@ -202,7 +204,7 @@ class LocalBackend(Backend):
             model_path=str(self.model_path),
             n_ctx=n_ctx,
             n_threads=threads,
-            n_threads_batch=threads,
+            n_threads_batch=self.n_threads_batch or self.n_threads or default_threads(),
             last_n_tokens_size=self.repeat_window,
             seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
             verbose=True,
