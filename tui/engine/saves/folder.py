@@ -98,6 +98,7 @@ class SaveLink:
     # `revision`, `turn_count`, `state_stat`, `kept`, `backups`, `legacy`, `swept` describe
     # what is on disk and belong to whoever holds `guard` to write.
     planned: int = 0  # the newest revision serialised
+    edits_seen: int = -1  # TURN_EDITS.value when it was serialised
     attempted: int = 0  # the newest revision a write was tried for
     unwritten: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # chunk -> (rev, bytes)
     shrinks: set[int] = field(default_factory=set)  # plans that may replace more turns with fewer
@@ -276,14 +277,16 @@ def _chunk_header(c: Campaign, first: int) -> str:
     return dumps_table({"campaign": c.id, "first": first}) + "\n"
 
 
-def _chunk_changed(old: Chunk | None, first: int, objs: list[Turn], last: bool) -> bool:
+def _chunk_changed(old: Chunk | None, first: int, objs: list[Turn], last: bool,
+                   no_edits: bool = False) -> bool:
+    """`no_edits`: no turn anywhere was edited since the last plan (closed chunks stand)."""
     if old is None or old.first != first or old.count != len(objs):
         return True
     if old.turns != objs:  # identity first; other objects compare by content
         return True
     if last:  # the newest turns may change in place (a response list appended to)
         return old.keys is None or old.keys != [turn_key(t) for t in objs]
-    return max(map(_stamp_of, objs), default=0) > old.stamp
+    return not no_edits and max(map(_stamp_of, objs), default=0) > old.stamp
 
 
 def _chunk_text(c: Campaign, first: int, objs: Sequence[Turn], old: Chunk | None
@@ -427,6 +430,7 @@ def plan_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> SavePla
     n = len(c.turns)
     revision = link.planned = max(link.planned, link.revision) + 1
     stamp = TURN_EDITS.value  # read before the turns: an edit after this is seen next time
+    no_edits = stamp == link.edits_seen  # then closed chunks need no look at their turns
     openings = link.openings if n else 0
     chunks: list[Chunk] = []
     made: dict[str, bytes] = {}
@@ -436,7 +440,7 @@ def plan_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> SavePla
         objs = c.turns[first:first + CHUNK_TURNS]
         old = link.chunks[index] if index < len(link.chunks) else None
         last = index == count - 1
-        if not _chunk_changed(old, first, objs, last):
+        if not _chunk_changed(old, first, objs, last, no_edits):
             assert old is not None
             old.turns = objs
             chunks.append(old)
@@ -459,7 +463,7 @@ def plan_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> SavePla
                    for ch in chunks],
     }
     text = dumps_state(state, link.text_cache)
-    link.chunks, link.openings = chunks, openings
+    link.chunks, link.openings, link.edits_seen = chunks, openings, stamp
     with link.guard:
         link.unwritten.update((name, (revision, data)) for name, data in made.items())
         if allow_fewer_turns:
