@@ -36,9 +36,9 @@ from tui.backends.local import LocalBackend, default_threads  # noqa: E402
 from tui.core.backend import Prompt  # noqa: E402
 from tui.core.sampler import Sampler  # noqa: E402
 from tui.engine.actions import Mode, make_action  # noqa: E402
+from tui.engine.adventure import adventure_spec  # noqa: E402
 from tui.engine.campaign import Settings, campaign_from_scenario  # noqa: E402
 from tui.engine.game import TurnRequest, generate, make_builder  # noqa: E402
-from tui.engine.adventure import adventure_spec  # noqa: E402
 from tui.engine.scenario import find_scenario  # noqa: E402
 from tui.models.embedded import embedded_model_path  # noqa: E402
 
@@ -200,7 +200,7 @@ def throughput(runs: int, max_tokens: int, n_threads: int | None) -> None:
         "C game.generate": lambda: run_game(backend, builder, request, tokens, sampler),
     }
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-    for name, run in variants.items():  # one warm-up each
+    for run in variants.values():  # one warm-up each
         run()
     for _ in range(runs):
         for name, run in variants.items():
@@ -253,7 +253,7 @@ def prompt_rate(backend: LocalBackend, tokens: list[int]) -> float:
     return len(tokens) / (time.perf_counter() - start)
 
 
-def long_prompt(backend: LocalBackend, n: int = 1500) -> list[int]:
+def long_prompt(backend: LocalBackend, n: int = 512) -> list[int]:
     text = " ".join(f"The lamplighter walked past house number {i} and lit its lamp." for i in
                     range(200))
     return backend.tokenize(text)[:n]

@@ -200,3 +200,12 @@ def test_closing_the_writer_writes_what_is_queued(tmp_path: Path,
     threading.Timer(0.2, gate.release.set).start()
     assert writer.close(30)
     assert load_save(tmp_path / game.campaign.id).turns[-1].response == "Queued at exit"
+
+
+def test_a_save_after_the_writer_closed_is_written_at_once(tmp_path: Path) -> None:
+    writer = SaveWriter()
+    assert writer.close(30)
+    game = Game(campaign(), tmp_path)
+    game.writer = writer
+    game.save()  # e.g. the hang-up watchdog's last save, after the app has unmounted
+    assert len(load_save(tmp_path / game.campaign.id).turns) == 3

@@ -57,8 +57,15 @@ class SaveWriter:
         """Queue a save; `listener` is called on the writer thread once it (or a newer save of
         the same campaign that replaced it) is written or has failed."""
         with self._lock:
-            if self._closed:
-                raise SaveError(f"{plan.folder.name}: not saved: the game is closing")
+            closed = self._closed
+        if closed:  # on the way out (a hang-up's last save): written here and now
+            result = self._write(plan)
+            if listener is not None:
+                listener(result)
+            if not result.ok:
+                raise SaveError(result.error)
+            return
+        with self._lock:
             listeners = [listener] if listener is not None else []
             for i, job in enumerate(self._queue):
                 if job.plan.link is plan.link:  # the same campaign: the newer state replaces it
