@@ -11,9 +11,10 @@ game (--cold: every run reads the whole prompt again). "gen tok/s" counts the to
 first over the time after the first (what the player watches); "total s" is the whole call.
 Target: B/A and C/A >= 0.97.
 
---threads: for each (n_threads, n_threads_batch) the model is loaded again and measures
-generation tokens/s and prompt-reading tokens/s (a ~1,500-token prompt), on a quiet machine
-and with a busy-loop process standing in for the UI thread while it streams.
+--threads: each (n_threads, n_threads_batch) pair gets a model of its own; they are measured in
+turn, round after round: generation tokens/s and prompt-reading tokens/s (a 256-token prompt),
+as the machine is, and with a busy-loop process standing in for the UI thread while it draws a
+stream.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.backends.local import LocalBackend, default_threads  # noqa: E402
+from tui.backends.local import LocalBackend, available_cores, default_threads  # noqa: E402
 from tui.core.backend import Prompt  # noqa: E402
 from tui.core.sampler import Sampler  # noqa: E402
 from tui.engine.actions import Mode, make_action  # noqa: E402
@@ -253,42 +254,50 @@ def prompt_rate(backend: LocalBackend, tokens: list[int]) -> float:
     return len(tokens) / (time.perf_counter() - start)
 
 
-def long_prompt(backend: LocalBackend, n: int = 512) -> list[int]:
+def long_prompt(backend: LocalBackend, n: int = 256) -> list[int]:
     text = " ".join(f"The lamplighter walked past house number {i} and lit its lamp." for i in
                     range(200))
     return backend.tokenize(text)[:n]
 
 
 def threads_sweep(runs: int, max_tokens: int) -> None:
-    cores = default_threads()
+    """Every configuration loaded at once and measured in turn, round after round (quiet, then
+    with a busy core), so a change in the machine's load falls on all of them alike."""
+    cores = available_cores()
     configs = sorted({(1, 1), (1, cores), (cores, cores), (cores, 1), (max(1, cores - 1), cores)})
     sampler = GREEDY.with_changes(max_tokens=max_tokens)
-    rows: list[tuple[str, float, float, float, float]] = []
+    loaded = []
     for n_threads, n_batch in configs:
         backend = load(n_threads, n_batch)
         builder, request = game_setup(backend, max_tokens)
-        tokens = list(builder.build(request.spec).tokens)
-        prompt = long_prompt(backend)
-        figures = []
+        loaded.append((backend, list(builder.build(request.spec).tokens), long_prompt(backend)))
+    figures: dict[tuple[int, bool, str], list[float]] = {}
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    for _ in range(runs):
         for busy in (False, True):
-            gen, read = [], []
             with busy_core(busy):
-                run_stream(backend, tokens, sampler)  # warm-up
-                for _ in range(runs):
-                    gen.append(run_stream(backend, tokens, sampler)["gen tok/s"])
-                    read.append(prompt_rate(backend, prompt))
-            figures += [statistics.median(gen), statistics.median(read)]
-        rows.append((f"{n_threads} / {n_batch}", *figures))
+                for i, (backend, tokens, prompt) in enumerate(loaded):
+                    start_from(backend, tokens)
+                    run_stream(backend, tokens, sampler)  # the prompt read, cache warm
+                    figures.setdefault((i, busy, "gen"), []).append(
+                        run_stream(backend, tokens, sampler)["gen tok/s"])
+                    figures.setdefault((i, busy, "read"), []).append(prompt_rate(backend, prompt))
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    for backend, _, _ in loaded:
         backend.close()
     print(f"\nthreads: {cores} cores; generation ({max_tokens} tokens) and prompt reading "
-          f"({len(prompt)} tokens), tokens/s, median of {runs}; 'busy': a process spins on "
-          "one core (the UI)")
+          f"({len(loaded[0][2])} tokens), tokens/s, median of {runs} rounds; 'busy': a process "
+          "spins on one core (the UI while it draws a stream)")
     print(f"{'n_threads / batch':<19}{'gen quiet':>10}{'read quiet':>11}{'gen busy':>10}"
           f"{'read busy':>10}")
-    for name, gq, rq, gb, rb in rows:
-        print(f"{name:<19}{gq:>10.1f}{rq:>11.1f}{gb:>10.1f}{rb:>10.1f}")
-    by = {name: (gq, rq, gb, rb) for name, gq, rq, gb, rb in rows}
-    one, all_ = by.get("1 / 1"), by.get(f"{cores} / {cores}")
+    by: dict[tuple[int, int], list[float]] = {}
+    for i, config in enumerate(configs):
+        row = [statistics.median(figures[(i, busy, what)])
+               for busy in (False, True) for what in ("gen", "read")]
+        by[config] = row
+        print(f"{f'{config[0]} / {config[1]}':<19}" + "".join(
+            f"{v:>{w}.1f}" for v, w in zip(row, (10, 11, 10, 10), strict=True)))
+    one, all_ = by.get((1, 1)), by.get((cores, cores))
     if one and all_ and cores > 1:
         print(f"{cores} threads vs 1: generation {all_[0] / one[0]:.2f}x quiet, "
               f"{all_[2] / one[2]:.2f}x busy; prompt reading {all_[1] / one[1]:.2f}x quiet, "
