@@ -60,6 +60,7 @@ from tui.widgets.story_view import StoryView, adventure_blocks
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
 NOTICE_LINES = 12  # a command's printed text, shown as a notice, keeps its last lines
+LEAVE_FLUSH_SECONDS = 30.0  # leaving a game waits this long for saves still being written
 
 
 def shown_lines(lines: tuple[str, ...]) -> str:
@@ -602,7 +603,7 @@ class AdventureScreen(Screen[None]):
                 self.game.save()
         except SaveError:
             pass
-        self.game.flush_saves()
+        self.game.flush_saves(LEAVE_FLUSH_SECONDS)
 
     @guarded
     def action_quit(self) -> None:
