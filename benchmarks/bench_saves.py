@@ -26,7 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui.engine.campaign import OPENING, Campaign, Turn  # noqa: E402
 from tui.engine.lore import LoreEntry  # noqa: E402
-from tui.engine.saves import dumps, list_saves, load_save, write_save  # noqa: E402
+from tui.engine.saves import (  # noqa: E402
+    commit_save,
+    dumps,
+    list_saves,
+    load_save,
+    prepare_save,
+    write_save,
+)
 from tui.engine.saves.codec import campaign_from_dict  # noqa: E402
 
 WORDS = ["the", "lantern", "flickers", "as", "you", "step", "along", "the", "old", "road",
@@ -109,6 +116,19 @@ def median_ms(run: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def snapshot_ms(c: Campaign, folder: Path, repeat: int) -> float:
+    """What the TUI's UI thread pays per save: `prepare_save` (serialising the state and the
+    changed chunk); the write itself runs on the writer thread (not timed here)."""
+    times = []
+    for _ in range(repeat):
+        c.turns.append(Turn("do", "> You go on.", ["The road goes on. " * 30]))
+        start = time.perf_counter()
+        plan = prepare_save(c, folder)
+        times.append((time.perf_counter() - start) * 1000)
+        commit_save(plan)
+    return statistics.median(times)
+
+
 def bench_layout(layout: str, turns: int, repeat: int, root: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     folder = root / f"{layout}-{turns}"
@@ -129,6 +149,8 @@ def bench_layout(layout: str, turns: int, repeat: int, root: Path) -> dict[str, 
     out["save"] = median_ms(save_turn, repeat)
     with no_fsync():
         out["save, no fsync"] = median_ms(save_turn, repeat)
+    if layout == "new":
+        out["snapshot (UI thread)"] = snapshot_ms(c, folder, repeat)
     loads = max(3, repeat // 3)
     out["load"] = median_ms(load, loads)
     out["load+read all"] = median_ms(lambda: sum(len(t.response) for t in load().turns), loads)
@@ -155,7 +177,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     sizes = [int(n) for n in args.turns.split(",")]
-    rows = ["old save", "new save", "old save, no fsync", "new save, no fsync", "old load",
+    rows = ["old save", "new save", "old save, no fsync", "new save, no fsync",
+            "new snapshot (UI thread)", "old load",
             "new load", "old load+read all", "new load+read all", "new list"]
     with tempfile.TemporaryDirectory(prefix="grue-bench-saves-", dir=os.environ.get("TMPDIR")) \
             as tmp:
@@ -166,6 +189,9 @@ def main() -> None:
     print(f"{'old file MB':<22}" + "".join(f"{results[n]['old size MB']:>18.2f}" for n in sizes))
     print(f"{'new folder MB':<22}" + "".join(f"{results[n]['new size MB']:>18.2f}" for n in sizes))
     small, big = sizes[0], sizes[-1]
+    snap = [results[n]["new snapshot (UI thread)"] for n in (small, big)]
+    print(f"snapshot on the UI thread at {big:,} / at {small:,} turns: {snap[1] / snap[0]:.2f}x; "
+          f"share of a save at {big:,} turns: {snap[1] / results[big]['new save']:.0%}")
     for layout in ("old", "new"):
         ratio = results[big][f"{layout} save"] / results[small][f"{layout} save"]
         print(f"{layout} save at {big:,} / at {small:,} turns: {ratio:.2f}x")

@@ -126,3 +126,29 @@ def test_the_loaded_model_goes_by_its_catalog_name(smol_backend: Backend) -> Non
 
     # not the GGUF's training label ("Smollm2 135M 8k Lc100K Mix1 Ep2")
     assert smol_backend.info.name == load_catalog().get("smollm2-135m").name
+
+
+def test_threads_default_to_every_core_but_one(smol_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/README.md, "throughput": one core is left for the UI and everything else."""
+    from tui.backends import local
+
+    real = local.available_cores
+    monkeypatch.setattr(local, "available_cores", lambda: 4)
+    assert local.default_threads() == 3
+    monkeypatch.setattr(local, "available_cores", lambda: 1)
+    assert local.default_threads() == 1
+    monkeypatch.setattr(local, "available_cores", real)
+    backend = LocalBackend(smol_path, n_ctx=256)
+    backend.load()
+    try:
+        assert backend._llm.n_threads == local.default_threads()
+        assert backend._llm.n_threads_batch == local.default_threads()
+    finally:
+        backend.close()
+    backend = LocalBackend(smol_path, n_ctx=256, n_threads=1, n_threads_batch=2)
+    backend.load()
+    try:
+        assert (backend._llm.n_threads, backend._llm.n_threads_batch) == (1, 2)
+    finally:
+        backend.close()

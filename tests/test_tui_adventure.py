@@ -55,6 +55,7 @@ async def test_play_a_turn_with_scripted_model() -> None:
         texts = story_texts(app)
         assert "> You open the mailbox." in texts
         assert texts[-1] == "A letter flutters out of the mailbox."
+        await wait_until(pilot, lambda: not app.save_writer.pending)  # written off the UI thread
         saved = load_save(save_path(game.campaign))
         assert saved.turns[-1].response == "A letter flutters out of the mailbox."
         action = [p for p in screen.query(Paragraph) if p.raw.startswith(">")][0]
@@ -116,6 +117,7 @@ async def test_slash_commands_and_memory_editor() -> None:
         await pilot.press(*" Also a cat.", "ctrl+s")
         await pilot.pause(0.1)
         assert game.campaign.memory.endswith("Also a cat.")
+        await wait_until(pilot, lambda: not app.save_writer.pending)
         assert load_save(save_path(game.campaign)).memory.endswith("Also a cat.")
 
 

@@ -64,6 +64,7 @@ async def test_chat_greeting_swipes_reply_and_impersonate() -> None:
         await pilot.press("f5")
         await pilot.pause(0.1)
         assert game.campaign.turns[-1].chosen == 0
+        await wait_until(pilot, lambda: not app.save_writer.pending)
         assert load_save(save_path(game.campaign)).turns[-1].chosen == 0
         await pilot.press("f7")  # impersonate: goes to the input, not the chat
         await wait_until(pilot, lambda: screen.pending is None

@@ -148,6 +148,7 @@ async def test_slash_summary_with_text_sets_it_in_the_tui() -> None:
         await pilot.pause(0.1)
         assert not isinstance(app.screen, TextEditDialog)
         assert game.campaign.summary == "They met at the lantern."
+        await wait_until(pilot, lambda: not app.save_writer.pending)
         assert load_save(save_path(game.campaign)).summary == "They met at the lantern."
         await pilot.press(*"/summary", "enter")  # no argument: the editor
         await pilot.pause(0.1)

@@ -28,6 +28,7 @@ from tui.engine.chat import ChatGame
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import Game
 from tui.engine.saves import SaveError
+from tui.engine.saves.writer import SaveWriter
 from tui.engine.scenario import Scenario
 from tui.engine.start import Asker, SavedGame, StartError, StartOptions, StartSource, start_game
 from tui.keymap import read_keymap
@@ -41,6 +42,7 @@ from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
 HANG_UP_GRACE_SECONDS = 3.0
 KEY_HOLD_REFRESHES = 20  # at most this many screen refreshes wait for a new screen's focus
+FLUSH_SECONDS = 30.0  # how long leaving waits for saves still being written
 
 
 class GrueApp(App[None]):
@@ -114,6 +116,8 @@ class GrueApp(App[None]):
             return False
         wants_focus = any(w.focusable for w in screen.query("*"))
         return self.focused is not None or not wants_focus
+        # Every game's saves are written on this one thread (docs/architecture.md, "Saves").
+        self.save_writer = SaveWriter()
 
     def load_keymap(self) -> None:
         """Apply the player's keymap file; each problem in it is one warning, never a crash."""
@@ -220,6 +224,7 @@ class GrueApp(App[None]):
 
     def open_game(self, game: Game) -> None:
         self.game = game
+        game.writer = self.save_writer
         if isinstance(game, ChatGame):
             self.push_screen(ChatScreen(game, self.host))
         else:
@@ -270,6 +275,7 @@ class GrueApp(App[None]):
         if game is not None:
             with contextlib.suppress(Exception):
                 game.save()
+        self.save_writer.flush(FLUSH_SECONDS)
         os._exit(0)
 
     def hang_up(self) -> None:
@@ -287,7 +293,9 @@ class GrueApp(App[None]):
         elif self.game is not None:
             with contextlib.suppress(SaveError):
                 self.game.save()
+        self.save_writer.flush(FLUSH_SECONDS)
         self.exit()
 
     def on_unmount(self) -> None:
+        self.save_writer.close(FLUSH_SECONDS)  # nothing the player did is lost on the way out
         self.host.shutdown()

@@ -128,10 +128,25 @@ def find_shifted_run(cached: list[int], tokens: list[int], common: int,
         position += 1
 
 
-def default_threads() -> int:
-    """All cores: llama-cpp-python's default of half the cores halves speed on small machines."""
+def available_cores() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
+
+
+def default_threads() -> int:
+    """Threads for generation and for reading the prompt: every core but one (at least one).
+
+    Measured with `benchmarks/bench_throughput.py --threads` (benchmarks/README.md,
+    "throughput"): on 2 cores under the machine's ordinary load, generation with 1 thread ran
+    1.6x as fast as with 2, and prompt reading 1.2x; the TUI draws the stream on the spare core
+    (with every core taken, streaming in the TUI ran 0.65x as fast as with one thread).
+    llama.cpp's threads wait for each other at every layer, so when anything else wants a core
+    (the UI, the save writer, another program) one preempted thread stalls them all: prompt
+    reading with every core was 2.5-5x slower on a busy machine, against 1.7x faster on an idle
+    one. One core left free costs little on big machines and avoids the stalls on small ones.
+    (llama-cpp-python's own default, half the cores, halves speed on small machines.)
+    """
+    return max(1, available_cores() - 1)
 
 
 class LocalBackend(Backend):
@@ -141,6 +156,7 @@ class LocalBackend(Backend):
         n_ctx: int = DEFAULT_N_CTX,
         seed: int | None = None,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         repeat_window: int = 64,
         vocab_only: bool = False,
     ) -> None:
@@ -150,6 +166,7 @@ class LocalBackend(Backend):
         self.requested_ctx = n_ctx
         self.seed = seed
         self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self._llm: Any = None
         self._info: ModelInfo | None = None
         self._can_shift: bool | None = None
@@ -202,7 +219,7 @@ class LocalBackend(Backend):
             model_path=str(self.model_path),
             n_ctx=n_ctx,
             n_threads=threads,
-            n_threads_batch=threads,
+            n_threads_batch=self.n_threads_batch or threads,
             last_n_tokens_size=self.repeat_window,
             seed=self.seed if self.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
             verbose=True,

@@ -2,7 +2,9 @@
 
 The UI (TUI or plain mode) asks for a `TurnRequest`, runs `generate()` on the model's owner
 thread, streams the text, and calls `Game.commit()` on its own thread. Saving happens on
-commit, so a turn is on disk before the UI says it is done.
+commit: serialised there and then (a consistent snapshot), written at once, or by a
+`SaveWriter` thread when the front-end gave the game one (the TUI: its status line says
+"saved" when the writer reports the write done; docs/architecture.md, "Saves").
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
 from tui.engine.jinja_template import template_from_jinja
-from tui.engine.saves import write_save
+from tui.engine.saves import commit_save, prepare_save
+from tui.engine.saves.writer import SaveResult, SaveWriter
 from tui.engine.stream_cut import ActionLineCut
 from tui.engine.summary import SummaryDraft, apply_summary, draft_summary, needs_summary
 from tui.engine.templates import InstructTemplate, get_template
@@ -155,6 +158,8 @@ class Game:
         self.save_folder = save_folder
         self.autosave = autosave
         self.last_saved: Path | None = None
+        self.writer: SaveWriter | None = None  # None: saves are written on the calling thread
+        self.on_saved: Callable[[SaveResult], None] | None = None  # called on the writer thread
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -235,12 +240,29 @@ class Game:
         return changed
 
     def save(self, deliberate_shrink: bool = False) -> Path | None:
+        """Save the campaign as it is now. With a writer the state is serialised here and
+        written on the writer's thread (`on_saved` hears how it went); without one it is
+        written before this returns. SaveError when it cannot be (or, inline, was not)."""
         if not self.autosave:
             return None
         self.campaign.updated = time.time()
-        self.last_saved = write_save(self.campaign, self.save_folder,
-                                     allow_fewer_turns=deliberate_shrink)
+        plan = prepare_save(self.campaign, self.save_folder, allow_fewer_turns=deliberate_shrink)
+        if self.writer is None:
+            self.last_saved = commit_save(plan)
+        else:
+            self.writer.submit(plan, self.on_saved)
+            self.last_saved = plan.folder
         return self.last_saved
+
+    @property
+    def saved_word(self) -> str:
+        """What a confirmation says about the save just made: "saved" once written, or
+        "saving…" while a writer thread has it (the TUI turns it into "saved" when done)."""
+        return "saving…" if self.writer is not None else "saved"
+
+    def flush_saves(self, timeout: float | None = None) -> bool:
+        """Wait until every save made so far is written (or failed). False on timeout."""
+        return self.writer.flush(timeout) if self.writer is not None else True
 
 
 def update_summary_if_due(backend: Backend, builder: ContextBuilder, campaign: Campaign,

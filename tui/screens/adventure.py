@@ -47,6 +47,7 @@ from tui.engine.context import PromptSpec
 from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.saves import SaveError
 from tui.engine.summary import SummaryDraft, apply_summary
+from tui.engine.saves.writer import SaveResult
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
@@ -63,6 +64,7 @@ from tui.widgets.story_view import StoryView, adventure_blocks
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
 TYPING_PAUSE = 0.6  # seconds without a key before reading ahead with what is typed
 NOTICE_LINES = 12  # a command's printed text, shown as a notice, keeps its last lines
+LEAVE_FLUSH_SECONDS = 30.0  # leaving a game waits this long for saves still being written
 
 
 def shown_lines(lines: tuple[str, ...]) -> str:
@@ -119,6 +121,16 @@ class LoadProgress(Message):
     fraction: float
 
 
+@dataclass
+class SaveFinished(Message):
+    """The save writer's thread wrote a save (or could not)."""
+
+    result: SaveResult
+
+
+SAVING, SAVED, NOT_SAVED = "saving…", "saved", "NOT saved"
+
+
 class AdventureScreen(Screen[None]):
     KEY_SCREEN = "adventure"  # this screen's keys in tui/keys.py
     BINDINGS = bindings_for(KEY_SCREEN)
@@ -160,6 +172,9 @@ class AdventureScreen(Screen[None]):
         return self.query_one(ActionBar)
 
     def on_mount(self) -> None:
+        # Saves are written on the app's writer thread (docs/architecture.md, "One turn"):
+        # the status line says "saved" when it reports the write done.
+        self.game.on_saved = lambda result: self.post_message(SaveFinished(result))
         self.title = one_line(self.game.campaign.title, 60)
         self.redraw()
         self.status.set(model="loading model…", ctx_total=self.game.campaign.settings.n_ctx,
@@ -395,9 +410,9 @@ class AdventureScreen(Screen[None]):
         except SaveError as exc:
             self.notify(one_line(str(exc), 300), severity="error", timeout=10)
             turn = self.game.campaign.turns[-1]
-            saved = "NOT saved"
+            saved = f"{NOT_SAVED}: {one_line(str(exc), 200)}"
         else:
-            saved = "saved"
+            saved = self.game.saved_word
         if turn is None:  # an empty continuation or retry: nothing was recorded
             self.story.finish_live(None)
             self.redraw()
@@ -630,6 +645,22 @@ class AdventureScreen(Screen[None]):
             self.notify(one_line(str(exc), 300), severity="error")
         self.start_read_ahead()  # memory, note, lore or settings may have changed
 
+    def on_save_finished(self, message: SaveFinished) -> None:
+        """A save was written or failed: "saving…" on the status line becomes "saved" once no
+        other save waits; a failure is a notice and "NOT saved: <reason>"."""
+        result = message.result
+        if not result.ok:
+            self.notify(result.error, severity="error", timeout=10)
+            self.status.set(state=f"{NOT_SAVED}: {result.error}")
+            return
+        if self.game.writer is not None and self.game.writer.pending:
+            return  # a newer save is on its way; its own report settles the line
+        state = self.status.state
+        if SAVING in state:
+            self.status.set(state=state.replace(SAVING, SAVED))
+        elif state.startswith(NOT_SAVED):
+            self.status.set(state=SAVED)  # a later save wrote everything the failed one had
+
     def _pick_model(self, model: str) -> None:
         self.game.campaign.settings.model = model
         self._saved_quietly()
@@ -653,7 +684,8 @@ class AdventureScreen(Screen[None]):
         self.dispatch("save")
 
     def stop_and_save(self) -> None:
-        """Leaving: stop the model (a turn or an update) and save what is committed."""
+        """Leaving: stop the model (a turn or an update), save what is committed, and wait
+        for every save to be on disk."""
         self.leaving = True
         if self.cancel_event is not None:
             self.cancel_event.set()
@@ -664,6 +696,7 @@ class AdventureScreen(Screen[None]):
                 self.game.save()
         except SaveError:
             pass
+        self.game.flush_saves(LEAVE_FLUSH_SECONDS)
 
     @guarded
     def action_quit(self) -> None:

@@ -46,7 +46,7 @@ def redo(ctx: CommandContext, arg: str) -> list[Effect]:
     if turn is None:
         return [Notice("nothing to redo")]
     echo = tuple(text for text in (turn.action, turn.response) if text)
-    return [StoryChanged(echo), Done("redone · saved")]
+    return [StoryChanged(echo), Done(f"redone · {ctx.game.saved_word}")]
 
 
 # --- texts the player edits -------------------------------------------------------------------
@@ -71,7 +71,7 @@ def store_last(ctx: CommandContext, text: str) -> list[Effect]:
         return [Notice("nothing to edit yet")]
     if not ctx.game.edit_last(text):
         return []
-    return [StoryChanged(), Done("edited · saved")]
+    return [StoryChanged(), Done(f"edited · {ctx.game.saved_word}")]
 
 
 def edit(ctx: CommandContext, arg: str) -> list[Effect]:
@@ -97,7 +97,7 @@ def store_field(ctx: CommandContext, name: str, text: str) -> list[Effect]:
     attr, label, _hint = TEXT_FIELDS[name]
     setattr(ctx.game.campaign, attr, clean(text).strip())
     ctx.game.save()
-    return [Done(f"{label} saved")]
+    return [Done(f"{label} {ctx.game.saved_word}")]
 
 
 def field_command(name: str) -> Handler:
@@ -117,7 +117,7 @@ def field_command(name: str) -> Handler:
 def store_summary(ctx: CommandContext, text: str) -> list[Effect]:
     ctx.game.campaign.summary = clean(text).strip()
     ctx.game.save()
-    return [Done("story so far saved")]
+    return [Done(f"story so far {ctx.game.saved_word}")]
 
 
 def summary(ctx: CommandContext, arg: str) -> list[Effect]:
@@ -162,7 +162,9 @@ def screen(name: str) -> Handler:
 
 def save(ctx: CommandContext, arg: str) -> list[Effect]:
     path = ctx.game.save()
-    return [Notice(f"saved to {path}" if path else "saved")]
+    if path is None:
+        return [Notice("saved")]
+    return [Notice(f"saved to {path}" if ctx.game.writer is None else f"saving to {path}")]
 
 
 def quit_(ctx: CommandContext, arg: str) -> list[Effect]:

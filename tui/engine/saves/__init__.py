@@ -25,14 +25,16 @@ from tui.engine.saves.folder import (
     BACKUPS,
     STATE_NAME,
     SaveLink,
+    SavePlan,
     bind,
     claim_folder,
+    commit_plan,
     is_campaign_folder,
     link_of,
     load_folder,
+    plan_folder,
     summary_fields,
     unbind,
-    write_folder,
 )
 from tui.engine.saves.migrate import FORMAT_VERSION, upgrade
 from tui.engine.tomlfile import read_toml_file
@@ -41,14 +43,17 @@ __all__ = [
     "BACKUPS",
     "FORMAT_VERSION",
     "SaveError",
+    "SavePlan",
     "SaveSummary",
     "campaign_from_dict",
     "campaign_to_dict",
+    "commit_save",
     "delete_save",
     "dumps",
     "find_save",
     "list_saves",
     "load_save",
+    "prepare_save",
     "release_save",
     "rename_save",
     "save_path",
@@ -58,7 +63,7 @@ __all__ = [
 
 MAX_SAVE_BYTES = 64 * 1024 * 1024
 _BAD_DATA = (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError)
-_write_guard = threading.RLock()
+_claim_guard = threading.RLock()  # one first save claims a folder at a time
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,16 @@ def write_save(c: Campaign, folder: Path | None = None, *, allow_fewer_turns: bo
     `allow_fewer_turns` (the player undid turns on purpose), to write a save another process
     holds, or one changed on disk since it was read. Takes the save's lock for this process.
     """
+    return commit_save(prepare_save(c, folder, allow_fewer_turns=allow_fewer_turns))
+
+
+def prepare_save(c: Campaign, folder: Path | None = None, *,
+                 allow_fewer_turns: bool = False) -> SavePlan:
+    """Serialise a save now, on the thread that changes `c` (a consistent snapshot); write it
+    with `commit_save`, on any thread (docs/architecture.md, "Saves"). A campaign's first
+    save claims its folder here (a new id when it is taken)."""
     base = folder or saves_dir()
-    with _write_guard:
+    with _claim_guard:
         link = link_of(c)
         if link is not None and link.folder.parent.resolve() != base.resolve():
             link = None  # saving somewhere else: a new save there
@@ -102,17 +115,28 @@ def write_save(c: Campaign, folder: Path | None = None, *, allow_fewer_turns: bo
                 legacy = link.legacy if link is not None else None
                 link = claim_folder(c, base, legacy)
                 bind(c, link)
-            else:
-                _lock.acquire(link.folder)
-            write_folder(c, link, allow_fewer_turns)
+            return plan_folder(c, link, allow_fewer_turns)
         except OSError as exc:
-            name = link.folder.name if link is not None else c.id
-            raise SaveError(f"{name}: could not write: {exc.strerror or exc}") from exc
+            raise _write_error(c, link, exc.strerror or str(exc)) from exc
         except _BAD_DATA as exc:
-            name = link.folder.name if link is not None else c.id
-            raise SaveError(f"{name}: could not write: {one_line(str(exc) or type(exc).__name__)}"
-                            ) from exc
-    return link.folder
+            raise _write_error(c, link, one_line(str(exc) or type(exc).__name__)) from exc
+
+
+def commit_save(plan: SavePlan) -> Path:
+    """Write a prepared save (skipped when a newer one was written already); its folder."""
+    try:
+        commit_plan(plan)
+    except OSError as exc:
+        raise SaveError(f"{plan.folder.name}: could not write: {exc.strerror or exc}") from exc
+    except _BAD_DATA as exc:
+        raise SaveError(f"{plan.folder.name}: could not write: "
+                        f"{one_line(str(exc) or type(exc).__name__)}") from exc
+    return plan.folder
+
+
+def _write_error(c: Campaign, link: SaveLink | None, why: str) -> SaveError:
+    name = link.folder.name if link is not None else c.id
+    return SaveError(f"{name}: could not write: {why}")
 
 
 def release_save(c: Campaign) -> None:

@@ -16,12 +16,14 @@ saves).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import threading
 import time
 import tomllib
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ OLD_TMP_SECONDS = 60.0  # temp files of format-1 writers (no lock) are theirs fo
 BACKUP_SECONDS = 60.0  # a new backup of the state when the newest is this old
 MAX_FILE_BYTES = 64 * 1024 * 1024
 LINK_ATTR = "_save_link"
+_writing = threading.Lock()  # one save is written at a time in this process, whichever thread
 
 _stamp_of = attrgetter("edit_stamp")
 TurnKey = tuple[str, str, tuple[str, ...], int]
@@ -88,8 +91,28 @@ class SaveLink:
     kept: dict[int, set[str]] = field(default_factory=dict)  # revision -> chunk files it names
     backups: dict[int, float] = field(default_factory=dict)  # revision -> when it was backed up
     text_cache: dict[str, tuple[Any, str]] = field(default_factory=dict)  # see dumps_state
-    openings: int = 0  # opening turns (not the player's) in the first chunk, as last written
+    openings: int = 0  # opening turns (not the player's) in the first chunk, as last planned
     swept: bool = False  # stale temp files and orphaned chunks removed this session
+    # Planned and written may differ while a writer thread catches up (see SavePlan):
+    # `chunks`, `openings`, `text_cache` and `planned` are the serialising thread's;
+    # `revision`, `turn_count`, `state_stat`, `kept`, `backups`, `legacy`, `swept` describe
+    # what is on disk and belong to whoever holds `guard` to write.
+    planned: int = 0  # the newest revision serialised
+    edits_seen: int = -1  # TURN_EDITS.value when it was serialised
+    attempted: int = 0  # the newest revision a write was tried for
+    unwritten: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # chunk -> (rev, bytes)
+    shrinks: set[int] = field(default_factory=set)  # plans that may replace more turns with fewer
+    guard: threading.Lock = field(default_factory=threading.Lock, repr=False)  # the four above
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SaveLink:
+        """A copy (a deep-copied campaign keeps its link) with a lock of its own."""
+        copied = copy.copy(self)
+        memo[id(self)] = copied
+        for f in fields(self):
+            if f.name != "guard":
+                setattr(copied, f.name, copy.deepcopy(getattr(self, f.name), memo))
+        copied.guard = threading.Lock()
+        return copied
 
 
 def link_of(c: Campaign) -> SaveLink | None:
@@ -254,14 +277,16 @@ def _chunk_header(c: Campaign, first: int) -> str:
     return dumps_table({"campaign": c.id, "first": first}) + "\n"
 
 
-def _chunk_changed(old: Chunk | None, first: int, objs: list[Turn], last: bool) -> bool:
+def _chunk_changed(old: Chunk | None, first: int, objs: list[Turn], last: bool,
+                   no_edits: bool = False) -> bool:
+    """`no_edits`: no turn anywhere was edited since the last plan (closed chunks stand)."""
     if old is None or old.first != first or old.count != len(objs):
         return True
     if old.turns != objs:  # identity first; other objects compare by content
         return True
     if last:  # the newest turns may change in place (a response list appended to)
         return old.keys is None or old.keys != [turn_key(t) for t in objs]
-    return max(map(_stamp_of, objs), default=0) > old.stamp
+    return not no_edits and max(map(_stamp_of, objs), default=0) > old.stamp
 
 
 def _chunk_text(c: Campaign, first: int, objs: Sequence[Turn], old: Chunk | None
@@ -377,38 +402,45 @@ def _forget_old(link: SaveLink) -> None:
             (link.folder / rel).unlink(missing_ok=True)
 
 
-def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
-    """Write what changed since this process last wrote `link.folder`, then the state."""
-    folder = link.folder
-    on_disk = _disk_state(link)
-    if on_disk is not None:
-        disk_revision, disk_turns = on_disk
-        if disk_revision != link.revision:
-            raise SaveError(f"{folder.name}: not saved: another Grue changed this save since it "
-                            "was opened (reopen it to go on)")
-    elif link.legacy is None:
-        disk_turns = 0
-    else:
-        disk_turns = link.turn_count
+@dataclass(frozen=True)
+class SavePlan:
+    """One save serialised on the thread that changes the campaign (docs/architecture.md,
+    "Saves"): the bytes of the state and of the chunks it made, nothing shared with the
+    campaign, so it can be written on another thread while play goes on."""
+
+    link: SaveLink
+    revision: int
+    turn_count: int
+    chunk_files: frozenset[str]  # every chunk file the state names
+    state: bytes
+    allow_fewer_turns: bool
+
+    @property
+    def folder(self) -> Path:
+        return self.link.folder
+
+
+def plan_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> SavePlan:
+    """Serialise what changed since the last plan (its chunks are handed over in
+    `link.unwritten` until a state naming them is on disk). Touches no file.
+
+    Costs the open chunk's changed turns and the state, at any length: closed chunks are
+    compared by identity and edit stamp, their text is not made again.
+    """
     n = len(c.turns)
-    if n < disk_turns and not allow_fewer_turns:
-        turns = f"{disk_turns} turn" + ("" if disk_turns == 1 else "s")
-        raise SaveError(f"{folder.name}: not saved: it would replace {turns} with {n}")
-    if not link.swept:
-        _sweep(link)
-    revision = link.revision + 1
-    (folder / TURNS_DIR).mkdir(exist_ok=True)
-    stamp = TURN_EDITS.value  # read before the turns: an edit while we write is seen next time
+    revision = link.planned = max(link.planned, link.revision) + 1
+    stamp = TURN_EDITS.value  # read before the turns: an edit after this is seen next time
+    no_edits = stamp == link.edits_seen  # then closed chunks need no look at their turns
     openings = link.openings if n else 0
     chunks: list[Chunk] = []
-    written = False
+    made: dict[str, bytes] = {}
     count = (n + CHUNK_TURNS - 1) // CHUNK_TURNS
     for index in range(count):
         first = index * CHUNK_TURNS
         objs = c.turns[first:first + CHUNK_TURNS]
         old = link.chunks[index] if index < len(link.chunks) else None
         last = index == count - 1
-        if not _chunk_changed(old, first, objs, last):
+        if not _chunk_changed(old, first, objs, last, no_edits):
             assert old is not None
             old.turns = objs
             chunks.append(old)
@@ -417,13 +449,9 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
             openings = sum(1 for t in objs if t.mode == OPENING)
         text, keys, texts = _chunk_text(c, first, objs, old if last else None)
         name = _chunk_name(first, revision)
-        data = text.encode("utf-8")
-        write_atomic(folder / name, data, sync_folder=False)
-        written = True
+        made[name] = data = text.encode("utf-8")
         chunks.append(Chunk(name, first, objs, stamp, keys if last else None,
                             texts if last else None, _checksum(data)))
-    if written:
-        fsync_dir(folder / TURNS_DIR)  # the chunks' names are on disk before a state names them
     state = {
         "format": FORMAT_VERSION,
         "revision": revision,
@@ -435,13 +463,77 @@ def write_folder(c: Campaign, link: SaveLink, allow_fewer_turns: bool) -> None:
                    for ch in chunks],
     }
     text = dumps_state(state, link.text_cache)
+    link.chunks, link.openings, link.edits_seen = chunks, openings, stamp
+    with link.guard:
+        link.unwritten.update((name, (revision, data)) for name, data in made.items())
+        if allow_fewer_turns:
+            link.shrinks.add(revision)
+    return SavePlan(link, revision, n, frozenset(ch.file for ch in chunks),
+                    text.encode("utf-8"), allow_fewer_turns)
+
+
+def commit_plan(plan: SavePlan) -> bool:
+    """Write a plan: the chunks its state names that are not on disk yet, then the state.
+
+    False (nothing written) when this plan is older than one already tried: an older state is
+    never written after a newer one. SaveError (the files as they were) when it is refused or
+    fails; its chunks stay in `unwritten` for the next plan that names them.
+    """
+    link = plan.link
+    with _writing:
+        with link.guard:
+            if plan.revision <= max(link.attempted, link.revision):
+                return False
+            link.attempted = plan.revision
+            pending = {name: data for name, (_rev, data) in link.unwritten.items()
+                       if name in plan.chunk_files}
+            shrink_ok = plan.allow_fewer_turns or any(
+                link.revision < rev <= plan.revision for rev in link.shrinks)
+        done = False
+        try:
+            lock.acquire(link.folder)
+            _write_plan(plan, pending, shrink_ok)
+            done = True
+        finally:
+            with link.guard:  # on disk now, or named by no plan that can still be written
+                for name in [name for name, (rev, _data) in link.unwritten.items()
+                             if rev <= plan.revision and (done or name not in plan.chunk_files)]:
+                    del link.unwritten[name]
+                if done:
+                    link.shrinks = {rev for rev in link.shrinks if rev > plan.revision}
+    return True
+
+
+def _write_plan(plan: SavePlan, pending: dict[str, bytes], shrink_ok: bool) -> None:
+    link = plan.link
+    folder = link.folder
+    on_disk = _disk_state(link)
+    if on_disk is not None:
+        disk_revision, disk_turns = on_disk
+        if disk_revision != link.revision:
+            raise SaveError(f"{folder.name}: not saved: another Grue changed this save since it "
+                            "was opened (reopen it to go on)")
+    elif link.legacy is None:
+        disk_turns = 0
+    else:
+        disk_turns = link.turn_count
+    n = plan.turn_count
+    if n < disk_turns and not shrink_ok:
+        turns = f"{disk_turns} turn" + ("" if disk_turns == 1 else "s")
+        raise SaveError(f"{folder.name}: not saved: it would replace {turns} with {n}")
+    if not link.swept:
+        _sweep(link)
+    (folder / TURNS_DIR).mkdir(exist_ok=True)
+    for name, data in sorted(pending.items()):
+        write_atomic(folder / name, data, sync_folder=False)
+    if pending:
+        fsync_dir(folder / TURNS_DIR)  # the chunks' names are on disk before a state names them
     _back_up_state(link)
-    write_atomic(folder / STATE_NAME, text.encode("utf-8"))
+    write_atomic(folder / STATE_NAME, plan.state)
     # committed: from here on the new revision is the save
-    link.revision, link.turn_count, link.chunks = revision, n, chunks
-    link.openings = openings
+    link.revision, link.turn_count = plan.revision, n
     link.state_stat = _stat(folder / STATE_NAME)
-    link.kept[revision] = {ch.file for ch in chunks}
+    link.kept[plan.revision] = set(plan.chunk_files)
     with contextlib.suppress(OSError):  # housekeeping: the save is done; the next sweep retries
         if link.legacy is not None:
             _retire_legacy(link.legacy, folder)
