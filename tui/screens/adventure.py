@@ -46,8 +46,8 @@ from tui.engine.commands import (
 from tui.engine.context import PromptSpec
 from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.saves import SaveError
-from tui.engine.summary import SummaryDraft, apply_summary
 from tui.engine.saves.writer import SaveResult
+from tui.engine.summary import SummaryDraft, apply_summary
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
