@@ -204,3 +204,30 @@ def test_line_mode_reads_ahead_while_waiting_for_a_line(smol_path, tmp_path) -> 
     assert len(game.campaign.turns) == 18
     # Before each line the model read the prompt ahead (the first time, the whole prompt).
     assert player.read_before_enter[0] > 200 and player.read_before_enter[1] > 0
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_the_story_so_far_update_leaves_the_storys_cache(smol_backend: LocalBackend,
+                                                         cancelled: bool) -> None:
+    """The update reads a prompt of its own in the same context; the story's cache is put
+    back after it, finished or stopped (Enter), so the next turn reads only what is new."""
+    from tui.engine.summary import draft_summary
+
+    game = Game(story_campaign(120, seed=8), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    spec = game.read_ahead_spec()
+    read_ahead(smol_backend, builder, spec, threading.Event())
+    story = builder.build(spec)
+    assert smol_backend.cached_prefix(story.tokens) == story.pending_start
+    report = builder.build(adventure_spec(game.campaign, None))
+    assert needs_summary(game.campaign, report)
+    cancel = threading.Event()
+    if cancelled:
+        threading.Timer(0.5, cancel.set).start()  # Enter, while the update reads its prompt
+    draft = draft_summary(smol_backend, builder, game.campaign, report, cancel,
+                          sampler=GREEDY)
+    assert (draft is None) == cancelled
+    assert smol_backend.cached_prefix(story.tokens) == story.pending_start
+    read_ahead(smol_backend, builder, spec, threading.Event())
+    assert smol_backend.last_prefill.read == 0

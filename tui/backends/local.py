@@ -31,6 +31,9 @@ from tui.models.naming import model_display_name
 
 DEFAULT_N_CTX = 4096
 PREFILL_CHUNK = 64  # prompt tokens evaluated between checks of the cancel flag
+# Largest story cache copied aside while the story-so-far update uses the model (a 7B model
+# with grouped-query attention holds ~128 KB per token: 4,096 tokens are 512 MB).
+MAX_KEPT_CACHE_BYTES = 1 << 30
 MIN_SHIFT_RUN = 32  # shorter runs of cached story are cheaper to read again than to shift
 
 # ggml log levels: debug lines (thousands per load) stay out of the log file.
@@ -340,6 +343,35 @@ class LocalBackend(Backend):
             return 0
         self._read(list(tokens), len(tokens), cancel)
         return self.last_prefill.read
+
+    @contextlib.contextmanager
+    def keeping_cache(self) -> Iterator[object]:
+        """Keep the story's cache across another prompt (the story-so-far update): the KV
+        cache of the one sequence is copied out before and put back after, with the token
+        list that describes it. Skipped (the story is read again) when the copy would be
+        larger than `MAX_KEPT_CACHE_BYTES`."""
+        llm = self._llm
+        if llm is None or self.vocab_only or llm.n_tokens == 0:
+            yield None
+            return
+        import llama_cpp
+
+        ctx = llm._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+        if size <= 0 or size > MAX_KEPT_CACHE_BYTES:
+            yield None
+            return
+        kept = (ctypes.c_uint8 * size)()
+        written = int(llama_cpp.llama_state_seq_get_data(ctx, kept, size, 0))
+        ids, n_tokens = llm.input_ids[: llm.n_tokens].copy(), llm.n_tokens
+        try:
+            yield None
+        finally:
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            llm.n_tokens = 0
+            if written and llama_cpp.llama_state_seq_set_data(ctx, kept, written, 0):
+                llm.input_ids[:n_tokens] = ids
+                llm.n_tokens = n_tokens
 
     def cached_prefix(self, tokens: list[int]) -> int | None:
         if self._llm is None or self.vocab_only:

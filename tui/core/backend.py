@@ -10,6 +10,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from tui.core.sampler import Sampler
@@ -111,6 +112,12 @@ class Backend(ABC):
         so the prompt that begins with it reads only what follows; stop once `cancel` is set.
         Tokens read; 0 where there is no cache of our own to fill (remote servers)."""
         return 0
+
+    def keeping_cache(self) -> AbstractContextManager[object]:
+        """Around a prompt that is not the story's (the story-so-far update): the model's
+        cache of the story is put back afterwards, so the next turn does not read the whole
+        story again. Nothing to keep where the cache is not ours (remote servers)."""
+        return nullcontext()
 
     def cached_prefix(self, tokens: list[int]) -> int | None:
         """How many leading tokens of `tokens` a prompt would find in the model's cache

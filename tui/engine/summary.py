@@ -219,9 +219,10 @@ def draft_summary(
     if upto <= campaign.summary_upto or stop_flag.is_set():
         return None
     prompt = builder.build(spec)
-    pieces = list(backend.stream(Prompt(prompt.tokens, prompt.text),
-                                 sampler.with_changes(max_tokens=builder.max_new_tokens),
-                                 prompt.stop, stop_flag))
+    with backend.keeping_cache():  # the story's cache survives the update, even a cancelled one
+        pieces = list(backend.stream(Prompt(prompt.tokens, prompt.text),
+                                     sampler.with_changes(max_tokens=builder.max_new_tokens),
+                                     prompt.stop, stop_flag))
     if stop_flag.is_set():
         return None
     return "".join(pieces), upto
