@@ -231,3 +231,8 @@ def test_the_story_so_far_update_leaves_the_storys_cache(smol_backend: LocalBack
     assert smol_backend.cached_prefix(story.tokens) == story.pending_start
     read_ahead(smol_backend, builder, spec, threading.Event())
     assert smol_backend.last_prefill.read == 0
+    if cancelled:  # the next pause goes on from what the stopped update had read
+        again = draft_summary(smol_backend, builder, game.campaign, report, threading.Event(),
+                              sampler=GREEDY)
+        assert again is not None and smol_backend.last_prefill.reused >= 64  # a chunk or more
+        assert smol_backend.cached_prefix(story.tokens) == story.pending_start

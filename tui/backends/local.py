@@ -96,6 +96,15 @@ class PrefillStats:
     shifted: bool = False
 
 
+@dataclass(frozen=True)
+class _KeptCache:
+    """A copy of the KV cache of sequence 0 (`llama_state_seq_get_data`) and its tokens."""
+
+    data: Any
+    size: int
+    tokens: list[int]
+
+
 def common_prefix(a: list[int], b: list[int]) -> int:
     """How many leading tokens `a` and `b` share."""
     n = min(len(a), len(b))
@@ -173,6 +182,7 @@ class LocalBackend(Backend):
         self._llm: Any = None
         self._info: ModelInfo | None = None
         self._can_shift: bool | None = None
+        self._aside: dict[str, _KeptCache] = {}  # a stopped update's cache, to go on from
         self.last_prefill = PrefillStats()
 
     @property
@@ -345,33 +355,59 @@ class LocalBackend(Backend):
         return self.last_prefill.read
 
     @contextlib.contextmanager
-    def keeping_cache(self) -> Iterator[object]:
+    def keeping_cache(self, resume: threading.Event | None = None) -> Iterator[object]:
         """Keep the story's cache across another prompt (the story-so-far update): the KV
         cache of the one sequence is copied out before and put back after, with the token
-        list that describes it. Skipped (the story is read again) when the copy would be
-        larger than `MAX_KEPT_CACHE_BYTES`."""
-        llm = self._llm
-        if llm is None or self.vocab_only or llm.n_tokens == 0:
+        list that describes it. With `resume`: when it is set at the end (the work was
+        stopped by Enter), the other prompt's cache is kept aside too and put back at the
+        next call, so the work goes on where it stopped instead of reading its prompt again
+        (a slow model and short pauses would otherwise never finish an update). A copy
+        larger than `MAX_KEPT_CACHE_BYTES` is not made: the story is then read again."""
+        if self._llm is None or self.vocab_only:
             yield None
             return
-        import llama_cpp
-
-        ctx = llm._ctx.ctx
-        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
-        if size <= 0 or size > MAX_KEPT_CACHE_BYTES:
-            yield None
+        story = self._copy_out()
+        if story is None and self._llm.n_tokens:
+            yield None  # too large to keep
             return
-        kept = (ctypes.c_uint8 * size)()
-        written = int(llama_cpp.llama_state_seq_get_data(ctx, kept, size, 0))
-        ids, n_tokens = llm.input_ids[: llm.n_tokens].copy(), llm.n_tokens
+        self._copy_in(self._aside.pop("resume", None))
         try:
             yield None
         finally:
-            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-            llm.n_tokens = 0
-            if written and llama_cpp.llama_state_seq_set_data(ctx, kept, written, 0):
-                llm.input_ids[:n_tokens] = ids
-                llm.n_tokens = n_tokens
+            if resume is not None and resume.is_set():
+                aside = self._copy_out()
+                if aside is not None:
+                    self._aside["resume"] = aside
+            self._copy_in(story)
+
+    def _copy_out(self) -> _KeptCache | None:
+        """The cache of sequence 0 and its tokens, copied; None when empty or too large."""
+        import llama_cpp
+
+        llm = self._llm
+        if llm.n_tokens == 0:
+            return None
+        ctx = llm._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+        if size <= 0 or size > MAX_KEPT_CACHE_BYTES:
+            return None
+        data = (ctypes.c_uint8 * size)()
+        written = int(llama_cpp.llama_state_seq_get_data(ctx, data, size, 0))
+        if not written:
+            return None
+        return _KeptCache(data, written, llm.input_ids[: llm.n_tokens].tolist())
+
+    def _copy_in(self, kept: _KeptCache | None) -> None:
+        """Empty the cache, then put `kept` back (an empty cache if it cannot be)."""
+        import llama_cpp
+
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llm.n_tokens = 0
+        if kept is not None and llama_cpp.llama_state_seq_set_data(
+                llm._ctx.ctx, kept.data, kept.size, 0):
+            llm.input_ids[: len(kept.tokens)] = kept.tokens
+            llm.n_tokens = len(kept.tokens)
 
     def cached_prefix(self, tokens: list[int]) -> int | None:
         if self._llm is None or self.vocab_only:

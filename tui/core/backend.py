@@ -113,10 +113,12 @@ class Backend(ABC):
         Tokens read; 0 where there is no cache of our own to fill (remote servers)."""
         return 0
 
-    def keeping_cache(self) -> AbstractContextManager[object]:
+    def keeping_cache(self, resume: threading.Event | None = None
+                      ) -> AbstractContextManager[object]:
         """Around a prompt that is not the story's (the story-so-far update): the model's
         cache of the story is put back afterwards, so the next turn does not read the whole
-        story again. Nothing to keep where the cache is not ours (remote servers)."""
+        story again; when `resume` is set at the end (stopped), the other prompt's cache is
+        kept to go on from next time. Nothing to keep where the cache is not ours."""
         return nullcontext()
 
     def cached_prefix(self, tokens: list[int]) -> int | None:

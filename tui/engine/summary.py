@@ -219,7 +219,8 @@ def draft_summary(
     if upto <= campaign.summary_upto or stop_flag.is_set():
         return None
     prompt = builder.build(spec)
-    with backend.keeping_cache():  # the story's cache survives the update, even a cancelled one
+    # The story's cache survives the update; a stopped update goes on from where it was.
+    with backend.keeping_cache(resume=stop_flag):
         pieces = list(backend.stream(Prompt(prompt.tokens, prompt.text),
                                      sampler.with_changes(max_tokens=builder.max_new_tokens),
                                      prompt.stop, stop_flag))
