@@ -68,6 +68,8 @@ class GrueApp(App[None]):
         self.start_scenario_first = scenario
         self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
         self.held_keys: list[events.Key] | None = None  # keys waiting for a new screen
+        # Every game's saves are written on this one thread (docs/architecture.md, "Saves").
+        self.save_writer = SaveWriter()
 
     # --- keys in a burst ----------------------------------------------------------------------
 
@@ -116,8 +118,6 @@ class GrueApp(App[None]):
             return False
         wants_focus = any(w.focusable for w in screen.query("*"))
         return self.focused is not None or not wants_focus
-        # Every game's saves are written on this one thread (docs/architecture.md, "Saves").
-        self.save_writer = SaveWriter()
 
     def load_keymap(self) -> None:
         """Apply the player's keymap file; each problem in it is one warning, never a crash."""
