@@ -148,6 +148,7 @@ class AdventureScreen(Screen[None]):
         self.summary_cancel = threading.Event()
         self.read_ahead_cancel = threading.Event()
         self.typing_timer: Timer | None = None
+        self.summary_due = False  # a reply came: see if the story so far needs updating
         self.leaving = False  # a turn cut short by leaving (Ctrl+Q, a hang-up) is not kept
 
     # --- layout -----------------------------------------------------------------------------
@@ -360,6 +361,7 @@ class AdventureScreen(Screen[None]):
 
     def start(self, request: TurnRequest) -> None:
         self.pending = request
+        self.summary_due = False  # checked again after this turn
         # Enter ends the idle work: a story-so-far update waits for the next pause, and
         # what was read ahead so far is kept in the cache.
         self.read_ahead_cancel.set()
@@ -436,9 +438,8 @@ class AdventureScreen(Screen[None]):
         self.status.set(ctx_used=result.report.total_tokens, ctx_total=result.report.window,
                         state=state)
         if not result.cancelled and message.request.kind != "impersonate":
-            self.start_summary()
-        else:
-            self.start_read_ahead()
+            self.summary_due = True  # checked once the next prompt is read ahead
+        self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------
     # The model thread only drafts the update; this (the UI) thread stores it, so a command
@@ -523,8 +524,15 @@ class AdventureScreen(Screen[None]):
         self.app.call_from_thread(self._read_ahead_done, cancel)
 
     def _read_ahead_done(self, cancel: threading.Event) -> None:
-        if cancel is self.read_ahead_cancel:  # the newest: nothing else is reading
-            self.status.set(background="")
+        """The next prompt is read first (Enter then costs the action), then the story-so-far
+        update, if due, uses the rest of the pause; it keeps the story's cache."""
+        if cancel is not self.read_ahead_cancel:  # a newer one is reading
+            return
+        self.status.set(background="")
+        if self.summary_due and not cancel.is_set() and self.pending is None \
+                and not self.leaving:
+            self.summary_due = False
+            self.start_summary()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Typing paused: read ahead again with the lore the words typed so far fire."""
