@@ -18,6 +18,8 @@ from tui.widgets.status_bar import StatusBar
 class ReadingBackend(FakeBackend):
     """Records every read-ahead; each takes until `release` is set (or it is cancelled)."""
 
+    reads_ahead = True
+
     def __init__(self, replies: list[str]) -> None:
         super().__init__(replies)
         self.reads: list[tuple[list[int], threading.Event]] = []

@@ -127,6 +127,7 @@ async def test_a_turn_asked_for_during_the_update_drops_it_until_the_next_pause(
         assert backend.given[1] < len(SUMMARY.split())  # the first draft was stopped
         await wait_until(pilot, lambda: not screen.summarizing
                          and game.campaign.summary == "You walked far. The road is long.")
+        game.flush_saves(10.0)  # saves are written on the writer thread
         assert load_save(game.last_saved).summary_upto == game.campaign.summary_upto > 0
 
 

@@ -118,6 +118,11 @@ class ModelHost:
 
         return self.worker.call(job)
 
+    @property
+    def reads_ahead(self) -> bool:
+        """Whether the loaded backend keeps a cache to read into (not a remote server's)."""
+        return self.backend is not None and self.backend.reads_ahead
+
     def read_ahead(self, campaign: Campaign, spec: PromptSpec, cancel: threading.Event) -> int:
         """Read the next prompt up to the action while the player types (see game.py);
         tokens read. Queued behind any generation; cancel when the player presses Enter."""

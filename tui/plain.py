@@ -180,7 +180,7 @@ class PlainSession:
     def start_read_ahead(self) -> None:
         """Have the model read the next prompt up to the action while we wait for a line:
         on its own thread, which `stop_read_ahead` ends before the model is used again."""
-        if self.builder is None or self.hung_up:
+        if self.builder is None or self.hung_up or not self.backend.reads_ahead:
             return
         cancel = threading.Event()
         spec = self.game.read_ahead_spec(mode=self.mode)

@@ -162,6 +162,8 @@ def default_threads() -> int:
 
 
 class LocalBackend(Backend):
+    reads_ahead = True
+
     def __init__(
         self,
         model_path: str | Path,

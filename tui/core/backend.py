@@ -107,6 +107,10 @@ class Backend(ABC):
         """Names of the sampler settings in `sampler` this backend cannot apply."""
         return []
 
+    # Whether `read_ahead` fills a cache of our own: callers skip building the prompt (which
+    # may mean tokenizing on a server) when it does not.
+    reads_ahead = False
+
     def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
         """Read the start of the next prompt into the model's cache while the player types,
         so the prompt that begins with it reads only what follows; stop once `cancel` is set.

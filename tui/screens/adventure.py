@@ -505,6 +505,9 @@ class AdventureScreen(Screen[None]):
         if not self.model_ready or self.pending is not None or self.summarizing or \
                 self.leaving or not bars:
             return
+        if not self.host.reads_ahead:  # a server keeps its own cache: nothing to read
+            self._after_read_ahead()
+            return
         self.read_ahead_cancel.set()
         self.read_ahead_cancel = threading.Event()
         typed = bars.first().input.value
@@ -526,11 +529,15 @@ class AdventureScreen(Screen[None]):
     def _read_ahead_done(self, cancel: threading.Event) -> None:
         """The next prompt is read first (Enter then costs the action), then the story-so-far
         update, if due, uses the rest of the pause; it keeps the story's cache."""
-        if cancel is not self.read_ahead_cancel:  # a newer one is reading
+        status = self.query(StatusBar)  # none once the screen is being taken down
+        if cancel is not self.read_ahead_cancel or not status:  # or a newer one is reading
             return
-        self.status.set(background="")
-        if self.summary_due and not cancel.is_set() and self.pending is None \
-                and not self.leaving:
+        status.first().set(background="")
+        if not cancel.is_set():
+            self._after_read_ahead()
+
+    def _after_read_ahead(self) -> None:
+        if self.summary_due and self.pending is None and not self.leaving:
             self.summary_due = False
             self.start_summary()
 
