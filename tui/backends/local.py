@@ -417,11 +417,18 @@ class LocalBackend(Backend):
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens].tolist()
         common = common_prefix(cached, tokens)
-        if common < llm.n_tokens and self.can_shift():
-            _start, run = find_shifted_run(cached, tokens, common)
-            if run >= MIN_SHIFT_RUN:
-                return common + run
+        if common < llm.n_tokens:
+            return common + self._shiftable_run(cached, tokens, common)[1]
         return common
+
+    def _shiftable_run(self, cached: list[int], tokens: list[int], common: int
+                       ) -> tuple[int, int]:
+        """(start in `cached`, length) of the story a shift would keep; length 0 when too
+        short to be worth it or when this cache cannot shift."""
+        start, run = find_shifted_run(cached, tokens, common)
+        if run < MIN_SHIFT_RUN or not self.can_shift():
+            return start, 0
+        return start, run
 
     def _read(self, tokens: list[int], target: int, cancel: threading.Event) -> bool:
         """Make the cache hold `tokens[:target]`: keep the cached prefix of the previous
@@ -456,8 +463,8 @@ class LocalBackend(Backend):
         cannot shift).
         """
         llm = self._llm
-        start, run = find_shifted_run(cached, tokens, common)
-        if run < MIN_SHIFT_RUN or not self.can_shift():
+        start, run = self._shiftable_run(cached, tokens, common)
+        if not run:
             llm.n_tokens = common  # eval() drops the KV cache past n_tokens
             return common
         ctx = llm._ctx
