@@ -64,6 +64,27 @@ def test_after_reading_ahead_enter_reads_only_the_action(smol_backend: LocalBack
 
 
 @pytest.mark.model
+def test_a_typed_action_is_read_ahead_too(smol_backend: LocalBackend) -> None:
+    """The player typed the action and paused: it is read with the rest of the prompt, so
+    Enter reads one token; a different action sent instead reads from where they differ."""
+    game = Game(story_campaign(30, seed=2), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    play(smol_backend, builder, game, "look around")
+    read_ahead(smol_backend, builder, game.read_ahead_spec("open the door"), threading.Event())
+    request = game.request_action(Mode.DO, "open the door")
+    report = builder.build(request.spec)
+    generate(smol_backend, builder, request, GREEDY, threading.Event(), lambda _t: None)
+    assert smol_backend.last_prefill.read == 0  # the last token is read by the sampler
+    game.commit(request, generate(smol_backend, builder, request, GREEDY, threading.Event(),
+                                  lambda _t: None))
+    read_ahead(smol_backend, builder, game.read_ahead_spec("open the"), threading.Event())
+    request = game.request_action(Mode.DO, "open the gate and run")
+    report = builder.build(request.spec)
+    generate(smol_backend, builder, request, GREEDY, threading.Event(), lambda _t: None)
+    assert 0 < smol_backend.last_prefill.read < report.total_tokens - report.pending_start
+
+
+@pytest.mark.model
 def test_a_cancelled_read_ahead_keeps_what_it_read(smol_backend: LocalBackend) -> None:
     game = Game(story_campaign(40, seed=9), autosave=False)
     builder = make_builder(smol_backend, game.campaign)

@@ -54,6 +54,9 @@ class PromptSpec:
     # Room kept for an action not typed yet (reading the next prompt ahead): the history is
     # trimmed as if the action cost this many tokens, so the real one finds the same start.
     reserve_tokens: int = 0
+    # The pending action stands for one not typed yet: reading ahead stops before it. A
+    # typed action is read too (all but the prompt's last token), so Enter reads ~1 token.
+    pending_is_placeholder: bool = False
 
 
 @dataclass(frozen=True)

@@ -137,12 +137,14 @@ _PLACEHOLDER = "\u2026"  # stands for the action not typed yet; cut off before r
 
 def read_ahead(backend: Backend, builder: ContextBuilder, spec: PromptSpec,
                cancel: threading.Event) -> int:
-    """Read the next prompt up to where the player's action goes, while the player reads and
-    types (docs/architecture.md, "Reading ahead"): Enter then costs the action's tokens and
-    the reply. `spec` holds a placeholder action (`Game.read_ahead_spec`). Tokens read; on
-    the model's owner thread."""
+    """Read the next prompt ahead while the player reads and types (docs/architecture.md,
+    "Reading ahead"), from `Game.read_ahead_spec`: up to where the action goes while none is
+    typed (Enter then reads the action's tokens), else the whole prompt with the typed action
+    but its last token (Enter reads one token if the player sends what was read). Tokens
+    read; on the model's owner thread."""
     report = builder.build(spec)
-    return backend.read_ahead(report.tokens[: report.pending_start], cancel)
+    end = report.pending_start if spec.pending_is_placeholder else report.total_tokens - 1
+    return backend.read_ahead(report.tokens[:end], cancel)
 
 
 # Requests whose empty result adds nothing: there is no player text to keep.
@@ -176,10 +178,11 @@ class Game:
     def read_ahead_spec(self, typed: str = "", mode: Mode = Mode.DO) -> PromptSpec:
         """The next action's prompt, with room kept for the action: what `read_ahead` reads
         while the player types. `typed` is what the input holds so far: the lore it fires
-        is read ahead too; the action itself is cut off before reading."""
+        is read ahead too, and so is the typed action itself (see `read_ahead`)."""
         request = self.request_action(mode, typed) if typed.strip() else None
         if request is None or request.kind != "action":
-            spec = self._spec(self.campaign, _PLACEHOLDER, False)
+            spec = replace(self._spec(self.campaign, _PLACEHOLDER, False),
+                           pending_is_placeholder=True)
         else:
             spec = request.spec
         return replace(spec, reserve_tokens=READ_AHEAD_RESERVE)
