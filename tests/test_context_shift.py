@@ -28,6 +28,18 @@ def test_common_prefix_and_shifted_run() -> None:
     assert find_shifted_run(cached, header + list(range(300, 340)), 3)[1] == 0
 
 
+def test_the_shifted_run_is_the_longest_match_not_the_first() -> None:
+    """A repetitive story (small models repeat themselves) holds the first 32 tokens of the
+    kept story in the cut span too; shifting from that first match kept ~40 tokens and read
+    the rest of the prompt again (a full re-read late in a long campaign)."""
+    header, repeat = [1, 2, 3], list(range(500, 540))
+    cut = list(range(100, 120)) + repeat + [9] + list(range(120, 150))
+    kept = repeat + list(range(200, 400))
+    cached = header + cut + kept
+    start, run = find_shifted_run(cached, header + kept + [7, 8], 3)
+    assert (start, run) == (3 + len(cut), len(kept))
+
+
 def _story(n: int, name: str) -> str:
     line = "{} walked past lantern number {} and counted the steps."
     return " ".join(line.format(name, i) for i in range(n))

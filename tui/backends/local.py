@@ -123,20 +123,26 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 def find_shifted_run(cached: list[int], tokens: list[int], common: int,
                      probe: int = MIN_SHIFT_RUN) -> tuple[int, int]:
     """Where `tokens[common:]` goes on inside `cached` after a cut: (start in `cached`, length
-    of the run that matches). (common, 0) when no run of `probe` tokens is found."""
+    of the run that matches). (common, 0) when no run of `probe` tokens is found. The longest
+    run wins, not the first: a repetitive story holds the kept story's first tokens in the
+    cut span too, and shifting from there would keep a few dozen tokens instead of the story."""
     want = tokens[common : common + probe]
     if len(want) < probe:
         return common, 0
-    first = want[0]
+    first, rest = want[0], tokens[common:]
+    best = (common, 0)
     position = common + 1
     while True:
         try:
             position = cached.index(first, position)
         except ValueError:
-            return common, 0
+            return best
         if cached[position : position + probe] == want:
-            run = common_prefix(cached[position:], tokens[common:])
-            return position, run
+            run = common_prefix(cached[position:], rest)
+            if run > best[1]:
+                best = (position, run)
+            if position + run >= len(cached):
+                return best  # it matches to the end of the cache: nothing longer follows
         position += 1
 
 
