@@ -61,6 +61,7 @@ class TurnStats:
     fill: float
     naive_ttft: float
     naive_read: int
+    floor: float  # one token read by the bare model against a cache of this prompt's length
 
 
 def world_info() -> Lorebook:
@@ -110,7 +111,10 @@ def idle(backend: LocalBackend, builder, game: Game, think: float,  # noqa: ANN0
     return read
 
 
-def naive_turn(naive, tokens: list[int], sampler: Sampler) -> tuple[float, int]:  # noqa: ANN001
+def naive_turn(naive, tokens: list[int], sampler: Sampler) -> tuple[float, int, float]:  # noqa: ANN001
+    """(TTFT, tokens read, floor): the naive turn, then the floor -- the time the bare model
+    takes to read one token against a cache of the prompt's length, the least any turn after
+    Enter can cost (it grows with the cache: attention is linear in its length)."""
     cached = naive.input_ids[: naive.n_tokens].tolist()
     read = len(tokens) - min(common_prefix(cached, tokens), len(tokens) - 1)
     started = time.perf_counter()
@@ -118,7 +122,11 @@ def naive_turn(naive, tokens: list[int], sampler: Sampler) -> tuple[float, int]:
                                           temperature=sampler.temperature,
                                           top_k=sampler.top_k, seed=sampler.seed):
         break
-    return time.perf_counter() - started, read
+    ttft = time.perf_counter() - started
+    naive.n_tokens = len(tokens) - 1
+    started = time.perf_counter()
+    naive.eval(tokens[-1:])
+    return ttft, read, time.perf_counter() - started
 
 
 def play(args: argparse.Namespace, think: float) -> list[TurnStats]:
@@ -155,12 +163,13 @@ def play(args: argparse.Namespace, think: float) -> list[TurnStats]:
         report = result.report
         action_tokens = report.total_tokens - report.pending_start
         game.commit(request, result)
-        naive_ttft, naive_read = 0.0, 0
+        naive_ttft, naive_read, floor = 0.0, 0, 0.0
         if in_phase(number, args.turns) and number % args.naive_every == 0:
-            naive_ttft, naive_read = naive_turn(naive, report.tokens, sampler)
+            naive_ttft, naive_read, floor = naive_turn(naive, report.tokens, sampler)
         out.append(TurnStats(ttft, read_enter, read_idle, action_tokens,
                              action_tokens + result.tokens_out,
-                             report.total_tokens / report.budget, naive_ttft, naive_read))
+                             report.total_tokens / report.budget, naive_ttft, naive_read,
+                             floor))
         if number % 25 == 0 or (args.verbose and read_enter > 4 * action_tokens):
             print(f"  turn {number}: ttft {ttft * 1000:.0f} ms, read {read_enter} "
                   f"(+{read_idle} idle), naive {naive_ttft * 1000:.0f} ms / {naive_read}, "
@@ -208,6 +217,9 @@ def report(turns: list[TurnStats], think: float) -> None:
     naive_late = [t.naive_ttft for t in late if t.naive_ttft > 0] or [1.0]
     naive_early = [t.naive_ttft for t in early if t.naive_ttft > 0] or [1.0]
     naive_ratio = p95(naive_late) / p95(naive_early)
+    floor_late = [t.floor for t in late if t.floor > 0] or [1.0]
+    floor_early = [t.floor for t in early if t.floor > 0] or [1.0]
+    floor_ratio = statistics.median(floor_late) / statistics.median(floor_early)
     within = sum(t.read_enter <= 1.5 * t.action_tokens for t in late) / len(late)
     per_new = statistics.median(t.read_enter + t.read_idle for t in late) / \
         statistics.median(t.new_tokens for t in late)
@@ -215,6 +227,9 @@ def report(turns: list[TurnStats], think: float) -> None:
     late_vs_naive = statistics.median(t.ttft for t in late) / statistics.median(naive_late)
     print(f"late p95 TTFT / early p95: Grue {ratio:.2f}x (target <= 1.3 with think time), "
           f"naive {naive_ratio:.2f}x")
+    print(f"the floor, one token read by the bare model, late median / early median: "
+          f"{floor_ratio:.2f}x ({statistics.median(floor_early) * 1000:.0f} -> "
+          f"{statistics.median(floor_late) * 1000:.0f} ms)")
     print(f"late turns reading <= 1.5x the action's tokens after Enter: {within:.0%} "
           "(target >= 95 % with think time)")
     print(f"late median tokens read per turn / the turn's new tokens: {per_new:.2f}x "
