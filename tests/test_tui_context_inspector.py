@@ -134,3 +134,41 @@ async def test_no_model_is_one_clear_line() -> None:
             assert text_of(app, "#prompt") == ""
     finally:
         host.shutdown()
+
+
+async def test_the_inspector_shows_the_prompt_enter_would_send(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """F10 with an action typed shows that action's prompt; with none, the continuation's
+    (an empty Enter continues): what the next Enter sends, not a prompt never sent."""
+    from tui.app import GrueApp
+    from tui.engine.campaign import campaign_from_scenario
+    from tui.engine.game import Game
+    from tui.engine.scenario import find_scenario
+    from tui.screens.adventure import AdventureScreen
+
+    game = Game(campaign_from_scenario(find_scenario("lantern-road"), None),
+                save_folder=tmp_path)
+    host = ModelHost(backend_factory=lambda s: FakeBackend(n_ctx=2048), close_backend=False)
+    app = GrueApp(game=game, host=host)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        adventure = app.screen
+        assert isinstance(adventure, AdventureScreen)
+        for _ in range(400):
+            if adventure.model_ready:
+                break
+            await pilot.pause(0.05)
+        for typed, expected in (("wave at the dark trees", "You wave at the dark trees."),
+                                ("", None)):
+            adventure.action_bar.input.value = typed
+            await pilot.press("f10")
+            inspector = app.screen
+            assert isinstance(inspector, ContextInspectorScreen)
+            await wait_for_report(pilot, inspector)
+            assert inspector.report is not None
+            if expected:
+                assert expected in inspector.report.text
+            else:
+                continuing = game.request_continue().spec
+                report, _cached = await asyncio.to_thread(host.build_with_cache,
+                                                          game.campaign, continuing)
+                assert inspector.report.tokens == report.tokens
+            await pilot.press("escape")

@@ -23,7 +23,6 @@ from tui.core.log import log_exception
 from tui.core.text import one_line
 from tui.engine import commands
 from tui.engine.actions import Mode, split_prefix
-from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.commands import (
     ADVENTURE,
@@ -510,13 +509,18 @@ class AdventureScreen(Screen[None]):
             return
         self.read_ahead_cancel.set()
         self.read_ahead_cancel = threading.Event()
-        typed = bars.first().input.value
-        if typed.lstrip().startswith("/"):
-            typed = ""  # a command, not an action
-        mode, raw = split_prefix(typed, self.action_bar.mode)
+        mode, raw = self.typed_action()
         spec = self.game.read_ahead_spec(raw, mode)
         self.status.set(background="reading…")
         self.read_ahead(spec, self.read_ahead_cancel)
+
+    def typed_action(self) -> tuple[Mode, str]:
+        """The action the input holds so far: its mode and text ("" for none or a command)."""
+        bars = self.query(ActionBar)
+        typed = bars.first().input.value if bars else ""
+        if typed.lstrip().startswith("/"):
+            typed = ""  # a command, not an action
+        return split_prefix(typed, self.action_bar.mode)
 
     @work(thread=True, group="read-ahead")
     def read_ahead(self, spec: PromptSpec, cancel: threading.Event) -> None:
@@ -620,7 +624,12 @@ class AdventureScreen(Screen[None]):
     # --- other screens ------------------------------------------------------------------------
 
     def inspector_spec(self) -> Callable[[Campaign], PromptSpec]:
-        return lambda campaign: adventure_spec(campaign, None)
+        """The prompt the next Enter sends: the typed action's, or a continuation's when the
+        input holds none, so the inspector's "Next turn: reads N" is what Enter will read."""
+        mode, raw = self.typed_action()
+        if raw.strip():
+            return lambda _campaign: self.game.request_action(mode, raw).spec
+        return lambda _campaign: self.game.request_continue().spec
 
     @guarded
     def action_world_info(self) -> None:
