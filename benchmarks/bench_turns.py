@@ -41,8 +41,9 @@ from tui.core.sampler import Sampler  # noqa: E402
 from tui.engine.actions import Mode  # noqa: E402
 from tui.engine.campaign import OPENING, Campaign, Turn  # noqa: E402
 from tui.engine.formats.lorebooks import read_lorebook  # noqa: E402
-from tui.engine.game import Game, generate, make_builder, read_ahead, update_summary_if_due  # noqa: E402,E501
+from tui.engine.game import Game, generate, make_builder, read_ahead, summary_in_idle  # noqa: E402,E501
 from tui.engine.lore import Lorebook, LoreEntry  # noqa: E402
+from tui.engine.summary import SummaryDraft, apply_summary  # noqa: E402
 from tui.models.embedded import embedded_model_path  # noqa: E402
 
 N_CTX = 2048
@@ -85,30 +86,46 @@ def new_campaign(lorebook: Path | None) -> Campaign:
     return c
 
 
-def idle(backend: LocalBackend, builder, game: Game, think: float,  # noqa: ANN001
-         action: str) -> int:
+class Pause:
     """The player's pause, as the game screen spends it: read the next prompt ahead, then
-    (the player has typed the action and paused) again with the lore the action fires, then
-    the story-so-far update when due (it keeps the story's cache), then read ahead again if
-    it changed the prompt; until done or the think time is up. Tokens read."""
-    if think <= 0:
-        return 0
-    cancel = threading.Event()
-    timer = threading.Timer(think, cancel.set)
-    timer.start()
-    read = 0
-    try:
-        for typed in ("", action):
+    (the player has typed the action and paused) again with the action and the lore it
+    fires, then the story-so-far update when due: drafted (keeping the story's cache), its
+    prompt read beside the story's cache, stored only once all read (else kept for the next
+    pause), then the action read again; until done or the think time is up."""
+
+    def __init__(self) -> None:
+        self.draft: SummaryDraft | None = None
+
+    def spend(self, backend: LocalBackend, builder, game: Game, think: float,  # noqa: ANN001
+              action: str) -> int:
+        """Tokens read in the pause."""
+        if think <= 0:
+            return 0
+        cancel = threading.Event()
+        timer = threading.Timer(think, cancel.set)
+        timer.start()
+        read = 0
+        try:
+            for typed in ("", action):
+                if not cancel.is_set():
+                    read += read_ahead(backend, builder, game.read_ahead_spec(typed), cancel)
             if not cancel.is_set():
-                read += read_ahead(backend, builder, game.read_ahead_spec(typed), cancel)
-        if not cancel.is_set() and update_summary_if_due(backend, builder, game.campaign,
-                                                          cancel):
-            read += backend.last_prefill.read
-            if not cancel.is_set():
-                read += read_ahead(backend, builder, game.read_ahead_spec(action), cancel)
-    finally:
-        timer.cancel()
-    return read
+                read += self.update(backend, builder, game, action, cancel)
+        finally:
+            timer.cancel()
+        return read
+
+    def update(self, backend: LocalBackend, builder, game: Game, action: str,  # noqa: ANN001
+               cancel: threading.Event) -> int:
+        draft, ready = summary_in_idle(backend, builder, game.campaign,
+                                       lambda c: game.read_ahead_spec(campaign=c), cancel,
+                                       self.draft)
+        read = backend.last_prefill.read if draft is not None else 0
+        self.draft = None if ready else draft
+        if ready and draft is not None and apply_summary(game.campaign, *draft) and \
+                not cancel.is_set():
+            read += read_ahead(backend, builder, game.read_ahead_spec(action), cancel)
+        return read
 
 
 def naive_turn(naive, tokens: list[int], sampler: Sampler) -> tuple[float, int, float]:  # noqa: ANN001
@@ -145,9 +162,10 @@ def play(args: argparse.Namespace, think: float) -> list[TurnStats]:
     sampler = Sampler(temperature=0.8, top_k=40, top_p=0.95, repetition_penalty=1.1, seed=7,
                       max_tokens=args.reply_tokens)
     out: list[TurnStats] = []
+    pause = Pause()
     for number in range(1, args.turns + 1):
         action = f"{rng.choice(VERBS)} {rng.choice(PEOPLE + PLACES)}"
-        read_idle = idle(backend, builder, game, think, action)
+        read_idle = pause.spend(backend, builder, game, think, action)
         request = game.request_action(Mode.DO, action)
         first: list[float] = []
         started = time.perf_counter()

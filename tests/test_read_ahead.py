@@ -257,3 +257,39 @@ def test_the_story_so_far_update_leaves_the_storys_cache(smol_backend: LocalBack
                               sampler=GREEDY)
         assert again is not None and smol_backend.last_prefill.reused >= 64  # a chunk or more
         assert smol_backend.cached_prefix(story.tokens) == story.pending_start
+
+
+@pytest.mark.model
+def test_a_new_story_so_far_is_stored_only_once_its_prompt_is_read(
+        smol_backend: LocalBackend) -> None:
+    """A new story so far changes the prompt near its top: the whole story after it must be
+    read again. That re-read happens in the pauses, beside the story's cache: until it is
+    done the turns go on with the old summary and their cache (Enter never waits for it)."""
+    from tui.engine.game import summary_in_idle
+
+    game = Game(story_campaign(120, seed=8), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    next_spec = lambda c: game.read_ahead_spec(campaign=c)  # noqa: E731
+    read_ahead(smol_backend, builder, game.read_ahead_spec(), threading.Event())
+    story = builder.build(game.read_ahead_spec())
+    stop = threading.Event()
+    read_beside = smol_backend.read_beside
+
+    def stop_while_reading(tokens: list[int], cancel: threading.Event) -> bool:
+        threading.Timer(0.3, stop.set).start()  # Enter, while the new prompt is read
+        return read_beside(tokens, cancel)
+
+    smol_backend.read_beside = stop_while_reading  # type: ignore[method-assign]
+    try:
+        draft, ready = summary_in_idle(smol_backend, builder, game.campaign, next_spec, stop)
+    finally:
+        del smol_backend.read_beside
+    assert draft is not None and not ready
+    assert game.campaign.summary_upto == 0  # not stored: the old prompt is still the cache's
+    assert smol_backend.cached_prefix(story.tokens) == story.pending_start
+    draft, ready = summary_in_idle(smol_backend, builder, game.campaign, next_spec,
+                                   threading.Event(), draft)
+    assert ready and smol_backend.last_prefill.reused > 64  # went on from what it had read
+    assert apply_summary(game.campaign, *draft)
+    read_ahead(smol_backend, builder, game.read_ahead_spec(), threading.Event())
+    assert smol_backend.last_prefill.read == 0  # the new prompt is all in the cache

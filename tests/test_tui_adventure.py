@@ -190,9 +190,9 @@ async def test_keys_work_while_the_story_so_far_is_being_updated() -> None:
     import time
 
     class SlowSummaryHost(ModelHost):
-        def update_summary(self, campaign, cancel):  # type: ignore[no-untyped-def]
+        def update_summary(self, campaign, cancel, next_spec, draft=None):  # type: ignore[no-untyped-def]
             time.sleep(0.5)
-            return False
+            return None, False
 
     backend = FakeBackend(["First.", "Second."])
     game = new_game()

@@ -21,7 +21,7 @@ from tui.engine.game import (
     generate,
     make_builder,
     read_ahead,
-    summary_draft_if_due,
+    summary_in_idle,
 )
 from tui.engine.summary import SummaryDraft
 
@@ -134,14 +134,18 @@ class ModelHost:
 
         return self.worker.call(job)
 
-    def update_summary(self, campaign: Campaign, cancel: threading.Event) -> SummaryDraft | None:
-        """The story so far, when an update is due (see game.py), for the caller to store."""
+    def update_summary(self, campaign: Campaign, cancel: threading.Event,
+                       next_spec: Callable[[Campaign], PromptSpec],
+                       draft: SummaryDraft | None = None) -> tuple[SummaryDraft | None, bool]:
+        """The story so far, when an update is due, and whether the prompt it makes is read
+        (`summary_in_idle` in game.py): the caller stores it when ready, else passes it back
+        at the next pause."""
 
-        def job() -> SummaryDraft | None:
+        def job() -> tuple[SummaryDraft | None, bool]:
             if self.backend is None or cancel.is_set():
-                return None
-            return summary_draft_if_due(self.backend, self._builder_for(campaign), campaign,
-                                        cancel)
+                return draft, False
+            return summary_in_idle(self.backend, self._builder_for(campaign), campaign,
+                                   next_spec, cancel, draft)
 
         return self.worker.call(job)
 

@@ -18,6 +18,7 @@ from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
 from tui.engine.commands import (
     ADVENTURE,
+    COMMANDS,
     STILL_WRITING,
     Command,
     CommandContext,
@@ -45,9 +46,11 @@ from tui.engine.game import (
     generate,
     make_builder,
     read_ahead,
+    summary_in_idle,
     update_summary_if_due,
 )
 from tui.engine.saves import SaveError
+from tui.engine.summary import SummaryDraft, apply_summary
 from tui.engine.tidy import shown_so_far, tidy_response
 
 RECAP_TURNS = 3
@@ -75,6 +78,8 @@ class PlainSession:
         self.hung_up = 0  # the signal that ended the session
         self.reading = False  # waiting for the player's line
         self.read_ahead_job: tuple[threading.Thread, threading.Event] | None = None
+        # The idle work's story-so-far update: (draft, its prompt all read).
+        self.idle_summary: tuple[SummaryDraft | None, bool] = (None, False)
 
     # --- output -----------------------------------------------------------------------------
 
@@ -184,15 +189,22 @@ class PlainSession:
             return
         cancel = threading.Event()
         spec = self.game.read_ahead_spec(mode=self.mode)
-        thread = threading.Thread(target=self._read_ahead, args=(spec, cancel),
+        thread = threading.Thread(target=self._idle_work, args=(spec, cancel),
                                   name="grue-read-ahead", daemon=True)
         self.read_ahead_job = (thread, cancel)
         thread.start()
 
-    def _read_ahead(self, spec: PromptSpec, cancel: threading.Event) -> None:
+    def _idle_work(self, spec: PromptSpec, cancel: threading.Event) -> None:
+        """Read the next prompt ahead, then the story-so-far update when due, as the TUI's
+        pause does; the update is stored on the main thread (`stop_read_ahead`)."""
         assert self.builder is not None
         try:
             read_ahead(self.backend, self.builder, spec, cancel)
+            if not cancel.is_set():
+                self.idle_summary = summary_in_idle(
+                    self.backend, self.builder, self.game.campaign,
+                    lambda c: self.game.read_ahead_spec(mode=self.mode, campaign=c), cancel,
+                    self.idle_summary[0])
         except Exception as exc:  # noqa: BLE001 - the turn reads it instead; logged
             log_exception("reading ahead failed", exc)
 
@@ -202,6 +214,21 @@ class PlainSession:
             cancel.set()
             thread.join()
             self.read_ahead_job = None
+            self.store_summary()
+
+    def store_summary(self) -> None:
+        """Store an update the wait for a line finished, with its prompt read; one still
+        being read is kept for the next wait."""
+        draft, ready = self.idle_summary
+        if not ready or draft is None or self.hung_up:
+            return
+        self.idle_summary = (None, False)
+        campaign = self.game.campaign
+        before = campaign.summary_upto
+        if apply_summary(campaign, *draft):
+            self.game.save()
+            self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
+                        f"was {before})")
 
     def handle(self, line: str) -> bool:
         try:
@@ -278,8 +305,11 @@ class PlainSession:
         return result
 
     def update_summary(self) -> None:
-        """Long-term memory: fold old turns into the story so far when it is due."""
+        """Long-term memory: fold old turns into the story so far when it is due. Where the
+        model's cache is ours, the wait for the next line does it (`_idle_work`)."""
         assert self.builder is not None
+        if self.backend.reads_ahead:
+            return
         campaign = self.game.campaign
         before = campaign.summary_upto
         try:
@@ -294,6 +324,9 @@ class PlainSession:
         """Run a command from the table and render what it returns; False to stop."""
         # Line mode reads the next line only after a generation ends: never busy here.
         ctx = CommandContext(self.game, self.command_mode)
+        spec = COMMANDS.get(command.name)
+        if spec is not None and spec.needs_idle:  # it may change the story the draft told
+            self.idle_summary = (None, False)
         keep_going = True
         for effect in run_command(ctx, command):
             keep_going = self.render(effect) and keep_going

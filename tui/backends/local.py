@@ -190,7 +190,9 @@ class LocalBackend(Backend):
         self._llm: Any = None
         self._info: ModelInfo | None = None
         self._can_shift: bool | None = None
-        self._aside: dict[str, _KeptCache] = {}  # a stopped update's cache, to go on from
+        # Caches kept aside to go on from: a stopped update's prompt ("resume"), a prompt with
+        # a new story so far not yet all read ("beside").
+        self._aside: dict[str, _KeptCache] = {}
         self.last_prefill = PrefillStats()
 
     @property
@@ -387,6 +389,23 @@ class LocalBackend(Backend):
                 if aside is not None:
                     self._aside["resume"] = aside
             self._copy_in(story)
+
+    def read_beside(self, tokens: list[int], cancel: threading.Event) -> bool:
+        if self._llm is None or self.vocab_only:
+            return True
+        story = self._copy_out()
+        if story is None and self._llm.n_tokens:  # too large to keep: read it in place
+            return self._read(list(tokens), len(tokens), cancel)
+        beside = self._aside.pop("beside", None)
+        if beside is not None:
+            self._copy_in(beside)
+        if self._read(list(tokens), len(tokens), cancel):
+            return True
+        partial = self._copy_out()
+        if partial is not None:
+            self._aside["beside"] = partial
+        self._copy_in(story)
+        return False
 
     def _copy_out(self) -> _KeptCache | None:
         """The cache of sequence 0 and its tokens, copied; None when empty or too large."""

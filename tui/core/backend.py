@@ -125,6 +125,13 @@ class Backend(ABC):
         kept to go on from next time. Nothing to keep where the cache is not ours."""
         return nullcontext()
 
+    def read_beside(self, tokens: list[int], cancel: threading.Event) -> bool:
+        """Read `tokens`, a prompt that will replace the story's (with a new story so far),
+        without losing the story's cache until it is all read: True when done (the cache
+        now holds it); False when stopped (the story's cache is back, what was read is kept
+        to go on from at the next call). True at once where the cache is not ours."""
+        return True
+
     def cached_prefix(self, tokens: list[int]) -> int | None:
         """How many leading tokens of `tokens` a prompt would find in the model's cache
         (shifting included); None where that is not known (a server keeps its own)."""

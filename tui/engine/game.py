@@ -175,13 +175,16 @@ class Game:
         spec = self._spec(self.campaign, action.text, False)
         return TurnRequest("action", spec, action)
 
-    def read_ahead_spec(self, typed: str = "", mode: Mode = Mode.DO) -> PromptSpec:
+    def read_ahead_spec(self, typed: str = "", mode: Mode = Mode.DO,
+                        campaign: Campaign | None = None) -> PromptSpec:
         """The next action's prompt, with room kept for the action: what `read_ahead` reads
         while the player types. `typed` is what the input holds so far: the lore it fires
-        is read ahead too, and so is the typed action itself (see `read_ahead`)."""
-        request = self.request_action(mode, typed) if typed.strip() else None
+        is read ahead too, and so is the typed action itself (see `read_ahead`). With
+        `campaign` (this one with a new story so far, not stored yet): its prompt, with no
+        action typed."""
+        request = self.request_action(mode, typed) if typed.strip() and not campaign else None
         if request is None or request.kind != "action":
-            spec = replace(self._spec(self.campaign, _PLACEHOLDER, False),
+            spec = replace(self._spec(campaign or self.campaign, _PLACEHOLDER, False),
                            pending_is_placeholder=True)
         else:
             spec = request.spec
@@ -275,6 +278,25 @@ def update_summary_if_due(backend: Backend, builder: ContextBuilder, campaign: C
     True when the summary changed (the caller saves). Chats too, told in the third person."""
     draft = summary_draft_if_due(backend, builder, campaign, cancel)
     return draft is not None and apply_summary(campaign, *draft)
+
+
+def summary_in_idle(backend: Backend, builder: ContextBuilder, campaign: Campaign,
+                    next_spec: Callable[[Campaign], PromptSpec], cancel: threading.Event,
+                    draft: SummaryDraft | None = None) -> tuple[SummaryDraft | None, bool]:
+    """The story-so-far update as a pause between turns runs it (docs/architecture.md,
+    "Reading ahead"): draft it when due (or go on with `draft`, from an earlier pause), then
+    read the prompt it makes (`next_spec` of the campaign with it stored) beside the story's
+    cache. (draft, ready): store the draft only when ready -- its prompt is all read, so no
+    turn waits for the re-read a new story so far causes; else keep it for the next pause."""
+    if draft is None:
+        draft = summary_draft_if_due(backend, builder, campaign, cancel)
+        if draft is None:
+            return None, False
+    trial = replace(campaign, problems=[])
+    if not apply_summary(trial, *draft):
+        return None, False  # stale (the summary already covers more): nothing to store
+    report = builder.build(next_spec(trial))
+    return draft, backend.read_beside(report.tokens[: report.pending_start], cancel)
 
 
 def summary_draft_if_due(backend: Backend, builder: ContextBuilder, campaign: Campaign,

@@ -148,6 +148,9 @@ class AdventureScreen(Screen[None]):
         self.read_ahead_cancel = threading.Event()
         self.typing_timer: Timer | None = None
         self.summary_due = False  # a reply came: see if the story so far needs updating
+        # An update written but not stored yet: the prompt it makes is still being read.
+        self.summary_draft: SummaryDraft | None = None
+        self.summary_dropped = False  # the story changed under the update being written
         self.leaving = False  # a turn cut short by leaving (Ctrl+Q, a hang-up) is not kept
 
     # --- layout -----------------------------------------------------------------------------
@@ -456,38 +459,43 @@ class AdventureScreen(Screen[None]):
     @work(thread=True, group="summary")
     def update_summary(self, cancel: threading.Event, app: App[object]) -> None:
         """`app` is passed in: once the player left this screen, `self.app` is not found."""
+        draft, ready, error = self.summary_draft, False, ""
         try:
-            draft = self.host.update_summary(self.game.campaign, cancel)
+            draft, ready = self.host.update_summary(
+                self.game.campaign, cancel, lambda c: self.game.read_ahead_spec(campaign=c),
+                draft)
         except Exception as exc:  # noqa: BLE001 - a notice, never a traceback
             if not cancel.is_set():  # a dropped draft may have read a story being changed
                 log_exception("story-so-far update failed", exc)
             draft, error = None, one_line(str(exc), 200)
-        else:
-            error = ""
         with contextlib.suppress(RuntimeError):  # the app has closed: nothing to show
-            app.call_from_thread(self._summary_done, cancel, draft, error)
+            app.call_from_thread(self._summary_done, cancel, draft, ready, error)
 
     def _discard_summary_after(self, command: str, effects: list[Effect]) -> None:
         """A command that changed the story (undo, edit, delete...) drops an update being
-        written (a turn asked for drops it too, in `start`: never between Enter and the
-        first word; it is drafted again at the next pause)."""
+        written or waiting to be stored (a turn asked for stops it too, in `start`: never
+        between Enter and the first word; it goes on at the next pause)."""
         spec = commands.COMMANDS.get(command)
         changed = not any(isinstance(e, (StillWriting, Generate)) for e in effects)
-        if self.summarizing and spec is not None and spec.needs_idle and changed:
-            self.summary_cancel.set()
+        if spec is not None and spec.needs_idle and changed:
+            self.summary_draft = None
+            if self.summarizing:
+                self.summary_dropped = True
+                self.summary_cancel.set()
 
     def _summary_done(self, cancel: threading.Event, draft: SummaryDraft | None,
-                      error: str) -> None:
+                      ready: bool, error: str) -> None:
         if cancel is not self.summary_cancel:
             return  # an older update's late answer
         self.summarizing = False
         self.summary_cancel = threading.Event()
-        if cancel.is_set():  # stopped or dropped: nothing was changed
-            self.start_read_ahead()  # the story may have changed (refused during a turn)
-            return
+        dropped, self.summary_dropped = self.summary_dropped, False
+        stored = ready and not cancel.is_set() and not dropped and not error
+        # Kept for the next pause unless stored, dropped or failed.
+        self.summary_draft = None if stored or dropped or error else draft
         if error:
             self.notify(f"Story-so-far update failed: {error}", severity="warning")
-        elif draft is not None and apply_summary(self.game.campaign, *draft):
+        elif stored and draft is not None and apply_summary(self.game.campaign, *draft):
             self._saved_quietly()
             self.status.set(state=f"story so far updated "
                                   f"({self.game.campaign.summary_upto} turns)")
