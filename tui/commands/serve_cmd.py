@@ -25,13 +25,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--url", default=None, help="server URL for --backend openai|kobold")
     p.add_argument("--max-sessions", type=int, default=20, metavar="N",
                    help="games running at once (default 20)")
+    p.add_argument("--max-attempts", type=int, default=20, metavar="N",
+                   help="connections plus refused keys per address per minute (default 20)")
     p.add_argument("--status", action="store_true",
                    help="show the running server's sessions and exit")
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from tui.cli import UsageError
     from tui.serve.files import ServeFiles
 
     files = ServeFiles.default()
@@ -41,7 +42,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         code, lines = status_lines(files.status)
         print("\n".join(lines))
         return code
-    _check(args, UsageError)
+    problem = _usage_problem(args)
+    if problem:
+        print(f"grue: {problem}", file=sys.stderr)
+        return 2
     try:
         from tui.serve.server import ServeConfig, model_args, serve
     except ImportError:
@@ -50,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     keys = args.authorized_keys.expanduser().resolve() if args.authorized_keys else None
     config = ServeConfig(files=files, port=args.port, host=args.host, authorized_keys=keys,
                          open_door=args.open, max_sessions=args.max_sessions,
+                         rate_limit=args.max_attempts,
                          model_args=tuple(model_args(args.model, args.backend, args.url)))
 
     def ready(server: Any) -> None:
@@ -59,15 +64,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(config, ready)
 
 
-def _check(args: argparse.Namespace, usage_error: type[Exception]) -> None:
+def _usage_problem(args: argparse.Namespace) -> str | None:
     if not args.open and args.authorized_keys is None:
-        raise usage_error("grue serve needs --authorized-keys FILE, or --open to let any key in")
+        return "grue serve needs --authorized-keys FILE, or --open to let any key in"
     if args.authorized_keys is not None and not args.authorized_keys.expanduser().is_file():
-        raise usage_error(f"{args.authorized_keys}: no such file (--authorized-keys)")
+        return f"{args.authorized_keys}: no such file (--authorized-keys)"
     if not 0 <= args.port < 65536:
-        raise usage_error("--port must be between 0 and 65535")
+        return "--port must be between 0 and 65535"
+    if args.max_attempts < 1:
+        return "--max-attempts must be at least 1"
     if args.max_sessions < 1:
-        raise usage_error("--max-sessions must be at least 1")
+        return "--max-sessions must be at least 1"
     if args.backend in ("openai", "kobold") and not args.url:
-        raise usage_error(f"--backend {args.backend} needs --url URL")
-
+        return f"--backend {args.backend} needs --url URL"
+    return None
