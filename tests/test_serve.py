@@ -68,9 +68,11 @@ class Server:
     def __init__(self, home: Path, args: list[str]) -> None:
         self.files = ServeFiles(home / "serve")
         env = {**os.environ, "GRUE_HOME": str(home), "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.out = home.parent / "serve.out"  # what the server printed
+        with self.out.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tui.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+                 *args], env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + WAIT
         while True:
             status = read_status(self.files.status)
@@ -78,8 +80,8 @@ class Server:
                 self.port = status.port
                 return
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                out = self.proc.stdout.read() if self.proc.stdout else b""
-                raise AssertionError(f"the server did not start: {out.decode()[-2000:]}")
+                out = self.out.read_text(errors="replace")[-2000:]
+                raise AssertionError(f"the server did not start: {out}")
             time.sleep(0.05)
 
     def sessions(self) -> list[Any]:
@@ -154,7 +156,10 @@ class Player:
 
     async def _read(self) -> None:
         while True:
-            data = await self.proc.stdout.read(65536)
+            try:
+                data = await self.proc.stdout.read(65536)
+            except (asyncssh.Error, OSError):  # the server went away
+                return
             if not data:
                 return
             self.output += data
@@ -177,6 +182,7 @@ class Player:
         self.conn.close()
         with contextlib.suppress(Exception):
             await self.conn.wait_closed()
+        await self._pump
 
 
 @pytest.fixture
@@ -202,6 +208,14 @@ def gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return Path(f"/proc/{pid}/stat").read_text().split()[2] == "X"
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for whoever adopted it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] in "ZX"
+    except OSError:
+        return True
 
 
 # --- the front door -----------------------------------------------------------------------
@@ -334,6 +348,7 @@ async def resume_and_play(server: Server, model: Model, key: Any) -> tuple[Playe
     mark = player.mark()
     player.type(b"\r")  # the highlighted entry: the save
     await player.wait_for(b"The lantern flickers.", mark)
+    await player.wait_for("ready · F1".encode(), mark)  # the status line: the model is loaded
     mark = player.mark()
     player.type(b"look\r")
     await player.wait_for(QUICK_REPLY.encode(), mark)
@@ -378,6 +393,21 @@ async def test_sigterm_hangs_up_every_game_then_the_server_exits(
     assert not server.files.status.exists()
     code, [line] = status_lines(server.files.status)
     assert code == 1 and "no server is running" in line
+    await player.leave()
+
+
+async def test_a_server_killed_outright_still_lets_its_games_save(
+        serve, model: Model) -> None:
+    """The game's pty is its controlling terminal: when the server dies, the kernel hangs the
+    game up (SIGHUP), and it saves and leaves as on a disconnect."""
+    server = serve("--open", "--backend", "openai", "--url", model.url)
+    player, home = await resume_and_play(server, model, new_key())
+    [session] = server.sessions()
+    server.proc.kill()
+    server.proc.wait(WAIT)
+    await until(lambda: ended(session.child), "the orphaned game to end")
+    assert the_save(home).turns[-1].action == "> You look."
+    assert model.finished == 1
     await player.leave()
 
 

@@ -347,22 +347,27 @@ class PlayerSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
 
     def _output(self, data: bytes) -> None:
         if self.chan is not None and not self.hung_up:
-            self.chan.write(data)
+            with contextlib.suppress(OSError):  # the channel closed under us: the end follows
+                self.chan.write(data)
 
     def _game_ended(self, code: int) -> None:
         self.log(f"game ended with status {code}")
         self.server.remove(self)
         if self.hung_up or self.chan is None:
             return
+        with contextlib.suppress(OSError):  # the player may be gone already
+            self._say_goodbye(self.chan, code)
+
+    def _say_goodbye(self, chan: asyncssh.SSHServerChannel[bytes], code: int) -> None:
         if self.why_ended is not None:
-            self.chan.write(TERMINAL_RESET + f"\r\ngrue: {self.why_ended}; your game is"
-                            " saved\r\n".encode())
-            self.chan.exit(0)
+            chan.write(TERMINAL_RESET + f"\r\ngrue: {self.why_ended}; your game is"
+                       " saved\r\n".encode())
+            chan.exit(0)
             return
         if code != 0:  # killed or crashed: give the terminal back and say so
-            self.chan.write(TERMINAL_RESET + f"\r\ngrue: the game ended unexpectedly (status"
-                            f" {code}); your saves are kept\r\n".encode())
-        self.chan.exit(code if 0 <= code < 256 else 1)
+            chan.write(TERMINAL_RESET + f"\r\ngrue: the game ended unexpectedly (status"
+                       f" {code}); your saves are kept\r\n".encode())
+        chan.exit(code if 0 <= code < 256 else 1)
 
     async def end(self, why: str) -> None:
         """Hang the game up (it saves and leaves), then close the channel."""

@@ -92,6 +92,8 @@ class PtyGame:
             os.close(slave)
         self.master = master
         self._read_on()
+        if self._pending:  # typed while the game was starting
+            self._flush_input()
         self._loop.create_task(self._watch())
 
     # --- output ---------------------------------------------------------------------------
@@ -130,12 +132,13 @@ class PtyGame:
     # --- input and size -------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if self.master < 0 or self.exit_code is not None:
+        """Keys for the game; kept until it starts, and while it does not read."""
+        if self.exit_code is not None:
             return
         room = MAX_PENDING_INPUT - len(self._pending)
         had_pending = bool(self._pending)
         self._pending += data[:max(room, 0)]
-        if not had_pending:
+        if not had_pending and self.master >= 0:
             self._flush_input()
 
     def _flush_input(self) -> None:
