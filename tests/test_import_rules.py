@@ -24,6 +24,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                    "tui.cli", "tui.plain", "tui.model_host", "textual"),
     "tui.widgets": ("tui.backends", "tui.screens", "tui.app", "tui.cli", "tui.plain",
                     "tui.model_host"),
+    # The SSH server runs each game as a child process; it never loads the TUI itself.
+    "tui.serve": ("tui.screens", "tui.widgets", "tui.commands", "tui.app", "tui.cli",
+                  "tui.plain", "tui.model_host", "tui.keys", "textual", "rich"),
 }
 
 

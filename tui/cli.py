@@ -106,7 +106,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
     found: list[Callable[[Any], None]] = []
     for module_name in ("tui.commands.models_cmd", "tui.commands.chat_cmd",
                         "tui.commands.import_cmd", "tui.commands.context_cmd",
-                        "tui.commands.export_cmd"):
+                        "tui.commands.export_cmd", "tui.commands.serve_cmd"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:

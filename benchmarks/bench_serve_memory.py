@@ -1,0 +1,98 @@
+"""Memory per `grue serve` session: each session is a Grue process of its own, which (until
+issue 11's shared model process) loads its own copy of the model.
+
+    python benchmarks/bench_serve_memory.py [--sessions 3]
+
+Starts `grue serve --open` on 127.0.0.1 twice, side by side in the same run: once with the
+embedded SmolLM2-135M (each game loads it) and once with `--backend openai` pointing at a
+port where nothing listens (the game runs, no model is loaded). For each, `--sessions`
+players connect with asyncssh and wait for the home screen's model line; then the resident
+memory (RSS) and proportional share (PSS: shared pages, such as the mmapped GGUF file,
+divided among the processes mapping them) of every game process and of the server are read
+from /proc. The difference between the two runs is what the model costs per session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncssh
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        values[name] = int(rest.split()[0]) / 1024
+    return values["Rss"], values["Pss"]
+
+
+async def play(port: int, needle: bytes) -> asyncssh.SSHClientConnection:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    conn = await asyncssh.connect("127.0.0.1", port, username="p", known_hosts=None,
+                                  client_keys=[key], agent_path=None, config=None)
+    proc = await conn.create_process(term_type="xterm-256color", term_size=(80, 24),
+                                     encoding=None)
+    seen = b""
+    deadline = time.monotonic() + 180
+    while needle not in seen:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no {needle!r} on the home screen: {seen[-400:]!r}")
+        seen += await asyncio.wait_for(proc.stdout.read(65536), 180)
+    return conn
+
+
+async def measure(label: str, args: list[str], sessions: int, needle: bytes) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "GRUE_HOME": home, "PYTHONPATH": str(REPO)}
+        server = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "--open",
+                                   "--host", "127.0.0.1", "--port", "0", *args], env=env,
+                                  stderr=subprocess.DEVNULL)
+        status_file = Path(home) / "serve" / "status.json"
+        while not status_file.exists():
+            await asyncio.sleep(0.1)
+        port = json.loads(status_file.read_text())["port"]
+        conns = [await play(port, needle) for _ in range(sessions)]
+        status = json.loads(status_file.read_text())
+        games = [memory_mb(s["child"]) for s in status["sessions"]]
+        server_rss, _ = memory_mb(server.pid)
+        for conn in conns:
+            conn.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    rss = statistics.mean(g[0] for g in games)
+    pss = statistics.mean(g[1] for g in games)
+    print(f"{label:<34} games {len(games)}  RSS/game {rss:7.1f} MB  PSS/game {pss:7.1f} MB"
+          f"  server RSS {server_rss:6.1f} MB")
+    return {"rss": rss, "pss": pss, "server": server_rss}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=3)
+    args = parser.parse_args()
+    with_model = await measure("embedded SmolLM2 (a copy per game)", [], args.sessions,
+                               b"ready (")
+    without = await measure("no model (--backend openai, down)",
+                            ["--backend", "openai", "--url", "http://127.0.0.1:9"],
+                            args.sessions, b"Model: failed")
+    print(f"the model's cost per session: RSS +{with_model['rss'] - without['rss']:.1f} MB, "
+          f"PSS +{with_model['pss'] - without['pss']:.1f} MB "
+          f"(RSS with / without: {with_model['rss'] / without['rss']:.2f}x)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
