@@ -52,6 +52,7 @@ from tui.engine.game import (
 from tui.engine.saves import SaveError
 from tui.engine.summary import SummaryDraft, apply_summary
 from tui.engine.tidy import shown_so_far, tidy_response
+from tui.plain_wrap import WrappingWriter, wrapped
 
 RECAP_TURNS = 3
 
@@ -68,7 +69,7 @@ class PlainSession:
                  interactive: bool = False) -> None:
         self.game = game
         self.backend = backend
-        self.out = out
+        self.out = wrapped(out)  # word-wrapped on a terminal
         self.err = err
         self.interactive = interactive
         self.mode = Mode.DO
@@ -139,6 +140,8 @@ class PlainSession:
                 self.reading = True
                 line = lines.readline()
                 self.reading = False
+                if isinstance(self.out, WrappingWriter):
+                    self.out.line_read()
                 self.stop_read_ahead()
                 if not line:
                     break
