@@ -85,13 +85,18 @@ class NoCache(TokenCache):
         return self._tokenize(text, special) if text else []
 
 
+CPU_MS: list[float] = []  # this thread's CPU time per timed step (the machine's share aside)
+
+
 def timed_build(builder: ContextBuilder, campaign: Campaign) -> tuple[float, float, int]:
     """(ms for adventure_spec, ms for build, prompt tokens)."""
+    c0 = time.thread_time()
     t0 = time.perf_counter()
     spec = adventure_spec(campaign, "> You look around.")
     t1 = time.perf_counter()
     report = builder.build(spec)
     t2 = time.perf_counter()
+    CPU_MS.append((time.thread_time() - c0) * 1000)
     assert report.total_tokens <= builder.budget
     return (t1 - t0) * 1000, (t2 - t1) * 1000, report.total_tokens
 
@@ -195,6 +200,7 @@ def main() -> None:
     naive.cache = NoCache(vocab.tokenize)
     naive.incremental = False
     steps: list[tuple[float, float]] = []
+    cpu: list[float] = []
     new_text_ms: list[float] = []
     paired: list[tuple[float, float]] = []  # (cached, full) in the same step
     naive_pairs: list[tuple[float, float]] = []
@@ -205,6 +211,7 @@ def main() -> None:
             profiler.enable()
         tokenize_ms[0] = 0.0
         spec_ms, build_ms, tokens = timed_build(builder, campaign)
+        cpu.append(CPU_MS[-1])
         new_text_ms.append(tokenize_ms[0])
         if profiler:
             profiler.disable()
@@ -222,6 +229,10 @@ def main() -> None:
     p95 = totals[max(0, int(len(totals) * 0.95) - 1)]
     print(f"next {args.builds} turns (append a turn, build):  median {median:7.2f} ms, "
           f"p95 {p95:7.2f} ms")
+    cpu.sort()
+    cpu_p95 = cpu[max(0, int(len(cpu) * 0.95) - 1)]
+    print(f"  this thread's CPU time in them (what the machine's other jobs do not add): "
+          f"median {statistics.median(cpu):6.2f} ms, p95 {cpu_p95:6.2f} ms")
     print(f"  of which adventure_spec median {statistics.median(s for s, _ in steps):6.2f} ms, "
           f"ContextBuilder.build median {statistics.median(b for _, b in steps):6.2f} ms")
     own = statistics.median(s + b - t for (s, b), t in zip(steps, new_text_ms, strict=True))
@@ -235,9 +246,10 @@ def main() -> None:
         theirs = statistics.median(o for _, o in pairs)
         print(f"side by side, {len(pairs)} steps: cached {ours:8.2f} ms | {name} "
               f"{theirs:9.1f} ms | ratio {theirs / ours:7.1f}x")
-    target = 10.0
-    print(f"target < {target:.0f} ms per turn after the first build: "
-          f"{'met' if median < target else 'MISSED'} (median {median:.2f} ms)")
+    target, target_p95 = 10.0, 20.0
+    print(f"targets: median <= {target:.0f} ms {'met' if median <= target else 'MISSED'} "
+          f"({median:.2f} ms), p95 <= {target_p95:.0f} ms "
+          f"{'met' if p95 <= target_p95 else 'MISSED'} ({p95:.2f} ms)")
 
     if args.breakdown:
         breakdown(builder, campaign)

@@ -2,6 +2,8 @@
 OpenAI-compatible server in this process (a real backend path, no test hook in the game).
 
     python benchmarks/bench_ui.py [--tokens 600] [--rate 60] [--keys 40]
+    python benchmarks/bench_ui.py --launch-only [--runs 3] [--against OTHER_CHECKOUT]
+                                  [--no-bytecode]
 
 Measures, for issue 9 items 6 and 7:
 - bytes written to the terminal per streamed token and per streamed text byte, TUI and
@@ -157,15 +159,22 @@ class StandInServer:
 class PtyGame:
     """`grue ARGS` on a pty of COLS x ROWS; every byte it writes is kept with its time."""
 
-    def __init__(self, args: list[str], home: Path) -> None:
+    def __init__(self, args: list[str], home: Path, root: Path = ROOT,
+                 bytecode: Path | None = None) -> None:
+        """`root`: the source tree whose `tui` runs (another checkout, to compare).
+        `bytecode`: a folder for compiled modules, as an installed `grue` has them (else the
+        environment decides; PYTHONDONTWRITEBYTECODE compiles every module every run)."""
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         env = {**os.environ, "GRUE_HOME": str(home), "TERM": "xterm-256color",
-               "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": str(ROOT)}
+               "COLUMNS": str(COLS), "LINES": str(ROWS), "PYTHONPATH": str(root)}
         env.pop("NO_COLOR", None)
+        if bytecode is not None:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(bytecode)
         self.started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], stdin=slave,
-                                     stdout=slave, stderr=slave, env=env, cwd=ROOT,
+                                     stdout=slave, stderr=slave, env=env, cwd=root,
                                      start_new_session=True)
         os.close(slave)
         self.master = master
@@ -362,16 +371,52 @@ def make_saves(home: Path, count: int, long_turns: int) -> str:
     return f"Bench save {count - 1}"
 
 
-def bench_launch(home: Path, title: str, repeat: int = 3) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        game = PtyGame([], home)
-        try:
-            seen = game.wait_for(title.encode(), timeout=60)
-            times.append(seen - game.started)
-        finally:
-            game.close()
-    return times
+def launch_once(home: Path, title: str, root: Path = ROOT, bytecode: bool = True) -> float:
+    """Seconds from starting `grue` (the code in `root`) until `title` is on the screen.
+    `bytecode`: compiled modules are kept (in `home`), as an installed `grue` has them."""
+    game = PtyGame([], home, root, bytecode=home / "bytecode" if bytecode else None)
+    try:
+        seen = game.wait_for(title.encode(), timeout=60)
+        return seen - game.started
+    finally:
+        game.close()
+
+
+def bench_launch(home: Path, title: str, repeat: int = 3, against: Path | None = None,
+                 bytecode: bool = True) -> tuple[list[float], list[float]]:
+    """Launch times of this tree and, alternated run by run, of the tree `against`; the
+    first launch of each is a warm-up (the OS caches the files, Python compiles)."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for run in range(repeat + 1):
+        took = launch_once(home, title, ROOT, bytecode)
+        if run:
+            ours.append(took)
+        if against is not None:
+            took = launch_once(home, title, against, bytecode)
+            if run:
+                theirs.append(took)
+    return ours, theirs
+
+
+def launch_only(runs: int, against: Path | None, bytecode: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "launch"
+        title = make_saves(home, 100, 10_000)
+        ours, theirs = bench_launch(home, title, runs, against, bytecode)
+        if not bytecode:
+            print("(no compiled modules kept: every module compiled on every launch)")
+    print_launch(ours)
+    if against is not None:
+        print(f"  {against} (alternated with the runs above): median "
+              f"{statistics.median(theirs):.2f} s ({', '.join(f'{t:.2f}' for t in theirs)}); "
+              f"this tree / that one: {statistics.median(ours) / statistics.median(theirs):.2f}x")
+
+
+def print_launch(launch: list[float]) -> None:
+    print(f"launch to the home screen, 100 saves (one of 10,000 turns): "
+          f"median {statistics.median(launch):.2f} s of {len(launch)} "
+          f"({', '.join(f'{t:.2f}' for t in launch)})   (target <= 1 s)")
 
 
 # --- appending to a long story, in process --------------------------------------------------
@@ -449,7 +494,19 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=40, help="keys typed per latency run")
     parser.add_argument("--turns", type=int, default=1000,
                         help="turns in the campaign played while streaming")
+    parser.add_argument("--launch-only", action="store_true",
+                        help="only the launch figures (--runs launches)")
+    parser.add_argument("--runs", type=int, default=3, help="launches to time")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="launch without keeping compiled modules (as under "
+                             "PYTHONDONTWRITEBYTECODE): every module compiled every launch")
+    parser.add_argument("--against", type=Path, default=None, metavar="DIR",
+                        help="with --launch-only: also launch the tree in DIR (another "
+                             "checkout), alternated with this one")
     opts = parser.parse_args()
+    if opts.launch_only:
+        launch_only(opts.runs, opts.against, not opts.no_bytecode)
+        return
 
     server = StandInServer(opts.tokens, opts.rate)
     with tempfile.TemporaryDirectory() as tmp:
@@ -460,7 +517,8 @@ def main() -> None:
         p = bench_plain(server, Path(tmp) / "plain", save)
         launch_home = Path(tmp) / "launch"
         title = make_saves(launch_home, 100, 10_000)
-        launch = bench_launch(launch_home, title)
+        launch, _ = bench_launch(launch_home, title, opts.runs,
+                                 bytecode=not opts.no_bytecode)
     server.close()
     bench_append(10, 5)  # warm up: the first app of a process pays for imports and CSS
     runs = [(bench_append(10), bench_append(5000)) for _ in range(3)]
@@ -479,9 +537,7 @@ def main() -> None:
     print(f"keys while streaming: {latency_figures(busy)}   (target p95 <= 50 ms)")
     print(f"keys while idle:      {latency_figures(idle)}")
     print(f"idle screen: {s['idle_bytes_per_s']:.0f} bytes/s over 5 s   (target ~0)")
-    print(f"launch to the home screen, 100 saves (one of 10,000 turns): "
-          f"median {statistics.median(launch):.2f} s of {len(launch)} "
-          f"({', '.join(f'{t:.2f}' for t in launch)})   (target <= 1 s)")
+    print_launch(launch)
     print(f"a flush appended to the story (UI-thread ms, median of 3): {append_10:.2f} ms at "
           f"10 turns, {append_5000:.2f} ms at 5,000 turns: ratio {append_5000 / append_10:.2f}x"
           f"   (target ~1x)")

@@ -345,3 +345,31 @@ PINNED = {
 @pytest.mark.parametrize("group", sorted(PINNED))
 def test_prompts_are_the_ones_the_uncached_builder_made(group: int) -> None:
     assert pinned_scenario(group) == PINNED[group]
+
+
+def test_no_garbage_collection_inside_a_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build (and adventure_spec) runs with the cyclic collector paused and leaves it as it
+    found it: its young story-long lists made a collection inside every few builds (the
+    build's p95, `benchmarks/bench_context.py`)."""
+    import gc
+
+    rng = random.Random(5)
+    c = campaign(rng, 30)
+    builder = ContextBuilder(FakeBackend().tokenize, 512, 64, get_template("chatml"))
+    seen: list[bool] = []
+    real_tokenize = builder.cache._tokenize
+
+    def tokenize(text: str, special: bool) -> list[int]:
+        seen.append(gc.isenabled())
+        return real_tokenize(text, special)
+
+    builder.cache._tokenize = tokenize
+    assert gc.isenabled()
+    builder.build(adventure_spec(c, "> You wait."))
+    assert seen and not any(seen) and gc.isenabled()
+    gc.disable()
+    try:
+        builder.build(adventure_spec(c, "> You wait again."))
+        assert not gc.isenabled()  # not switched on by the build
+    finally:
+        gc.enable()

@@ -4,6 +4,9 @@ source: every `import`, at module level or inside a function, counts."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +133,43 @@ def imports_of_probe(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.module:
             out.add(node.module)
     return out
+
+
+# What the home screen's first frame must not wait for (docs/architecture.md, "Launch"): the
+# model's library and its numerics, the chat template engine, the download clients, and
+# Grue's own game screens and turn code. Each is imported when first used.
+NOT_AT_LAUNCH = ("llama_cpp", "numpy", "jinja2", "huggingface_hub", "httpx",
+                 "tui.engine.game", "tui.engine.chat", "tui.engine.context",
+                 "tui.screens.adventure", "tui.screens.chat", "tui.screens.models",
+                 "tui.backends.local", "tui.models.download")
+
+
+def test_launch_imports_only_what_the_home_screen_needs() -> None:
+    """`grue` with no arguments (cli.main's path to the home screen) imports none of
+    NOT_AT_LAUNCH; the same probe sees them once a game's modules are imported."""
+    probe = (
+        "import sys, tui.cli\n"
+        "from tui.app import GrueApp\n"
+        "from tui.screens.home import HomeScreen\n"
+        "GrueApp(); HomeScreen()\n"
+        f"names = {NOT_AT_LAUNCH!r}\n"
+        "print(' '.join(n for n in names if n in sys.modules))\n"
+        "import tui.screens.adventure, tui.backends.local\n"
+        "print(' '.join(n for n in names if n in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, check=True, timeout=120).stdout.splitlines()
+    assert out[0] == "", f"imported at launch: {out[0]}"
+    later = set(out[1].split())
+    assert {"jinja2", "tui.engine.game", "tui.screens.adventure"} <= later  # the probe sees
+
+
+def test_text_area_module_is_where_the_app_looks() -> None:
+    """The app tells a TextArea by its module without importing it (`tui.app.is_text_field`)."""
+    from textual.widgets import TextArea
+
+    from tui.app import TEXT_AREA_MODULE, is_text_field
+
+    assert TextArea.__module__ == TEXT_AREA_MODULE
+    assert is_text_field(TextArea())

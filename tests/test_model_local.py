@@ -152,3 +152,39 @@ def test_threads_default_to_every_core_but_one(smol_path: Path,
         assert (backend._llm.n_threads, backend._llm.n_threads_batch) == (1, 2)
     finally:
         backend.close()
+
+
+TOKENIZE_TEXTS = ["", "a", "<|im_start|>user\nhi<|im_end|>\n", "héllo wörld ✓ 日本語 🙂",
+                  "x" * 3000, " the lamp" * 400, "\n\n\n  \t", "\x00\x01 odd bytes"]
+
+
+@pytest.mark.parametrize("vocab_only", [True, False])
+def test_tokenize_reads_each_text_once_and_agrees_with_llama_cpp(
+        smol_path: Path, monkeypatch: pytest.MonkeyPatch, vocab_only: bool) -> None:
+    """`LocalBackend.tokenize` gives llama-cpp-python's own tokens, special or not, with one
+    call into llama.cpp per text (a vocab_only load made llama-cpp-python call twice: its
+    buffer is sized from a training window that load leaves at 0)."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as low
+
+    backend = LocalBackend(smol_path, n_ctx=256, vocab_only=vocab_only)
+    backend.load()
+    try:
+        expected = {(t, special): list(backend._llm.tokenize(t.encode(), add_bos=False,
+                                                               special=special))
+                    for t in TOKENIZE_TEXTS for special in (True, False)}
+        calls = [0]
+        real = low.llama_tokenize
+
+        def counted(*args: object) -> int:
+            calls[0] += 1
+            return real(*args)
+
+        monkeypatch.setattr(low, "llama_tokenize", counted)
+        monkeypatch.setattr(llama_cpp, "llama_tokenize", counted)
+        for (text, special), ids in expected.items():
+            calls[0] = 0
+            assert backend.tokenize(text, special) == ids, text[:20]
+            assert calls[0] == 1, text[:20]
+    finally:
+        backend.close()

@@ -468,6 +468,39 @@ def test_player_turns_are_listed_without_reading_turns() -> None:
     assert list_saves()[0].player_turns == 4
 
 
+def test_the_list_reads_only_the_state_files_first_lines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The save list takes its fields from the state file's leading one-line values
+    (`read_header`), the same values a full parse gives, whatever the title holds; a file
+    without them there (hand-written, older) is parsed whole."""
+    c = campaign(3)
+    c.title = 'A "quoted" title \\ with = signs, émigré and [brackets]'
+    c.memory = "x" * 5000 + "\ntitle = 'not this'"  # long and multi-line, after the header
+    folder = write_save(c)
+    state = tomllib.loads((folder / "campaign.toml").read_text(encoding="utf-8"))
+    header = folder_module.read_header(folder)
+    assert header is not None
+    assert header == {k: state[k] for k in folder_module.HEADER_KEYS}
+    full_parses: list[Path] = []
+    real_read_state = folder_module.read_state
+    monkeypatch.setattr(folder_module, "read_state",
+                        lambda f: full_parses.append(f) or real_read_state(f))
+    [summary] = list_saves()
+    assert (summary.title, summary.turns, summary.player_turns) == (c.title, 4, 3)
+    assert full_parses == []
+    # The title moved after the multi-line memory: the whole file is read, same answer.
+    state_file = folder / "campaign.toml"
+    lines = state_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    title_line = next(line for line in lines if line.startswith("title = "))
+    lines.remove(title_line)
+    state_file.write_text("".join(lines).replace("[settings]", title_line + "[settings]", 1),
+                          encoding="utf-8")
+    assert tomllib.loads(state_file.read_text(encoding="utf-8"))["title"] == c.title
+    assert folder_module.read_header(folder) is None
+    [summary] = list_saves()
+    assert summary.title == c.title and full_parses == [folder]
+
+
 def test_rename_and_delete_a_save_folder() -> None:
     from tui.engine.saves import delete_save, rename_save
 

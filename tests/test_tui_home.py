@@ -53,6 +53,35 @@ async def test_menu_shows_before_the_model_loads_and_starts_a_scenario() -> None
         assert app.screen.game.campaign.title == "The Lantern Road"
 
 
+async def test_the_model_loads_only_after_the_menu_is_drawn(monkeypatch) -> None:
+    """The model's load (llama_cpp's import, the weights) holds the GIL for a good part of
+    a second: it starts once the home screen's frame with the menu has been made, not while
+    it is made (docs/architecture.md, "Launch")."""
+    saved("Played", 1)
+    drawn = threading.Event()
+    load_saw: list[bool] = []
+    real_refresh = HomeScreen._compositor_refresh
+
+    def refresh(screen: HomeScreen) -> None:
+        real_refresh(screen)
+        if screen.is_current and screen.query_one(OptionList).option_count:
+            drawn.set()
+
+    def factory(settings: object) -> FakeBackend:
+        load_saw.append(drawn.is_set())
+        return FakeBackend()
+
+    monkeypatch.setattr(HomeScreen, "_compositor_refresh", refresh)
+    app = GrueApp(host=ModelHost(factory, close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        for _ in range(40):
+            if load_saw:
+                break
+            await pilot.pause(0.05)
+        assert load_saw == [True]
+        assert any("Played" in label for label in menu_labels(app))
+
+
 async def test_continue_a_save_from_the_menu() -> None:
     campaign = campaign_from_scenario(find_scenario("rain-on-ninth"))
     campaign.begin_turn("do", "> You look around.").set_response("Rain.")  # a started game

@@ -6,43 +6,53 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 from tui.core.backend import BackendError
 from tui.core.log import log_exception
 from tui.core.text import clean, one_line
 from tui.engine.campaign import Settings
-from tui.engine.cards import CardError, load_card
-from tui.engine.chat import ChatGame
-from tui.engine.formats.lorebooks import LoreFormatError
-from tui.engine.game import Game
 from tui.engine.saves import SaveError
 from tui.engine.saves.writer import SaveWriter
 from tui.engine.scenario import Scenario
-from tui.engine.start import Asker, SavedGame, StartError, StartOptions, StartSource, start_game
+from tui.engine.start import SavedGame, StartError, StartOptions, StartSource
 from tui.keymap import read_keymap
 from tui.keys import bindings_for, help_rows, key_label
 from tui.model_host import ModelHost
-from tui.screens.adventure import AdventureScreen
-from tui.screens.chat import ChatScreen
-from tui.screens.dialogs import HelpDialog
 from tui.screens.home import HomeScreen
-from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
+if TYPE_CHECKING:
+    from tui.engine.game import Game
+
+# What only a game needs (its screens, the engine's turn and prompt code, the model's
+# library) is imported when a game starts, not at launch: the home screen's first frame
+# waits for nothing it does not show (docs/architecture.md, "Launch").
+
+TEXT_AREA_MODULE = "textual.widgets._text_area"  # TextArea's own module (a test checks)
 HANG_UP_GRACE_SECONDS = 3.0
 KEY_HOLD_REFRESHES = 20  # at most this many screen refreshes wait for a new screen's focus
 FLUSH_SECONDS = 30.0  # how long leaving waits for saves still being written
+
+
+def is_text_field(widget: object) -> bool:
+    """An Input or a TextArea. TextArea's module is looked up, not imported (~15 ms at
+    launch): no TextArea exists before its module does."""
+    if isinstance(widget, Input):
+        return True
+    text_area = sys.modules.get(TEXT_AREA_MODULE)
+    return text_area is not None and isinstance(widget, text_area.TextArea)
 
 
 class GrueApp(App[None]):
@@ -96,8 +106,7 @@ class GrueApp(App[None]):
         """The key is bound here and not text typed into a field (which takes it first)."""
         if event.key not in self.screen.active_bindings:
             return False
-        typing = isinstance(self.focused, (Input, TextArea))
-        return not (typing and event.is_printable)
+        return not (is_text_field(self.focused) and event.is_printable)
 
     async def _release_keys(self, screen: Screen[Any], tries: int) -> None:
         settled = self.screen is screen and tries < KEY_HOLD_REFRESHES - 1
@@ -148,8 +157,10 @@ class GrueApp(App[None]):
         if self.start_game is not None:
             self.open_game(self.start_game)
             return
-        self.push_screen(HomeScreen())
-        self.preload()
+        # The model (llama_cpp, numpy: ~0.5 s of imports holding the GIL) loads once the home
+        # screen is on the terminal, not while its first frame is made
+        # (docs/architecture.md, "Launch").
+        self.push_screen(HomeScreen(on_drawn=self.preload))
         if self.start_scenario_first is not None:
             self.start_scenario(self.start_scenario_first)
 
@@ -184,6 +195,8 @@ class GrueApp(App[None]):
             self.begin(SavedGame(message.value), StartOptions())
         elif message.kind == "character":
             assert isinstance(message.value, Path)
+            from tui.engine.cards import CardError, load_card
+
             try:
                 card = load_card(message.value)
             except CardError as exc:
@@ -195,6 +208,9 @@ class GrueApp(App[None]):
     def start_scenario(self, scenario: Scenario, options: StartOptions | None = None) -> None:
         """Start a scenario, asking for its option and questions in dialogs (`start_game`
         waits in this thread while the player answers), then play it."""
+        from tui.engine.formats.lorebooks import LoreFormatError
+        from tui.engine.start import Asker, start_game
+        from tui.screens.scenario_setup import OptionPickDialog, QuestionDialog
 
         def ask(screen: ModalScreen[Any]) -> Any:
             answer: Future[Any] = Future()
@@ -214,6 +230,8 @@ class GrueApp(App[None]):
 
     def begin(self, source: StartSource, options: StartOptions) -> None:
         """Start a game that asks nothing (a card, a save) and play it."""
+        from tui.engine.formats.lorebooks import LoreFormatError
+        from tui.engine.start import start_game
         try:
             game = start_game(source, options)
         except (StartError, SaveError, LoreFormatError) as exc:
@@ -223,6 +241,10 @@ class GrueApp(App[None]):
             self.open_game(game)
 
     def open_game(self, game: Game) -> None:
+        from tui.engine.chat import ChatGame
+        from tui.screens.adventure import AdventureScreen
+        from tui.screens.chat import ChatScreen
+
         self.game = game
         game.writer = self.save_writer
         if isinstance(game, ChatGame):
@@ -231,6 +253,8 @@ class GrueApp(App[None]):
             self.push_screen(AdventureScreen(game, self.host))
 
     def action_help(self) -> None:
+        from tui.screens.dialogs import HelpDialog
+
         self.push_screen(HelpDialog([
             ("Home screen", help_rows("home", self.keymap)),
             ("In an adventure", help_rows("adventure", self.keymap)),
@@ -240,6 +264,8 @@ class GrueApp(App[None]):
     def action_leave(self) -> None:
         """Ctrl+Q where no screen takes it: in a game (or a screen or dialog above one), save
         and go home; elsewhere, quit."""
+        from tui.screens.adventure import AdventureScreen
+
         game_screen = next((s for s in reversed(self.screen_stack)
                             if isinstance(s, AdventureScreen)), None)
         if game_screen is None:
@@ -282,6 +308,8 @@ class GrueApp(App[None]):
         """The terminal went away (SSH dropped) or the system is shutting down (SIGTERM):
         stop the model (a turn, a story-so-far update) and a download, save, leave cleanly.
         The game screen may be under a dialog or another screen."""
+        from tui.screens.adventure import AdventureScreen
+
         for screen in self.screen_stack:  # a download on the models screen stops too
             cancel = getattr(screen, "cancel_event", None)
             if isinstance(cancel, threading.Event):

@@ -269,17 +269,26 @@ def reader_went_away() -> int:
     return 128 + 13  # SIGPIPE
 
 
+def run_home() -> int:
+    """The TUI's home screen: `grue` with no subcommand."""
+    from tui.app import GrueApp
+
+    app = GrueApp()
+    app.run()
+    return app.return_code or 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if not (sys.argv[1:] if argv is None else argv):
+        # `grue` alone: the subcommands' parsers (and the modules they import) are not
+        # built, the home screen is (docs/architecture.md, "Launch").
+        return run_home()
     from tui.engine.start import StartError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        from tui.app import GrueApp
-
-        app = GrueApp()
-        app.run()
-        return app.return_code or 0
+        return run_home()
     try:
         apply_server_options(args)
         return int(args.func(args) or 0)

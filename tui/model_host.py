@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tui.backends.factory import make_backend
 from tui.backends.worker import ModelWorker
 from tui.core.backend import Backend, BackendConfig, BackendError, ModelInfo
-from tui.engine.campaign import Campaign, Settings
-from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
-from tui.engine.game import (
-    GenerationResult,
-    TurnRequest,
-    generate,
-    make_builder,
-    read_ahead,
-    summary_in_idle,
-)
-from tui.engine.summary import SummaryDraft
+
+if TYPE_CHECKING:
+    from tui.engine.campaign import Campaign, Settings
+    from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
+    from tui.engine.game import GenerationResult, TurnRequest
+    from tui.engine.summary import SummaryDraft
+
+# The engine's turn code (tui.engine.game: the context builder, templates, jinja2) is
+# imported on the owner thread when first used, after the home screen is drawn
+# (docs/architecture.md, "Launch").
 
 
 class ModelHost:
@@ -74,6 +74,8 @@ class ModelHost:
         s = campaign.settings
         key = (self.key, s.template, s.prompt_style, s.max_new_tokens)
         if self.builder is None or self._builder_key != key:
+            from tui.engine.game import make_builder
+
             self.builder = make_builder(self.backend, campaign)
             self._builder_key = key
         return self.builder
@@ -96,6 +98,8 @@ class ModelHost:
         on_text: Callable[[str], None],
     ) -> GenerationResult:
         def job() -> GenerationResult:
+            from tui.engine.game import generate
+
             if self.backend is None:
                 raise BackendError(self.error or "the model is not loaded")
             sampler = campaign.settings.sampler
@@ -128,6 +132,8 @@ class ModelHost:
         tokens read. Queued behind any generation; cancel when the player presses Enter."""
 
         def job() -> int:
+            from tui.engine.game import read_ahead
+
             if self.backend is None or cancel.is_set():
                 return 0
             return read_ahead(self.backend, self._builder_for(campaign), spec, cancel)
@@ -142,6 +148,8 @@ class ModelHost:
         at the next pause."""
 
         def job() -> tuple[SummaryDraft | None, bool]:
+            from tui.engine.game import summary_in_idle
+
             if self.backend is None or cancel.is_set():
                 return draft, False
             return summary_in_idle(self.backend, self._builder_for(campaign), campaign,

@@ -146,6 +146,32 @@ def find_shifted_run(cached: list[int], tokens: list[int], common: int,
         position += 1
 
 
+def _token_buffer(count: int) -> Any:
+    """A zeroed array for at least `count` tokens. Sizes are rounded up to a power of two:
+    ctypes makes (and keeps) a new array type for every length."""
+    import llama_cpp
+
+    return (llama_cpp.llama_token * max(64, 1 << (count - 1).bit_length()))()
+
+
+def _tokenize(vocab: Any, data: bytes, special: bool) -> list[int]:
+    """llama.cpp's tokens for `data`, into a buffer sized from the text (a token covers at
+    least one byte; a few more for a dummy prefix). llama-cpp-python sizes it from the
+    model's training window, which a `vocab_only` load leaves at 0: every text was then
+    tokenized twice, the first time only to learn the count."""
+    import llama_cpp
+
+    tokens = _token_buffer(len(data) + 8)
+    n = llama_cpp.llama_tokenize(vocab, data, len(data), tokens, len(tokens), False, special)
+    if n < 0:  # more tokens than the bound: -n is the count
+        tokens = _token_buffer(-n)
+        n = llama_cpp.llama_tokenize(vocab, data, len(data), tokens, len(tokens), False,
+                                     special)
+        if n < 0:
+            raise BackendError(f"llama.cpp could not tokenize a text of {len(data)} bytes")
+    return tokens[:n]
+
+
 def available_cores() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
@@ -286,7 +312,11 @@ class LocalBackend(Backend):
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         if self._llm is None:
             raise BackendError("no model loaded")
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+        data = text.encode("utf-8")
+        vocab = getattr(getattr(self._llm, "_model", None), "vocab", None)
+        if vocab is None:  # bindings laid out otherwise
+            return list(self._llm.tokenize(data, add_bos=False, special=special))
+        return _tokenize(vocab, data, special)
 
     def detokenize(self, tokens: list[int]) -> str:
         return self._llm.detokenize(tokens).decode("utf-8", errors="replace")

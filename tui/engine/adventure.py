@@ -16,6 +16,7 @@ from tui.engine.context import (
     Message,
     PromptSpec,
     common_prefix,
+    gc_paused,
 )
 
 NARRATOR_PROMPT = (
@@ -136,6 +137,7 @@ def turn_messages(campaign: Campaign) -> list[Message]:
     return list(_TURNS.snapshot(campaign.turns).messages)
 
 
+@gc_paused()  # the spec's history list is as long as the story: see gc_paused
 def adventure_spec(
     campaign: Campaign,
     pending_action: str | None,

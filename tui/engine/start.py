@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.engine.campaign import Campaign, Settings, campaign_from_scenario
 from tui.engine.cards import Card
-from tui.engine.chat import campaign_from_card, game_for
-from tui.engine.chat_prompt import Persona
-from tui.engine.game import Game
-from tui.engine.lorebook_files import attach_lorebook
-from tui.engine.persona import default_persona
-from tui.engine.placeholders import scenario_placeholders
 from tui.engine.presets import get_preset
 from tui.engine.saves import load_save, save_path, unbind, write_save
 from tui.engine.scenario import Scenario
-from tui.engine.scenario_start import AskQuestion, PickOption, resolve_scenario
 from tui.engine.templates import UnknownTemplate, get_template
+
+if TYPE_CHECKING:
+    from tui.engine.chat_prompt import Persona
+    from tui.engine.game import Game
+    from tui.engine.scenario_start import AskQuestion, PickOption
+
+# The options and sources are light; what starts a game (the game and chat engines, the
+# prompt code, lorebook files) is imported by the functions that start one: the home screen
+# needs only the options (docs/architecture.md, "Launch").
 
 MIN_CTX = 256
 
@@ -99,6 +102,9 @@ class StartOptions:
         return settings
 
     def persona(self) -> Persona:
+        from tui.engine.chat_prompt import Persona
+        from tui.engine.persona import default_persona
+
         persona = default_persona()
         if self.persona_name is not None:
             return Persona(self.persona_name, self.persona_description)
@@ -134,6 +140,8 @@ StartSource = Scenario | Card | SavedGame | ImportedStory
 
 def needs_asking(scenario: Scenario) -> bool:
     """Whether starting this scenario asks the player anything (options or questions)."""
+    from tui.engine.placeholders import scenario_placeholders
+
     return bool(scenario.options or scenario_placeholders(scenario))
 
 
@@ -146,6 +154,8 @@ def start_game(source: StartSource, options: StartOptions | None = None,
     is not written until play changes it. Raises StartError, LoreFormatError or SaveError,
     each one line for the player.
     """
+    from tui.engine.chat import game_for
+
     options = options or StartOptions()
     if isinstance(source, SavedGame):
         campaign = load_save(source.path, lock=True)  # one process plays a save at a time
@@ -169,6 +179,8 @@ def new_campaign(source: Scenario | Card | ImportedStory, options: StartOptions,
             return None
         campaign = campaign_from_scenario(scenario, settings)
     elif isinstance(source, Card):
+        from tui.engine.chat import campaign_from_card
+
         persona = options.persona()
         campaign = campaign_from_card(source, persona.name, persona.description, settings)
     else:
@@ -201,9 +213,15 @@ def _resolved(scenario: Scenario, asker: Asker | None) -> Scenario | None:
         if needs_asking(scenario):
             raise StartError(f"{scenario.title}: this scenario asks questions before it starts")
         return scenario
+    from tui.engine.scenario_start import resolve_scenario
+
     return resolve_scenario(scenario, asker.pick, asker.ask)
 
 
 def _attach_lorebooks(campaign: Campaign, names: tuple[str, ...]) -> None:
+    if not names:
+        return
+    from tui.engine.lorebook_files import attach_lorebook
+
     for name in names:
         attach_lorebook(campaign, name)

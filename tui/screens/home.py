@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -54,13 +55,18 @@ class HomeScreen(Screen[None]):
             yield OptionList(id="menu")
         yield KeyFooter(compact=False)
 
-    def __init__(self) -> None:
+    def __init__(self, on_drawn: Callable[[], object] | None = None) -> None:
+        """`on_drawn` runs once the screen has been drawn with its menu (the app loads the
+        model then, not while the first frame is being made)."""
         super().__init__()
         self.show_unstarted = False  # games with no player turn sit under a fold
+        self.on_drawn = on_drawn
 
     def on_mount(self) -> None:
         self.refresh_menu()
         self.query_one(OptionList).focus()
+        if self.on_drawn is not None:
+            self.call_after_refresh(self.on_drawn)
 
     def refresh_menu(self) -> None:
         menu = self.query_one(OptionList)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import threading
 import time
 import tomllib
@@ -616,9 +617,54 @@ def lock_taken(folder: Path) -> bool:
     return False
 
 
+# The state file opens with one-line scalars, the save lists' fields among them (the state
+# table's plain values come first); the rest (settings, lore, the chunk list, which grows
+# with the campaign) is not read to list a save.
+HEADER_BYTES = 4096
+HEADER_KEYS = ("format", "id", "title", "kind", "turn_count", "player_turns", "updated")
+_HEADER_LINE = re.compile(r"([A-Za-z0-9_-]+) = (?![\[{]|\"{3}|'{3})[^\n]*")
+
+
+def read_header(folder: Path) -> dict[str, Any] | None:
+    """The keys the save lists need, when the state file's leading one-line `key = value`s
+    hold them all; else None (an older or hand-written file: read it all). Only one-line
+    plain values are read, so a value is what a full parse of the file gives for it."""
+    try:
+        with (folder / STATE_NAME).open("rb") as fh:
+            head = fh.read(HEADER_BYTES)
+    except OSError:
+        return None
+    lines: dict[str, str] = {}
+    for line in head.split(b"\n")[:-1]:  # the last piece may be cut short
+        try:
+            match = _HEADER_LINE.fullmatch(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        if match is None:
+            return None  # a key the lists need is further down
+        if match[1] in HEADER_KEYS:
+            if match[1] in lines:
+                return None  # said twice: the whole file does not parse
+            lines[match[1]] = match[0]
+            if len(lines) == len(HEADER_KEYS):
+                break
+    else:
+        return None
+    try:
+        return tomllib.loads("\n".join(lines.values()))  # only the lines it needs: ~2x faster
+    except (tomllib.TOMLDecodeError, ValueError):
+        return None
+
+
 def summary_fields(folder: Path) -> dict[str, Any]:
-    """The state's few fields the save lists need (parses the small state file only)."""
-    data = read_state(folder)
+    """The state's few fields the save lists need, from the state file's first lines
+    (`read_header`; the whole file when they lack one). A save damaged further down is
+    listed; opening it reports the damage."""
+    data = read_header(folder)
+    if data is None:
+        data = read_state(folder)
+    else:
+        format_of(data, folder.name)
     turns = data.get("turn_count", 0)
     player_turns = data.get("player_turns", -1)
     return {
