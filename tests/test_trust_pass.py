@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -74,21 +73,36 @@ def test_context_json_escapes_c1_controls_and_bidi_overrides() -> None:
 
 
 @pytest.mark.model
-def test_a_log_that_cannot_be_written_does_not_stop_the_model(smol_path: Path,
-                                                              grue_home: Path) -> None:
-    """A full disk or read-only home at start-up: the model loads, without its log."""
-    import tui.backends.local as local
+@pytest.mark.parametrize("unwritable", ["a folder", "a full disk"])
+def test_a_log_that_cannot_be_written_does_not_stop_the_model(
+        smol_path: Path, grue_home: Path, unwritable: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk or read-only home at start-up (item 14): the model loads, without its
+    log, and the player is told why once."""
+    import contextlib
+
+    from test_plain_disk_full import full_disk_log
+
+    import tui.core.log as log
     from tui.backends.local import LocalBackend
 
+    monkeypatch.setattr(log, "_problem_said", False)
+    monkeypatch.setattr(log, "_problem", "")
     logs = grue_home / "logs"
     logs.mkdir(parents=True)
-    (logs / "grue.log").mkdir()  # opening it for appending fails, as on a full disk
-    assert local.open_log(logs / "grue.log").name == os.devnull
-    backend = LocalBackend(smol_path, n_ctx=512, vocab_only=True)
-    try:
-        assert backend.load().n_ctx == 512  # "llama.cpp could not load it" before
-    finally:
-        backend.close()
+    with contextlib.ExitStack() as stack:
+        if unwritable == "a folder":
+            (logs / "grue.log").mkdir()  # opening it for appending fails
+        else:
+            stack.enter_context(full_disk_log(grue_home))  # opens; every write is ENOSPC
+        backend = LocalBackend(smol_path, n_ctx=512, vocab_only=True)
+        try:
+            assert backend.load().n_ctx == 512  # "llama.cpp could not load it" before
+        finally:
+            backend.close()
+    problem = log.take_log_problem()
+    assert str(logs / "grue.log") in problem and "cannot be written" in problem
+    assert log.take_log_problem() == ""  # said once
 
 
 def test_line_mode_prints_what_it_saves(tmp_path: Path) -> None:

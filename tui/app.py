@@ -21,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 from tui.core.backend import BackendError
-from tui.core.log import log_exception
+from tui.core.log import log_exception, take_log_problem
 from tui.core.text import clean, one_line
 from tui.engine.campaign import Settings
 from tui.engine.saves import SaveError
@@ -178,6 +178,8 @@ class GrueApp(App[None]):
             return
         self.call_from_thread(self._home_model_line,
                               f"Model: {info.name} ready ({info.n_ctx} tokens)")
+        if problem := take_log_problem():  # a full disk, a read-only home: said once
+            self.call_from_thread(self.notify, problem, severity="warning", timeout=10)
 
     def _home_model_line(self, text: str) -> None:
         for screen in self.screen_stack:

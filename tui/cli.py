@@ -198,11 +198,12 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     from tui.engine.scenario import Scenario, list_scenarios
 
     for path, item in list_scenarios():
+        name = one_line(path.stem, 60)  # a file name is untrusted text too
         if isinstance(item, Scenario):
             title = one_line(item.title, 30)
-            print(f"{path.stem:<22} {title:<30} {one_line(item.description, 60)}")
+            print(f"{name:<22} {title:<30} {one_line(item.description, 60)}")
         else:
-            print(f"{path.stem:<22} (unreadable: {item})")
+            print(f"{name:<22} (unreadable: {one_line(str(item), 200)})")
     return 0
 
 

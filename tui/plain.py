@@ -12,7 +12,7 @@ import threading
 from typing import TextIO
 
 from tui.core.backend import Backend, BackendError
-from tui.core.log import log_exception
+from tui.core.log import log_exception, take_log_problem
 from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
@@ -125,6 +125,8 @@ class PlainSession:
         self.builder = make_builder(self.backend, self.game.campaign)
         style = self.builder.layout.template.name if self.builder.layout.template else "story"
         self.notice(f"Model {info.name} ready ({info.n_ctx} tokens, prompt style {style}).")
+        if problem := take_log_problem():  # a full disk, a read-only home: said once
+            self.notice(problem)
         return True
 
     def run(self, lines: TextIO) -> int:
@@ -145,10 +147,7 @@ class PlainSession:
                 self.stop_read_ahead()
                 if not line:
                     break
-                keep_going = self.handle(line.rstrip("\n"))
-            except (SaveError, BackendError, LoreFormatError) as exc:
-                self.notice(f"error: {exc}")
-                continue
+                keep_going = self.run_line(line.rstrip("\n"))
             except (HangUp, OSError):  # OSError: the terminal that went away
                 if not self.hung_up:
                     raise
@@ -161,8 +160,23 @@ class PlainSession:
         if self.hung_up:
             return self.end_after_hang_up()
         cid = self.game.campaign.id
+        if self.game.unsaved:
+            self.notice(f"Left with the last changes NOT saved ({self.game.unsaved}); the save "
+                        f"on disk is from before. Resume with: grue resume {cid} --plain")
+            return 1
         self.notice(f"Saved as {cid}. Resume with: grue resume {cid} --plain")
         return 0
+
+    def run_line(self, line: str) -> bool:
+        """One line of input as the loop runs it: a problem is one line and the game goes
+        on (a save that failed is kept in memory; the next save writes it). False to stop."""
+        try:
+            return self.handle(line)
+        except SaveError as exc:
+            self.notice(f"NOT saved: {exc} (the save before it is kept; /save tries again)")
+        except (BackendError, LoreFormatError) as exc:
+            self.notice(f"error: {exc}")
+        return True
 
     def hang_up(self, signum: int) -> None:
         """SIGHUP/SIGTERM (a signal handler, on the main thread): stop the model; a wait for
@@ -178,7 +192,8 @@ class PlainSession:
             self.game.save()
         except (SaveError, OSError) as exc:
             with contextlib.suppress(OSError, ValueError):
-                self.notice(f"error: {exc}")
+                self.notice(f"Hung up; NOT saved: {exc}")
+            return 128 + self.hung_up
         with contextlib.suppress(OSError, ValueError):
             self.notice(f"Hung up; saved as {self.game.campaign.id}.")
         return 128 + self.hung_up

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from tui.backends.ignored import unsupported_by_llama_cpp
 from tui.core.backend import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
+from tui.core.log import QuietLog, record_log_problem
 from tui.core.paths import log_path
 from tui.core.sampler import Sampler
 from tui.models.gguf_info import GGUFError, read_gguf_info
@@ -47,17 +48,16 @@ _log_callback: Any = None  # the ctypes callback must outlive every call into ll
 def _log_target() -> Path:
     try:
         return log_path()
-    except OSError:  # the home folder cannot be written: no log, but the game plays on
+    except OSError as exc:  # the home folder cannot be written: no log, but the game plays on
+        record_log_problem("file", exc)
         return Path(os.devnull)
 
 
 def open_log(path: Path) -> TextIO:
-    """The log file for appending; the null device when it cannot be opened (a full disk, a
-    read-only home): losing llama.cpp's log lines is better than refusing the model."""
-    try:
-        return path.open("a", encoding="utf-8", errors="replace")
-    except OSError:
-        return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - kept open
+    """The log file for appending, never failing its writer (a full disk, a read-only home):
+    losing llama.cpp's log lines is better than refusing the model; the player is told once
+    (`take_log_problem`)."""
+    return QuietLog(path)
 
 
 def route_llama_log(path: Path | None = None) -> Path:

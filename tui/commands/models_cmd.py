@@ -6,6 +6,8 @@ Each handler returns an exit status: 0 ok, 1 a reported error (one line on stder
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import threading
 import time
@@ -186,6 +188,16 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def _on_hang_up(stop: Callable[[int], object]) -> dict[int, Any]:
+    """Call `stop(signum)` on SIGHUP and SIGTERM; the handlers replaced, to put back. Only
+    the main thread can set handlers (in-process tests call from others): then none."""
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError):
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda n, _frame: stop(n))
+    return previous
+
+
 def cmd_download(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     name: str = args.name
@@ -218,6 +230,9 @@ def cmd_download(args: argparse.Namespace, out: TextIO | None = None) -> int:
     # stops at the next chunk, keeping its `.part` file for the next run to resume. Wait on an
     # Event, not Thread.join: a join interrupted by Ctrl+C marks a running thread as
     # stopped on Python 3.11.
+    # A hang-up or SIGTERM stops it the same way, so the `.part` keeps what arrived.
+    hung_up: list[int] = []
+    previous = _on_hang_up(lambda signum: (hung_up.append(signum), cancel.set()))
     threading.Thread(target=work, name="grue-download", daemon=True).start()
     try:
         while not done.wait(0.2):
@@ -226,7 +241,14 @@ def cmd_download(args: argparse.Namespace, out: TextIO | None = None) -> int:
         cancel.set()
         bar.finish()
         print("grue: cancelling download...", file=sys.stderr)
-        done.wait(30)
+    finally:
+        done.wait(30)  # the transfer stops at its next chunk
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if hung_up:
+        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
+            print("\ngrue: download stopped; run it again to resume", file=sys.stderr)
+        return 128 + hung_up[0]
     bar.finish()
     error = result.get("error")
     if isinstance(error, DownloadCancelled) or cancel.is_set():

@@ -23,7 +23,7 @@ from tui.engine.adventure import adventure_spec
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
 from tui.engine.jinja_template import template_from_jinja
-from tui.engine.saves import commit_save, prepare_save
+from tui.engine.saves import SaveError, commit_save, prepare_save
 from tui.engine.saves.writer import SaveResult, SaveWriter
 from tui.engine.stream_cut import ActionLineCut
 from tui.engine.summary import SummaryDraft, apply_summary, draft_summary, needs_summary
@@ -162,6 +162,7 @@ class Game:
         self.last_saved: Path | None = None
         self.writer: SaveWriter | None = None  # None: saves are written on the calling thread
         self.on_saved: Callable[[SaveResult], None] | None = None  # called on the writer thread
+        self.unsaved = ""  # without a writer: why the last save failed ("" once one succeeds)
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -252,10 +253,18 @@ class Game:
         if not self.autosave:
             return None
         self.campaign.updated = time.time()
-        plan = prepare_save(self.campaign, self.save_folder, allow_fewer_turns=deliberate_shrink)
         if self.writer is None:
-            self.last_saved = commit_save(plan)
+            try:
+                plan = prepare_save(self.campaign, self.save_folder,
+                                    allow_fewer_turns=deliberate_shrink)
+                self.last_saved = commit_save(plan)
+            except SaveError as exc:
+                self.unsaved = str(exc)
+                raise
+            self.unsaved = ""
         else:
+            plan = prepare_save(self.campaign, self.save_folder,
+                                allow_fewer_turns=deliberate_shrink)
             self.writer.submit(plan, self.on_saved)
             self.last_saved = plan.folder
         return self.last_saved

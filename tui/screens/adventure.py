@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from tui.core.backend import BackendError
-from tui.core.log import log_exception
+from tui.core.log import log_exception, take_log_problem
 from tui.core.text import one_line
 from tui.engine import commands
 from tui.engine.actions import Mode, split_prefix
@@ -227,6 +227,8 @@ class AdventureScreen(Screen[None]):
         self.status.set(model=message.name, ctx_total=message.n_ctx,
                         state=f"ready · {self.key_hint('game.help', 'help', '/help')} · "
                               f"{message.style}")
+        if problem := take_log_problem():  # a full disk, a read-only home: said once
+            self.notify(problem, severity="warning", timeout=10)
         self.start_read_ahead()
 
     def on_model_failed(self, message: ModelFailed) -> None:

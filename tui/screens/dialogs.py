@@ -25,9 +25,9 @@ class TextEditDialog(ModalScreen[str | None]):
 
     def __init__(self, title: str, text: str, hint: str = "") -> None:
         super().__init__()
-        self.title_text = title
+        self.title_text = clean(title)
         self.initial = clean(text)
-        self.hint = hint or "Ctrl+S save · Esc cancel · Tab leaves the text box"
+        self.hint = clean(hint) or "Ctrl+S save · Esc cancel · Tab leaves the text box"
 
     def compose(self) -> ComposeResult:
         with Vertical():

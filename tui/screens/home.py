@@ -92,8 +92,8 @@ class HomeScreen(Screen[None]):
                 label = Text(f"  {one_line(item.title, 30)} — {one_line(item.description, 80)}")
                 self._add(menu, label, ("scenario", item))
             else:
-                menu.add_option(Option(Text(f"  {path.name}: {one_line(str(item), 70)}",
-                                            style="dim"), disabled=True))
+                unreadable = f"  {one_line(path.name, 40)}: {one_line(str(item), 70)}"
+                menu.add_option(Option(Text(unreadable, style="dim"), disabled=True))
         characters = [c for c in list_characters() if c.error is None]
         if characters:
             menu.add_option(Option(Text("Chat with", style="bold"), disabled=True))

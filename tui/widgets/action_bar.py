@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.reactive import Reactive
 from textual.widgets import Input, Static
 
+from tui.core.text import one_line
 from tui.engine.actions import Mode, next_mode
 from tui.widgets.css import css_beside
 
@@ -64,9 +65,9 @@ class ActionBar(Horizontal):
 
     def fix_label(self, label: str, placeholder: str) -> None:
         """A fixed label and no modes (chat): Tab moves focus instead."""
-        self.fixed = True
-        self.query_one("#mode", Static).update(Text(label))
-        self.input.placeholder = placeholder
+        self.fixed = True  # both hold a name from a card or a save: untrusted text
+        self.query_one("#mode", Static).update(Text(one_line(label, 40)))
+        self.input.placeholder = one_line(placeholder, 200)
 
     def cycle_mode(self) -> None:
         if not self.fixed:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.core.text import clean
 from tui.keys import bindings_for
 
 
@@ -17,7 +18,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def __init__(self, question: str) -> None:
         super().__init__()
-        self.question = question
+        self.question = clean(question)  # often names a save or a file: untrusted text
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -76,6 +76,12 @@ class SaveSummary:
     updated: float
     player_turns: int = -1  # turns the player took (the opening is not one); -1: unknown
 
+    def __post_init__(self) -> None:
+        # Read from a file that may come from anywhere: what the lists print is cleaned here,
+        # once ("Untrusted text" in docs/architecture.md).
+        for name in ("id", "title", "kind"):
+            object.__setattr__(self, name, one_line(getattr(self, name), 200))
+
 
 def dumps(c: Campaign) -> str:
     """The whole campaign as one TOML document (what `grue export --format toml` writes)."""
