@@ -153,6 +153,46 @@ async def test_the_story_stays_where_the_player_scrolled_while_text_streams() ->
         assert story.scroll_y == 5
 
 
+async def test_a_reply_begun_while_the_story_scrolls_to_its_end_is_shown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quick reply ends and the next Enter arrives between two refreshes (keys typed ahead
+    over SSH): the story scrolls to its end, and the end is then the new live reply's first
+    line, not the bottom of the blank rows it holds in reserve. (It was: Textual's
+    `scroll_end` measures the end one refresh later, after the new reply was mounted, and the
+    player watched a blank story for the whole reply; `grue serve`'s disconnect test then saw
+    no streamed word until the reply was complete.)"""
+    real_scroll_to_end = StoryView._scroll_to_end
+    armed, began = [False], [False]
+
+    def enter_right_after(story: StoryView) -> None:
+        real_scroll_to_end(story)
+        if armed[0] and story.live is None and not began[0]:  # the next turn starts now
+            began[0] = True
+            story.start_live()
+
+    monkeypatch.setattr(StoryView, "_scroll_to_end", enter_right_after)
+    app = fake_app(long_campaign(1))  # a story shorter than the screen
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        story = app.screen.query_one(StoryView)
+        await settle(pilot)
+        armed[0] = True
+        story.start_live()  # a quick reply: done before its live text was laid out
+        story.append_live("The road is quiet.")
+        story.finish_live("The road is quiet.")
+        await settle(pilot)
+        assert began[0]
+        live = story.live
+        assert live is not None
+        for token in words(12):  # a line of the new reply
+            story.append_live(token)
+        await settle(pilot)
+        height = story.scrollable_content_region.height
+        first = live.virtual_region.y
+        last = first + live.text_rows - 1
+        assert story.scroll_y <= first and last < story.scroll_y + height, \
+            (story.scroll_y, first, last, story.max_scroll_y)
+
+
 async def test_a_finished_reply_is_a_paragraph_with_the_whole_text() -> None:
     app = fake_app(long_campaign(3))
     async with app.run_test(size=(80, 24), notifications=True) as pilot:

@@ -330,8 +330,11 @@ async def test_a_resize_reaches_the_game(serve, players: list[Player]) -> None:
 
 
 def played_save(home: Path, url: str) -> Path:
-    """A save with one turn played, in a player's own home folder, on the stand-in model."""
-    settings = Settings(backend="openai", url=url, n_ctx=1024, max_new_tokens=48)
+    """A save with one turn played, in a player's own home folder, on the stand-in model.
+    A slow reply takes 20 s (400 words, 50 ms apart) and is not cut at fewer tokens: the
+    tests' hang-ups land mid-reply however slow the machine (at 48 tokens a reply was done in
+    2.4 s, and a complete reply is rightly kept)."""
+    settings = Settings(backend="openai", url=url, n_ctx=2048, max_new_tokens=len(SLOW))
     campaign = campaign_from_scenario(find_scenario("lantern-road"), settings)
     campaign.turns.append(Turn("do", "> You walk on.", ["The lantern flickers."]))
     folder = write_save(campaign, home / "saves")

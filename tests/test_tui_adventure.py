@@ -206,3 +206,35 @@ async def test_keys_work_while_the_story_so_far_is_being_updated() -> None:
         await wait_until(pilot, lambda: len(game.campaign.turns[-1].responses) == 2
                          and screen.pending is None, timeout=10)
         assert game.campaign.turns[-1].response == "Second."
+
+
+@pytest.mark.parametrize("leave", ["ctrl+q", "hang_up", "escape"])
+async def test_a_reply_cut_short_by_leaving_is_not_kept(leave: str) -> None:
+    """Ctrl+Q and a hang-up (what SIGHUP runs on the loop) mid-reply: the model stops and the
+    part written is not committed, whenever its cancelled result arrives. Esc keeps it."""
+    reply = " ".join(f"word{i}" for i in range(200))
+    backend = FakeBackend([reply], delay=0.02)
+    game = new_game()
+    game.save()  # as `grue new` does
+    app = GrueApp(game=game, host=host_with(backend))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press(*"listen", "enter")
+        await wait_until(pilot, lambda: "word3" in (screen.story.live.raw
+                                                    if screen.story.live else ""))
+        if leave == "hang_up":
+            app.hang_up()
+        else:
+            await pilot.press(leave)
+        await wait_until(pilot, lambda: screen.pending is None)
+        await pilot.pause(0.2)  # the cancelled result has been handled
+        turns = game.campaign.turns
+        if leave == "escape":
+            assert turns[-1].action == "> You listen." and "word3" in turns[-1].response
+            assert turns[-1].response != reply
+        else:
+            assert len(turns) == 1  # the opening only
+    saved = load_save(save_path(game.campaign))
+    assert len(saved.turns) == (2 if leave == "escape" else 1)

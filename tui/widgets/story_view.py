@@ -103,9 +103,18 @@ class StoryView(VerticalScroll, can_focus=True):
 
     def _scroll_to_end(self) -> None:
         """The end of the story, which is the live reply's last line while there is one (the
-        blank rows it holds in reserve below are not the end)."""
+        blank rows it holds in reserve below are not the end). Measured after the next
+        refresh, when what was just mounted is laid out, and only then is it decided which end:
+        a reply begun meanwhile (Enter typed ahead) is the end, not its reserve's bottom,
+        which Textual's own deferred `scroll_end` would show."""
         if self.live is None:
-            self.scroll_end(animate=False)
+            self.call_after_refresh(self._scroll_to_end_now)
+        else:
+            self._show_live_row(self.live.text_rows - 1, always=True)
+
+    def _scroll_to_end_now(self) -> None:
+        if self.live is None:
+            self.scroll_end(animate=False, immediate=True)
         else:
             self._show_live_row(self.live.text_rows - 1, always=True)
 
