@@ -148,7 +148,7 @@ def test_cancel_stops_a_generation_and_a_waiting_one(model: Path) -> None:
 def test_three_players_one_model_no_one_waits_for_two_jobs_of_another(model: Path) -> None:
     players = {name: Raw(model, name) for name in "ABC"}
     tokens = [1, *players["A"].tokenize("Once upon a time")]
-    for name, raw in players.items():
+    for raw in players.values():
         for k in range(3):
             raw.generate(k, tokens)
     for raw in players.values():

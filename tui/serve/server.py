@@ -21,9 +21,9 @@ from typing import Any
 
 import asyncssh
 
+from tui.backends.shared_protocol import PLAYER_ENV, SOCKET_ENV
 from tui.core.files import write_atomic
 from tui.serve.auth import Allowlist, RateLimit
-from tui.backends.shared_protocol import PLAYER_ENV, SOCKET_ENV
 from tui.serve.files import EventLog, ServeFiles, host_key_problem, short_fingerprint
 from tui.serve.model_supervisor import ModelSupervisor
 from tui.serve.session import HANG_UP_GRACE, PtyGame, game_command, game_env
