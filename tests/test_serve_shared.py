@@ -301,3 +301,49 @@ def test_the_fair_queue_takes_players_in_turn() -> None:
     queue.put(Job("A", 9))
     assert [j.n for j in queue.remove(lambda j: j.player == "A")] == [9]
     assert queue.take(0) is None
+
+
+async def test_the_status_line_shows_the_place_in_the_queue() -> None:
+    """The game screen shows what a shared model's queue says (Backend.on_queue)."""
+    from fakes import FakeBackend
+
+    from tui.app import GrueApp
+    from tui.engine.campaign import campaign_from_scenario
+    from tui.engine.game import Game
+    from tui.engine.scenario import find_scenario
+    from tui.model_host import ModelHost
+    from tui.screens.adventure import AdventureScreen
+    from tui.widgets.status_bar import StatusBar
+
+    go = threading.Event()
+
+    class Queued(FakeBackend):
+        def stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+                   cancel: threading.Event) -> Iterator[str]:
+            assert self.on_queue is not None
+            self.on_queue(2)
+            go.wait(WAIT)
+            self.on_queue(0)
+            yield from super().stream(prompt, sampler, stop, cancel)
+
+    backend = Queued(["The gate opens."])
+    game = Game(campaign_from_scenario(find_scenario("lantern-road")))
+    app = GrueApp(game=game, host=ModelHost(backend_factory=lambda s: backend,
+                                            close_backend=False))
+    async with app.run_test(size=(100, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+
+        async def until(condition: Any) -> None:
+            deadline = time.monotonic() + WAIT
+            while not condition():
+                assert time.monotonic() < deadline
+                await pilot.pause(0.05)
+
+        await until(lambda: screen.model_ready)
+        await pilot.press(*"open the gate", "enter")
+        status = screen.query_one(StatusBar)
+        await until(lambda: "queued: 2nd" in (status.shown or ""))
+        go.set()
+        await until(lambda: screen.pending is None and len(game.campaign.turns) == 2)
+        assert "queued" not in (status.shown or "")
