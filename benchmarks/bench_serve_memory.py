@@ -1,15 +1,16 @@
-"""Memory per `grue serve` session: each session is a Grue process of its own, which (until
-issue 11's shared model process) loads its own copy of the model.
+"""Memory per `grue serve` session: each session is a Grue process of its own; the model is
+either one shared model process (the default) or a copy in every game (`--model-per-game`).
 
     python benchmarks/bench_serve_memory.py [--sessions 3]
 
-Starts `grue serve --open` on 127.0.0.1 twice, side by side in the same run: once with the
-embedded SmolLM2-135M (each game loads it) and once with `--backend openai` pointing at a
-port where nothing listens (the game runs, no model is loaded). For each, `--sessions`
-players connect with asyncssh and wait for the home screen's model line; then the resident
-memory (RSS) and proportional share (PSS: shared pages, such as the mmapped GGUF file,
-divided among the processes mapping them) of every game process and of the server are read
-from /proc. The difference between the two runs is what the model costs per session.
+Starts `grue serve --open` on 127.0.0.1 three times, side by side in the same run: with the
+embedded SmolLM2-135M shared by one model process, with a copy of it in each game
+(`--model-per-game`), and with `--model-per-game --backend openai` pointing at a port where
+nothing listens (the game runs, no model is loaded). For each, `--sessions` players connect
+with asyncssh and wait for the home screen's model line; then the resident memory (RSS) and
+proportional share (PSS: shared pages, such as the mmapped GGUF file, divided among the
+processes mapping them) of every game process, of the server and of the model process are
+read from /proc. Total = games + server + model process.
 """
 
 from __future__ import annotations
@@ -69,29 +70,53 @@ async def measure(label: str, args: list[str], sessions: int, needle: bytes) -> 
         status = json.loads(status_file.read_text())
         games = [memory_mb(s["child"]) for s in status["sessions"]]
         server_rss, _ = memory_mb(server.pid)
+        model_rss = sum(memory_mb(pid)[0] for pid in children(server.pid)
+                        if "tui.serve.model_proc" in cmdline(pid))
         for conn in conns:
             conn.close()
         server.send_signal(signal.SIGTERM)
         server.wait(60)
     rss = statistics.mean(g[0] for g in games)
     pss = statistics.mean(g[1] for g in games)
-    print(f"{label:<34} games {len(games)}  RSS/game {rss:7.1f} MB  PSS/game {pss:7.1f} MB"
-          f"  server RSS {server_rss:6.1f} MB")
-    return {"rss": rss, "pss": pss, "server": server_rss}
+    total = sum(g[0] for g in games) + server_rss + model_rss
+    print(f"{label:<38} games {len(games)}  RSS/game {rss:6.1f} MB  PSS/game {pss:6.1f} MB"
+          f"  server {server_rss:5.1f} MB  model process {model_rss:6.1f} MB"
+          f"  total RSS {total:7.1f} MB")
+    return {"rss": rss, "pss": pss, "server": server_rss, "model": model_rss, "total": total}
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=3)
     args = parser.parse_args()
-    with_model = await measure("embedded SmolLM2 (a copy per game)", [], args.sessions,
-                               b"ready (")
+    shared = await measure("embedded SmolLM2, one shared process", [], args.sessions,
+                           b"ready (")
+    with_model = await measure("embedded SmolLM2, a copy per game", ["--model-per-game"],
+                               args.sessions, b"ready (")
     without = await measure("no model (--backend openai, down)",
-                            ["--backend", "openai", "--url", "http://127.0.0.1:9"],
-                            args.sessions, b"Model: failed")
-    print(f"the model's cost per session: RSS +{with_model['rss'] - without['rss']:.1f} MB, "
-          f"PSS +{with_model['pss'] - without['pss']:.1f} MB "
-          f"(RSS with / without: {with_model['rss'] / without['rss']:.2f}x)")
+                            ["--model-per-game", "--backend", "openai", "--url",
+                             "http://127.0.0.1:9"], args.sessions, b"Model: failed")
+    print(f"a copy per game: the model's cost per session RSS "
+          f"+{with_model['rss'] - without['rss']:.1f} MB, PSS "
+          f"+{with_model['pss'] - without['pss']:.1f} MB")
+    print(f"shared: a game's RSS {shared['rss']:.1f} MB against {with_model['rss']:.1f} MB "
+          f"({with_model['rss'] / shared['rss']:.2f}x less); total RSS for {args.sessions} "
+          f"sessions {shared['total']:.0f} MB against {with_model['total']:.0f} MB "
+          f"({with_model['total'] / shared['total']:.2f}x less)")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ class ModelHost:
         self.error: str | None = None
         self._builder_key: tuple[object, ...] | None = None
         self.builder: ContextBuilder | None = None
+        # Told a turn's place in a shared model's queue (Backend.on_queue); set by the screen.
+        self.on_queue: Callable[[int], None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -67,7 +69,12 @@ class ModelHost:
             self.error = str(exc)
             raise
         self.backend, self.info, self.key = backend, info, key
+        backend.on_queue = self._queue_place
         return info
+
+    def _queue_place(self, place: int) -> None:
+        if self.on_queue is not None:
+            self.on_queue(place)
 
     def _builder_for(self, campaign: Campaign) -> ContextBuilder:
         assert self.backend is not None

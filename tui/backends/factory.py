@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tui.core.backend import Backend, BackendConfig, BackendError
@@ -29,6 +30,16 @@ def resolve_model_path(name: str) -> Path:
 
 
 def make_backend(config: BackendConfig) -> Backend:
+    """The backend `config` asks for; in a `grue serve` session ($GRUE_SHARED_MODEL set) always
+    the server's shared model, whatever the settings say (a player cannot point the game at
+    other files or servers)."""
+    from tui.backends.shared_protocol import PLAYER_ENV, SOCKET_ENV
+
+    shared = os.environ.get(SOCKET_ENV)
+    if shared:
+        from tui.backends.shared import SharedBackend
+
+        return SharedBackend(shared, player=os.environ.get(PLAYER_ENV, ""))
     if config.kind in ("", "local"):
         from tui.backends.local import LocalBackend
 

@@ -437,6 +437,19 @@ class LocalBackend(Backend):
         self._copy_in(story)
         return False
 
+    def save_cache(self) -> _KeptCache | None:
+        """A copy of the model's cache and the tokens it holds (None when empty or too large),
+        for `restore_cache`: the shared model keeps one per recent player (docs/architecture.md,
+        "grue serve")."""
+        if self._llm is None or self.vocab_only:
+            return None
+        return self._copy_out()
+
+    def restore_cache(self, kept: _KeptCache | None) -> None:
+        """Put a `save_cache` copy back (None: an empty cache)."""
+        if self._llm is not None and not self.vocab_only:
+            self._copy_in(kept)
+
     def _copy_out(self) -> _KeptCache | None:
         """The cache of sequence 0 and its tokens, copied; None when empty or too large."""
         import llama_cpp

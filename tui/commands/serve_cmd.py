@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default=None, help="model file (.gguf) or downloaded name")
     p.add_argument("--backend", choices=["local", "openai", "kobold"], default=None)
     p.add_argument("--url", default=None, help="server URL for --backend openai|kobold")
+    p.add_argument("--model-per-game", action="store_true",
+                   help="each game loads its own model instead of sharing one model process"
+                        " (more memory per player; no queue)")
     p.add_argument("--max-sessions", type=int, default=20, metavar="N",
                    help="games running at once (default 20)")
     p.add_argument("--max-attempts", type=int, default=20, metavar="N",
@@ -55,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = ServeConfig(files=files, port=args.port, host=args.host, authorized_keys=keys,
                          open_door=args.open, max_sessions=args.max_sessions,
                          rate_limit=args.max_attempts,
+                         shared_model=not args.model_per_game,
                          model_args=tuple(model_args(args.model, args.backend, args.url)))
 
     def ready(server: Any) -> None:

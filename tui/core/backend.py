@@ -72,6 +72,9 @@ class Backend(ABC):
     """One model engine. Not thread-safe: one owner thread calls everything (see worker.py)."""
 
     capabilities: Capabilities = Capabilities()
+    # Told a generation's place in a shared model's queue while it waits (1 = next) and 0
+    # once it runs (`grue serve`'s shared model); the front end sets it to show the place.
+    on_queue: Callable[[int], None] | None = None
 
     @abstractmethod
     def load(self, progress: ProgressCallback | None = None) -> ModelInfo:

@@ -121,6 +121,18 @@ class LoadProgress(Message):
 
 
 @dataclass
+class QueuePlace(Message):
+    """The turn's place in the shared model's queue (`grue serve`); 0 = it runs."""
+
+    place: int
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass
 class SaveFinished(Message):
     """The save writer's thread wrote a save (or could not)."""
 
@@ -178,6 +190,8 @@ class AdventureScreen(Screen[None]):
         # Saves are written on the app's writer thread (docs/architecture.md, "One turn"):
         # the status line says "saved" when it reports the write done.
         self.game.on_saved = lambda result: self.post_message(SaveFinished(result))
+        # A shared model (grue serve) says where the turn waits in its queue.
+        self.host.on_queue = lambda place: self.post_message(QueuePlace(place))
         self.title = one_line(self.game.campaign.title, 60)
         self.redraw()
         self.status.set(model="loading model…", ctx_total=self.game.campaign.settings.n_ctx,
@@ -230,6 +244,10 @@ class AdventureScreen(Screen[None]):
         if problem := take_log_problem():  # a full disk, a read-only home: said once
             self.notify(problem, severity="warning", timeout=10)
         self.start_read_ahead()
+
+    def on_queue_place(self, message: QueuePlace) -> None:
+        place = message.place
+        self.status.set(background=f"queued: {ordinal(place)}" if place > 0 else "")
 
     def on_model_failed(self, message: ModelFailed) -> None:
         self.status.set(model="no model", state="model failed")

@@ -76,6 +76,15 @@ class ServeFiles:
         return self.logs / f"{stamp}-{fingerprint_name(fingerprint)[:19]}-{number}.log"
 
     @property
+    def model_socket(self) -> Path:
+        """The shared model process's Unix socket (0600; the folder is 0700)."""
+        return self.root / "model.sock"
+
+    @property
+    def model_log(self) -> Path:
+        return self.logs / "model.log"
+
+    @property
     def server_log(self) -> Path:
         return self.logs / "server.log"
 

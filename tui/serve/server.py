@@ -21,9 +21,11 @@ from typing import Any
 
 import asyncssh
 
+from tui.backends.shared_protocol import PLAYER_ENV, SOCKET_ENV
 from tui.core.files import write_atomic
 from tui.serve.auth import Allowlist, RateLimit
 from tui.serve.files import EventLog, ServeFiles, host_key_problem, short_fingerprint
+from tui.serve.model_supervisor import ModelSupervisor
 from tui.serve.session import HANG_UP_GRACE, PtyGame, game_command, game_env
 from tui.serve.status import ServerStatus, SessionStatus, remove_status
 
@@ -32,6 +34,7 @@ from tui.serve.status import ServerStatus, SessionStatus, remove_status
 TERMINAL_RESET = b"\x1b[?1049l\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[?2004l\x1b[0m"
 NEEDS_PTY = "grue: this server runs Grue, which needs a terminal: connect with ssh -t"
 NO_COMMANDS = "grue: this server runs no commands, only Grue: connect without a command"
+MAX_SOCKET_PATH = 100  # bytes: a Unix socket's path is at most 107 on Linux, 103 on macOS
 FULL = "grue: the server is full ({n} games running); try again later"
 
 
@@ -42,7 +45,8 @@ class ServeConfig:
     host: str = ""  # "" = every interface
     authorized_keys: Path | None = None
     open_door: bool = False  # any key may register (a new key gets a new player folder)
-    model_args: tuple[str, ...] = ()  # passed to each game: --model / --backend / --url
+    model_args: tuple[str, ...] = ()  # the model: --model / --backend / --url
+    shared_model: bool = True  # one model process for every game (else each game loads one)
     max_sessions: int = 20
     rate_limit: int = 20  # connections + refused keys per address ...
     rate_window: float = 60.0  # ... in this many seconds
@@ -81,10 +85,19 @@ class GrueServer:
         self._endings: set[asyncio.Task[None]] = set()
         self.doors: set[Door] = set()
         self._stop = asyncio.Event()
+        self.model: ModelSupervisor | None = None
 
     async def start(self) -> None:
         _route_asyncssh_log(self.files.server_log)
         key = load_host_key(self.files.host_key, self.log)
+        if self.config.shared_model:
+            socket = self.files.model_socket
+            if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
+                raise OSError(f"{socket}: the path is too long for a Unix socket; "
+                              "set GRUE_HOME to a shorter folder")
+            self.model = ModelSupervisor(socket, self.config.model_args, self.files.model_log,
+                                         self.log)
+            self.model.start()
         self._acceptor = await asyncssh.create_server(
             lambda: Door(self), self.config.host or None, self.config.port,
             server_host_keys=[key], public_key_auth=True, password_auth=False,
@@ -133,6 +146,8 @@ class GrueServer:
         if self._acceptor is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._acceptor.wait_closed(), 5)
+        if self.model is not None:
+            await self.model.stop()
         remove_status(self.files.status)
         self.log("stopped")
 
@@ -327,8 +342,8 @@ class PlayerSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     async def _play(self) -> None:
         term = self.term or "xterm"
         home = self.server.files.player_home(self.door.fingerprint)
-        self.game = PtyGame(game_command(self.server.config.model_args), game_env(home, term),
-                            self.size, self._output, self._game_ended)
+        self.game = PtyGame(*self._command(home, term), self.size, self._output,
+                            self._game_ended)
         self.server.add(self)
         self.log(f"{self.door.fingerprint} from {self.door.addr}, TERM={term}, "
                  f"{self.size[0]}x{self.size[1]}, home {home}")
@@ -344,6 +359,15 @@ class PlayerSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
             await self.game.hang_up(self.server.config.hang_up_grace)
         self.server.write_status()
         await self.game.done.wait()
+
+    def _command(self, home: Path, term: str) -> tuple[list[str], dict[str, str]]:
+        """The game's command and environment: pinned to the shared model, or (without one)
+        given the server's model options."""
+        model = self.server.model
+        if model is None:
+            return game_command(self.server.config.model_args), game_env(home, term)
+        shared = {SOCKET_ENV: str(model.socket), PLAYER_ENV: self.door.fingerprint}
+        return game_command(()), game_env(home, term, shared)
 
     def _output(self, data: bytes) -> None:
         if self.chan is not None and not self.hung_up:

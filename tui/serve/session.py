@@ -33,9 +33,12 @@ def game_command(model_args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "tui.commands.serve_session", *model_args]
 
 
-def game_env(home: Path, term: str) -> dict[str, str]:
+def game_env(home: Path, term: str, shared: Mapping[str, str] | None = None
+             ) -> dict[str, str]:
+    """A game's environment; `shared`: the variables that pin it to the shared model."""
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
     env.update(GRUE_HOME=str(home), TERM=term or "xterm")
+    env.update(shared or {})
     return env
 
 

@@ -1,0 +1,368 @@
+"""The shared model process of `grue serve`: one model for every player's game.
+
+    python -m tui.serve.model_proc --socket PATH [--model FILE | --backend openai --url URL]
+
+Loads the model once, then serves the games (`tui/backends/shared.py`) over a Unix socket
+(mode 0600) with the messages of `tui/backends/shared_protocol.py`. Generation runs on one
+model thread, taking jobs from a `FairQueue` (round-robin across players); before a player's
+job the model's cache is swapped for that player's own, kept in a small LRU (`PlayerCaches`),
+so players taking turns do not re-read each other's whole prompts. Tokenizing runs on the
+connection threads against a second, vocabulary-only copy of the model, so counting tokens
+never waits behind someone's generation. Ends when its standard input closes (the server
+went away). See docs/architecture.md, "grue serve".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import os
+import socket
+import sys
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.backends.factory import make_backend, resolve_model_path
+from tui.backends.shared_protocol import SOCKET_ENV, ProtocolError, receive, send
+from tui.core.backend import Backend, BackendConfig, BackendError, Prompt
+from tui.core.sampler import Sampler
+from tui.core.text import one_line
+from tui.serve.fair_queue import FairQueue
+
+CACHE_PLAYERS = 4  # recent players whose prompt cache is kept
+CACHE_BYTES = 1 << 30  # ... and at most this much of it
+SERVED_LOG = 1000  # jobs remembered for the stats reply
+
+
+class PlayerCaches:
+    """The model's cache per recent player, least recently used dropped first."""
+
+    def __init__(self, players: int = CACHE_PLAYERS, max_bytes: int = CACHE_BYTES) -> None:
+        self.players = players
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[str, Any] = OrderedDict()
+
+    def put(self, player: str, kept: Any) -> None:
+        self._kept.pop(player, None)
+        if kept is None or kept.size > self.max_bytes:
+            return
+        self._kept[player] = kept
+        while len(self._kept) > self.players or self.size > self.max_bytes:
+            self._kept.popitem(last=False)
+
+    def take(self, player: str) -> Any:
+        return self._kept.pop(player, None)
+
+    @property
+    def size(self) -> int:
+        return sum(kept.size for kept in self._kept.values())
+
+    def names(self) -> list[str]:
+        return list(self._kept)
+
+
+class Client:
+    """One connected game: its socket (sends from several threads take turns)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.player = ""
+        self.lock = threading.Lock()
+        self.open = True
+
+    def send(self, message: dict[str, Any]) -> None:
+        if not self.open:
+            return
+        try:
+            with self.lock:
+                send(self.sock, message)
+        except OSError:
+            self.open = False
+
+
+@dataclass(eq=False)
+class Job:
+    client: Client
+    player: str
+    id: int
+    tokens: list[int]
+    text: str
+    sampler: Sampler
+    stop: list[str]
+    queued: int  # event number when it came in
+    cancel: threading.Event = field(default_factory=threading.Event)
+    place: int = -1  # the place in line last told to the game
+
+    def reply(self, **message: Any) -> None:
+        self.client.send({"id": self.id, **message})
+
+
+class ModelService:
+    """The model, its queue, the per-player caches, and the tokenizer beside them."""
+
+    def __init__(self, backend: Backend, tokenizer: Backend, caches: PlayerCaches) -> None:
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.tokenizer_lock = threading.Lock()
+        self.caches = caches
+        self.queue: FairQueue[Job] = FairQueue()
+        self.events = itertools.count(1)
+        self.running: Job | None = None
+        self.current = ""  # whose cache the model holds
+        self.served: deque[dict[str, Any]] = deque(maxlen=SERVED_LOG)
+        self.last_read: dict[str, dict[str, int]] = {}
+        self.hello = self._hello()
+        self._thread = threading.Thread(target=self._run, name="grue-shared-model", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _hello(self) -> dict[str, Any]:
+        info = self.backend.info
+        caps = self.backend.capabilities
+        prefix = getattr(self.tokenizer, "prefix_tokens", list)()
+        shifts = bool(getattr(self.backend, "can_shift", lambda: False)())
+        return {
+            "name": info.name, "n_ctx": info.n_ctx, "train_ctx": info.train_ctx,
+            "chat_template": info.chat_template, "bos_token": info.bos_token,
+            "eos_token": info.eos_token, "architecture": info.architecture,
+            "extra": {k: v for k, v in info.extra.items() if k != "path"},
+            "counts_tokens": caps.counts_tokens, "can_cancel": caps.can_cancel,
+            "takes_token_prompt": caps.takes_token_prompt, "note": caps.note,
+            "prefix_tokens": prefix, "can_shift": shifts,
+            "local": hasattr(self.backend, "save_cache"),
+            "repeat_window": getattr(self.backend, "repeat_window", 0),
+        }
+
+    # --- requests from the games (connection threads) ------------------------------------
+
+    def tokenize(self, text: str, special: bool) -> list[int]:
+        with self.tokenizer_lock:
+            return self.tokenizer.tokenize(text, special)
+
+    def detokenize(self, tokens: list[int]) -> str:
+        with self.tokenizer_lock:
+            return self.tokenizer.detokenize(tokens)
+
+    def submit(self, job: Job) -> None:
+        self.queue.put(job)
+        self.tell_places()
+
+    def cancel(self, client: Client, job_id: int | None = None) -> None:
+        """Cancel a game's job (`job_id`), or all of them (None: it disconnected)."""
+        def mine(job: Job) -> bool:
+            return job.client is client and (job_id is None or job.id == job_id)
+
+        for job in self.queue.remove(mine):
+            job.reply(done=True, cancelled=True)
+        running = self.running
+        if running is not None and mine(running):
+            running.cancel.set()
+        self.tell_places()
+
+    def tell_places(self) -> None:
+        """Tell every waiting job its place in line (1 = next) when it changed."""
+        idle = self.running is None  # the first in line is being taken: no need to say so
+        for place, job in enumerate(self.queue.order(), start=1):
+            if job.place != place and not (idle and place == 1):
+                job.place = place
+                job.reply(queued=place)
+
+    def stats(self) -> dict[str, Any]:
+        return {"served": list(self.served), "read": self.last_read,
+                "cached": self.caches.names(), "current": self.current,
+                "waiting": len(self.queue)}
+
+    # --- the model thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            job = self.queue.take()
+            if job is None:
+                return
+            self.running = job
+            started = next(self.events)
+            self.tell_places()
+            try:
+                end = self._serve(job)
+            finally:
+                self.running = None
+            # Logged before the game hears of the end, so a stats request after it sees it.
+            self.served.append({"player": job.player, "id": job.id, "queued": job.queued,
+                                "started": started, "finished": next(self.events)})
+            job.reply(**end)
+
+    def _serve(self, job: Job) -> dict[str, Any]:
+        """Run one job, streaming its text; the last message for it (done, or an error)."""
+        if job.cancel.is_set() or not job.client.open:
+            return {"done": True, "cancelled": True}
+        job.reply(started=True)
+        self._switch_to(job.player)
+        try:
+            for piece in self.backend.stream(Prompt(job.tokens, job.text), job.sampler,
+                                             job.stop, job.cancel):
+                job.reply(text=piece)
+                if not job.client.open:
+                    job.cancel.set()
+        except BackendError as exc:
+            return {"error": one_line(str(exc), 300)}
+        except Exception as exc:  # noqa: BLE001 - one game's bad request ends that job only
+            return {"error": one_line(f"the shared model failed: {exc}", 300)}
+        prefill = getattr(self.backend, "last_prefill", None)
+        read = {"reused": getattr(prefill, "reused", 0), "read": getattr(prefill, "read", 0)}
+        self.last_read[job.player] = read
+        return {"done": True, "cancelled": job.cancel.is_set(), **read}
+
+    def _switch_to(self, player: str) -> None:
+        """Put `player`'s cache in the model, keeping the one it held for its player."""
+        if player == self.current or not hasattr(self.backend, "save_cache"):
+            self.current = player
+            return
+        if self.current:
+            self.caches.put(self.current, self.backend.save_cache())
+        self.backend.restore_cache(self.caches.take(player))
+        self.current = player
+
+
+def handle(service: ModelService, sock: socket.socket) -> None:
+    """One game's connection, until it closes: its jobs are then cancelled."""
+    client = Client(sock)
+    try:
+        while True:
+            message = receive(sock)
+            answer = _answer(service, client, message)
+            if answer is not None:
+                client.send({"id": message.get("id"), **answer})
+    except (ProtocolError, OSError):
+        pass
+    finally:
+        client.open = False
+        service.cancel(client)
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def _answer(service: ModelService, client: Client, message: dict[str, Any]
+            ) -> dict[str, Any] | None:
+    op = message.get("op")
+    try:
+        if op == "hello":
+            client.player = str(message.get("player") or f"anonymous-{id(client)}")[:200]
+            return service.hello
+        if op == "tokenize":
+            return {"tokens": service.tokenize(str(message.get("text", "")),
+                                               bool(message.get("special", True)))}
+        if op == "detokenize":
+            return {"text": service.detokenize([int(t) for t in message.get("tokens", [])])}
+        if op == "generate":
+            service.submit(_job(service, client, message))
+            return None
+        if op == "cancel":
+            service.cancel(client, int(message.get("id", -1)))
+            return None
+        if op == "stats":
+            return service.stats()
+    except BackendError as exc:
+        return {"error": one_line(str(exc), 300)}
+    except (TypeError, ValueError) as exc:
+        return {"error": f"bad {op} request: {one_line(str(exc), 200)}"}
+    return {"error": f"unknown request {one_line(str(op), 40)!r}"}
+
+
+def _job(service: ModelService, client: Client, message: dict[str, Any]) -> Job:
+    sampler = message.get("sampler") or {}
+    if not isinstance(sampler, dict):
+        raise ValueError("sampler must be an object")
+    return Job(client=client, player=client.player or f"anonymous-{id(client)}",
+               id=int(message["id"]), tokens=[int(t) for t in message.get("tokens", [])],
+               text=str(message.get("text", "")), sampler=Sampler.from_dict(sampler),
+               stop=[str(s) for s in message.get("stop", [])], queued=next(service.events))
+
+
+def listen(path: Path) -> socket.socket:
+    """A Unix socket at `path` that only this user can open (0600)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(64)
+    return sock
+
+
+def load_model(config: BackendConfig) -> tuple[Backend, Backend]:
+    """The generating backend and the tokenizer beside it (vocabulary only when local)."""
+    backend = make_backend(config)
+    backend.load()
+    if hasattr(backend, "save_cache"):
+        from tui.backends.local import LocalBackend
+
+        tokenizer: Backend = LocalBackend(resolve_model_path(config.model), vocab_only=True)
+    else:
+        tokenizer = make_backend(config)
+    tokenizer.load()
+    return backend, tokenizer
+
+
+def _exit_when_orphaned() -> None:
+    """Our standard input is a pipe from the server: when it closes, the server is gone."""
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while sys.stdin.buffer.read(1024):
+                pass
+        os._exit(0)
+
+    threading.Thread(target=watch, name="grue-orphan-watch", daemon=True).start()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="grue serve model")
+    p.add_argument("--socket", type=Path, required=True)
+    p.add_argument("--model", default="")
+    p.add_argument("--backend", choices=["local", "openai", "kobold"], default="local")
+    p.add_argument("--url", default="")
+    p.add_argument("--ctx", type=int, default=4096)
+    p.add_argument("--cache-players", type=int, default=CACHE_PLAYERS)
+    p.add_argument("--log", type=Path, default=None, help="llama.cpp's log lines")
+    p.add_argument("--watch-stdin", action="store_true",
+                   help="exit when standard input closes (the server went away)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.pop(SOCKET_ENV, None)  # this process is the shared model: load the real one
+    if args.watch_stdin:
+        _exit_when_orphaned()
+    if args.log is not None:
+        from tui.backends.local import route_llama_log
+
+        route_llama_log(args.log)
+    config = BackendConfig(kind=args.backend, model=args.model, url=args.url, n_ctx=args.ctx,
+                           api_key=os.environ.get("GRUE_API_KEY", ""))
+    try:
+        backend, tokenizer = load_model(config)
+    except BackendError as exc:
+        print(f"grue serve model: {one_line(str(exc), 300)}", file=sys.stderr, flush=True)
+        return 1
+    service = ModelService(backend, tokenizer, PlayerCaches(args.cache_players))
+    service.start()
+    listener = listen(args.socket)
+    print(f"grue serve model: {backend.info.name} ready on {args.socket}", flush=True)
+    while True:
+        sock, _ = listener.accept()
+        threading.Thread(target=handle, args=(service, sock), name="grue-shared-client",
+                         daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
