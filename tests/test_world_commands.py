@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakes import FakeBackend
 
 from tui.app import GrueApp

@@ -25,9 +25,9 @@ from tui.engine.world import (
     change_from_dict,
     change_to_dict,
     describe,
+    history,
     validate,
 )
-from tui.engine.world import history
 from tui.engine.world.prompt import segment_lines
 
 EVERY_KIND = [

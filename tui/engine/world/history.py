@@ -10,13 +10,29 @@ changes. Only the newest turn can change takes, so a sync looks at the newest tu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from tui.engine.world.changes import Change, apply_unchecked, validate
 from tui.engine.world.state import WorldState
 
-if TYPE_CHECKING:
-    from tui.engine.campaign import Campaign, Turn
+
+class Turn(Protocol):
+    """What this module needs of a campaign's turn (tui.engine.campaign.Turn)."""
+
+    chosen: int
+    changes: list[list[Change]]
+    reverts: list[Change]
+    applied: int
+
+
+class Campaign(Protocol):
+    """What this module needs of a campaign (tui.engine.campaign.Campaign)."""
+
+    world: WorldState
+
+    @property
+    def turns(self) -> Sequence[Turn]: ...
 
 
 def take_changes(turn: Turn) -> list[Change]:
