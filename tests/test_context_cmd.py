@@ -16,10 +16,11 @@ from tui.engine import context_json
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.lore import LoreEntry
 from tui.engine.saves import write_save
+from tui.engine.world import WorldState
 
 SCHEMA_KEYS = {
     "schema", "prompt", "total_tokens", "window", "budget", "reply_tokens", "history",
-    "segments", "tokens_by_kind", "fired", "dropped", "trimmed", "stop",
+    "segments", "tokens_by_kind", "fired", "dropped", "trimmed", "stop", "world",
 }
 MEMORY = "You are Wren, a lamplighter of the old guild, sworn to keep the road lit."
 
@@ -41,6 +42,8 @@ def long_campaign() -> Campaign:
     for i in range(60):
         c.turns.append(Turn("do", f"> You walk to lamp post {i}.",
                             [f"Lamp post {i} is cold. You fill it with oil and it glows."]))
+    c.world = WorldState(place="lamp post 59", exits=["the road back", "the tower"],
+                         items=["brass lantern", "oil flask"], quests=["reach the tower"])
     c.add_lore(LoreEntry(name="Mailbox", keys=["mailbox"], order=500,
                          content="The mailbox holds a letter from the Warden."))
     for i in range(12):  # all fire on "oil"; the world-info budget cannot hold them all
@@ -149,3 +152,25 @@ def test_broken_or_missing_save_is_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("grue: broken.toml: ")
     assert bad.read_text(encoding="utf-8") == "title = [unclosed\n"  # left untouched
+
+
+def test_the_world_state_sits_in_the_late_note_just_before_the_newest_action(
+        json_report: dict[str, Any], smol_path: Path) -> None:
+    """In SmolLM2's own tokens: the state's lines come after the whole story, inside the
+    note (before the author's note), and only the action and the reply's start follow."""
+    from tui.backends.local import LocalBackend, route_llama_log
+
+    world = ("Where: lamp post 59; exits: the road back, the tower\n"
+             "Carrying: brass lantern, oil flask\nQuests: reach the tower")
+    assert json_report["world"] == world
+    kinds = [s["kind"] for s in json_report["segments"]]
+    at = kinds.index("world")
+    assert kinds.count("world") == 1 and "story" not in kinds[at:]
+    assert kinds[at + 1] == "note" and "action" in kinds[at + 2:]
+    assert kinds[at + 2:].count("template") <= 4  # note end, action wrapping, reply start
+    route_llama_log()
+    vocab = LocalBackend(smol_path, n_ctx=1024, vocab_only=True)
+    vocab.load()
+    segment = json_report["segments"][at]
+    assert segment["tokens"] == len(vocab.tokenize(world + "\n", special=False))
+    assert json_report["prompt"].index(world) > json_report["prompt"].index("Lamp post 59 is")

@@ -11,6 +11,8 @@ import pytest
 from tui.engine.campaign import Turn
 from tui.engine.saves import FORMAT_VERSION, SaveError, dumps, list_saves, load_save, write_save
 from tui.engine.saves.migrate import STEPS, upgrade
+from tui.engine.world import AddItem
+from tui.engine.world.history import record
 
 DATA = Path(__file__).parent / "data" / "saves"
 PAST = list(range(1, FORMAT_VERSION))
@@ -78,3 +80,16 @@ def test_format_2_note_depth_3_was_the_default_and_becomes_1(tmp_path: Path) -> 
     assert "note_depth = 3" in (saves / stored(2).name / "campaign.toml").read_text()
     assert load_save(saves / stored(2).name).note_depth == 1
     assert upgrade({"format": 2, "note_depth": 5, "turns": []}, "x")["note_depth"] == 5
+
+
+def test_format_3_has_no_world_state_and_starts_with_an_empty_one(tmp_path: Path) -> None:
+    saves = tmp_path / "saves"
+    shutil.copytree(stored(3), saves / stored(3).name)
+    assert "world" not in tomllib.loads((saves / stored(3).name / "campaign.toml").read_text())
+    c = load_save(saves / stored(3).name)
+    assert c.world_state().is_empty() and all(not t.changes for t in c.turns)
+    record(c, [AddItem("brass lantern")])
+    folder = write_save(c, saves)
+    state = tomllib.loads((folder / "campaign.toml").read_text())
+    assert state["format"] == 4 and state["world"]["items"] == ["brass lantern"]
+    assert upgrade({"format": 3, "turns": []}, "x")["world"] == {}

@@ -18,6 +18,7 @@ from tui.engine.context import (
     common_prefix,
     gc_paused,
 )
+from tui.engine.world.prompt import segment_text
 
 NARRATOR_PROMPT = (
     "You are the narrator of an interactive text adventure. The player's actions follow "
@@ -171,6 +172,7 @@ def adventure_spec(
         pending=pending,
         continue_last=continuing,
         note=campaign.authors_note,
+        world=segment_text(campaign.world_state()),
         note_depth=campaign.note_depth,
         lorebooks=campaign.all_lorebooks,
         lore_state=campaign.lore_state,

@@ -18,6 +18,8 @@ from tui.engine.lore import Lorebook, LoreEntry, LoreState
 from tui.engine.presets import DEFAULT_SAMPLER
 from tui.engine.scenario import Scenario
 from tui.engine.templates import UnknownTemplate, get_template
+from tui.engine.world import Change, WorldState, change_from_dict, change_to_dict
+from tui.engine.world import history as world_history
 
 OPENING = "opening"
 
@@ -54,6 +56,11 @@ class Turn:
     action: str = ""
     responses: list[str] = field(default_factory=list)
     chosen: int = 0
+    # The world state's changes made while each take was chosen (docs/architecture.md,
+    # "World state"); `reverts` undoes those of take `applied` (-1: none applied).
+    changes: list[list[Change]] = field(default_factory=list)
+    reverts: list[Change] = field(default_factory=list)
+    applied: int = field(default=-1, compare=False)
     # TURN_EDITS.value at this turn's last counted edit; saves compare it with the value when
     # they wrote the turn, to rewrite only the chunks holding edited turns (engine/saves).
     edit_stamp: ClassVar[int] = 0
@@ -80,12 +87,17 @@ class Turn:
         self.chosen = len(self.responses) - 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "mode": self.mode,
             "action": self.action,
             "responses": list(self.responses),
             "chosen": self.chosen,
         }
+        if any(self.changes):
+            data["changes"] = [[change_to_dict(c) for c in take] for take in self.changes]
+        if self.reverts:
+            data["reverts"] = [change_to_dict(c) for c in self.reverts]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Turn:
@@ -94,8 +106,19 @@ class Turn:
         chosen = int(data.get("chosen", 0))
         if responses and not 0 <= chosen < len(responses):
             chosen = len(responses) - 1
-        return cls(str(data.get("mode", "do"))[:40], capped_text(str(data.get("action", ""))),
+        turn = cls(str(data.get("mode", "do"))[:40], capped_text(str(data.get("action", ""))),
                    responses, chosen)
+        changes, reverts = data.get("changes", []), data.get("reverts", [])
+        if changes or reverts:
+            if not isinstance(changes, list) or not all(isinstance(t, list) for t in changes):
+                raise ValueError("a turn's 'changes' is not a list of lists")
+            if not isinstance(reverts, list):
+                raise ValueError("a turn's 'reverts' is not a list")
+            turn.changes = [[change_from_dict(c) for c in take] for take in changes]
+            turn.reverts = [change_from_dict(c) for c in reverts]
+        # as saved, the state holds the chosen take's changes (see world.history)
+        object.__setattr__(turn, "applied", turn.chosen)
+        return turn
 
 
 # Longest text a saved field may hold once loaded (a save with a 50 MB memory once took
@@ -297,6 +320,9 @@ class Campaign:
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The world state after the newest turn's chosen take (see world.history); read it
+    # through `world_state()`, which swaps in a newly chosen take first.
+    world: WorldState = field(default_factory=WorldState)
     # What could not be used as saved (over-long fields, unusable settings): one line each,
     # for the front end to show once. Not saved.
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
@@ -345,7 +371,9 @@ class Campaign:
         """Take back the last whole turn (action and response); redo brings it back."""
         if not self.can_undo():
             return None
+        world_history.sync(self)
         turn = self.turns.pop()
+        world_history.unapply(self.world, turn)
         self.redo_stack.append(turn)
         return turn
 
@@ -354,7 +382,12 @@ class Campaign:
             return None
         turn = self.redo_stack.pop()
         self.turns.append(turn)
+        world_history.sync(self)
         return turn
+
+    def world_state(self) -> WorldState:
+        """The world as of the newest turn's chosen take."""
+        return world_history.sync(self)
 
     def last_turn(self) -> Turn | None:
         return self.turns[-1] if self.turns else None
@@ -398,6 +431,7 @@ def campaign_from_scenario(scenario: Scenario, settings: Settings | None = None)
         memory=scenario.memory.strip(),
         authors_note=scenario.authors_note.strip(),
         settings=settings or Settings(),
+        world=scenario.world.copy(),
     )
     campaign.world_info = Lorebook(name="World info", entries=list(scenario.lore))
     if scenario.opening.strip():

@@ -21,6 +21,7 @@ from tui.engine.context_types import (
     TrimDrop,
 )
 from tui.engine.lore import Activation, ScanResult, scan_lore
+from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
 
 TOP_POSITIONS = {"before", "after", "before_examples", "after_examples"}
 
@@ -119,8 +120,11 @@ class _Build:
         self.header = header
 
     def _late_segments(self) -> None:
-        """The late note (late lore, then the author's note) and lore at a depth."""
+        """The late note (late lore, the world state, then the author's note) and lore at
+        a depth."""
         self.note_parts = [self._note_part(a) for a in self.late_lore]
+        if self.spec.world.strip():
+            self.note_parts.append((WORLD_KIND, WORLD_LABEL, self.spec.world))
         if self.spec.note.strip():
             self.note_parts.append(
                 ("note", "author's note", apply_macros(self.spec.note, self.macros))
@@ -210,9 +214,8 @@ class _Build:
             if not self._over():
                 break
             if kind == "note":
-                if self.note_parts:
-                    self.trimmed.append(TrimDrop("author's note", _FULL))
-                    self.note_parts = []
+                self.trimmed.extend(TrimDrop(label, _FULL) for _k, label, _t in self.note_parts)
+                self.note_parts = []
             else:
                 self._drop_header_kind(kind)
             self.fixed = self._fixed_cost()

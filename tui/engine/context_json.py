@@ -17,11 +17,12 @@ built for; lists keep the report's order (segments in prompt order, entries in f
                  "position": str, "depth": int | None}],
       "dropped": [{"entry": str, "book": str, "reason": str}],
       "trimmed": [{"what": str, "reason": str}],
-      "stop": [str]
+      "stop": [str],
+      "world": str              # the world state's lines as the prompt holds them ("": none)
     }
 
 Segment kinds: "bos", "template", "system", "memory", "card", "lore", "summary", "story",
-"action", "note", "instruction", ... (`start` is the token offset in the prompt). A fired
+"action", "note", "world", "instruction", ... (`start` is the token offset in the prompt). A fired
 entry's `key` is the key that matched ("" for constant entries; `reason` says why); its
 `depth` is how many messages from the end it sits when `position` is "depth", else null.
 `dropped` lists entries that matched but did not fit the world-info budget; `trimmed` lists
@@ -34,6 +35,7 @@ from typing import Any
 
 from tui.engine.context import ContextReport
 from tui.engine.lore import Activation
+from tui.engine.world.prompt import WORLD_KIND
 
 SCHEMA_VERSION = 1
 
@@ -77,4 +79,5 @@ def report_to_json(report: ContextReport) -> dict[str, Any]:
         ],
         "trimmed": [{"what": t.what, "reason": t.reason} for t in report.trimmed],
         "stop": list(report.stop),
+        "world": "".join(s.text for s in report.segments if s.kind == WORLD_KIND).strip(),
     }

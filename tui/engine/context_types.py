@@ -39,6 +39,7 @@ class PromptSpec:
     pending: Message | None = None  # the player's action being answered
     continue_last: bool = False  # generate more of the last narrator message
     note: str = ""
+    world: str = ""  # the world state's lines, placed with the note (see "World state")
     note_depth: int = 3  # player actions from the end
     lorebooks: list[Lorebook] = field(default_factory=list)
     lore_settings: LoreSettings = field(default_factory=LoreSettings)

@@ -29,6 +29,7 @@ from tui.engine.stream_cut import ActionLineCut
 from tui.engine.summary import SummaryDraft, apply_summary, draft_summary, needs_summary
 from tui.engine.templates import InstructTemplate, get_template
 from tui.engine.tidy import tidy_response
+from tui.engine.world import history as world_history
 
 
 @dataclass
@@ -200,7 +201,8 @@ class Game:
         last = self.campaign.last_turn()
         if last is None or not self.campaign.can_undo():
             return None
-        before = replace(self.campaign, turns=self.campaign.turns[:-1], redo_stack=[])
+        before = replace(self.campaign, turns=self.campaign.turns[:-1], redo_stack=[],
+                         world=world_history.before_last(self.campaign))
         continuing = last.mode == Mode.CONTINUE
         spec = self._spec(before, last.action or None, continuing)
         return TurnRequest("retry", spec)

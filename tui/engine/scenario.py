@@ -10,6 +10,7 @@ from tui.core.paths import bundled_dir, home_subdir
 from tui.core.text import one_line
 from tui.engine.lore import LoreEntry
 from tui.engine.tomlfile import read_toml_file
+from tui.engine.world.state import WorldState
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Scenario:
     placeholders: list[str] = field(default_factory=list)
     options: list[Scenario] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    world: WorldState = field(default_factory=WorldState)  # the starting world state
 
 
 class ScenarioError(Exception):
@@ -92,6 +94,9 @@ def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Sce
     if options_raw and depth >= MAX_OPTION_DEPTH:
         raise ScenarioError(f"{source}: options nested too deeply")
     extra = data.get("extra", {})
+    world = data.get("world", {})
+    if not isinstance(world, dict):
+        raise ScenarioError(f"{source}: '[world]' must be a table")
     tags = data.get("tags", [])
     return Scenario(
         title=title,
@@ -104,6 +109,7 @@ def scenario_from_dict(data: dict[str, Any], source: str, depth: int = 0) -> Sce
         source=source,
         options=[scenario_from_dict(o, source, depth + 1) for o in options_raw],
         extra=dict(extra) if isinstance(extra, dict) else {},
+        world=WorldState.from_dict(world),
     )
 
 

@@ -27,8 +27,9 @@ KIND_COLOURS = {
     "story": "blue",
     "action": "bright_cyan",
     "note": "magenta",
+    "world": "bright_green",
 }
-_SPARE = ("bright_green", "bright_yellow", "bright_magenta", "bright_blue", "red")
+_SPARE = ("bright_yellow", "bright_magenta", "bright_blue", "red")
 
 
 def kind_colours(report: ContextReport) -> dict[str, str]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.engine.commands import chat, story
+from tui.engine.commands import chat, story, world
 from tui.engine.commands.context import ADVENTURE, CHAT, MODES, CommandContext, Handler
 from tui.engine.commands.effects import Effect, OpenScreen
 
 BOTH = frozenset(MODES)
 CHAT_ONLY = frozenset({CHAT})
+ADVENTURE_ONLY = frozenset({ADVENTURE})
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,22 @@ TABLE: tuple[CommandSpec, ...] = (
     CommandSpec("summary", story.summary,
                 "the story so far (long-term memory): show/edit, set TEXT, or turn on|off",
                 args="[TEXT|on|off]"),
+    CommandSpec("state", world.state, "the world state: place, inventory, people, quests, facts",
+                modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("where", world.where, "where you are, the known exits and who is there",
+                modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("inv", world.inventory, "what you carry; add or drop an item (a correction)",
+                args="[add|drop ITEM]", aliases=("i",), modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("people", world.people, "the people met: where, attitude, alive",
+                modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("quests", world.quests, "open and finished quests", modes=ADVENTURE_ONLY,
+                needs_idle=False),
+    CommandSpec("quest", world.quest, "add a quest or mark one done", args="add|done TEXT",
+                modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("move", world.move, "correct where you are (an exit's name, or any place)",
+                args="PLACE", modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("fact", world.fact, "set a free-form fact (empty VALUE forgets it)",
+                args="[KEY = VALUE]", modes=ADVENTURE_ONLY, needs_idle=False),
     CommandSpec("lore", story.lore, "attach a lorebook FILE, or open the world info",
                 args="[FILE]"),
     CommandSpec("context", story.screen("context"),

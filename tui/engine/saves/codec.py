@@ -9,6 +9,7 @@ import tomli_w
 
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.lore import Lorebook, LoreState
+from tui.engine.world import WorldState, change_to_dict
 
 
 def state_to_dict(c: Campaign) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def state_to_dict(c: Campaign) -> dict[str, Any]:
         "lorebooks": [b.to_dict() for b in c.lorebooks],
         "lore_state": c.lore_state.to_dict(),
         "redo": [t.to_dict() for t in c.redo_stack],
+        "world": c.world_state().to_dict(),
     }
     if c.extra:
         data["extra"] = c.extra
@@ -70,6 +72,9 @@ def campaign_from_dict(data: dict[str, Any]) -> Campaign:
     c.lore_state = LoreState.from_dict(data.get("lore_state", {}))
     c.turns = [Turn.from_dict(t) for t in data.get("turns", [])]
     c.redo_stack = [Turn.from_dict(t) for t in data.get("redo", [])]
+    for turn in c.redo_stack:  # undone: their changes are not in the state
+        object.__setattr__(turn, "applied", -1)
+    c.world = WorldState.from_dict(data.get("world", {}))
     return c
 
 
@@ -89,9 +94,10 @@ def dumps_table(data: dict[str, Any]) -> str:
     return tomli_w.dumps(data, multiline_strings=not _has_cr(data))
 
 
-def turn_key(t: Turn) -> tuple[str, str, tuple[str, ...], int]:
+def turn_key(t: Turn) -> tuple[Any, ...]:
     """What a turn's TOML depends on (compared to know whether it changed)."""
-    return (t.mode, t.action, tuple(t.responses), t.chosen)
+    return (t.mode, t.action, tuple(t.responses), t.chosen,
+            tuple(map(tuple, t.changes)), tuple(t.reverts))
 
 
 # Long text goes in multi-line literal strings ('''...'''): no escapes to read, and a TOML
@@ -119,7 +125,24 @@ def turn_text(t: Turn) -> str:
     else:
         lines.append("responses = []")
     lines.append(f"chosen = {int(t.chosen)}")
+    if any(t.changes):
+        takes = ", ".join("[" + ", ".join(map(_inline_change, take)) + "]" for take in t.changes)
+        lines.append(f"changes = [{takes}]")
+    if t.reverts:
+        lines.append("reverts = [" + ", ".join(map(_inline_change, t.reverts)) + "]")
     return "\n".join(lines) + "\n"
+
+
+def _inline_change(change: Any) -> str:
+    """A world change as a one-line TOML inline table (its texts are single lines)."""
+    return "{ " + ", ".join(f"{key} = {_inline_value(value)}"
+                            for key, value in change_to_dict(change).items()) + " }"
+
+
+def _inline_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_inline_value, value)) + "]"
+    return tomli_w.dumps({"v": value})[4:-1]  # a bool, an int or a one-line string
 
 
 CACHED_TABLES = ("world_info", "lorebooks")  # large, and rarely changed between two saves

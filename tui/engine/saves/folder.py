@@ -59,7 +59,7 @@ LINK_ATTR = "_save_link"
 _writing = threading.Lock()  # one save is written at a time in this process, whichever thread
 
 _stamp_of = attrgetter("edit_stamp")
-TurnKey = tuple[str, str, tuple[str, ...], int]
+TurnKey = tuple[Any, ...]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from tui.engine.campaign import Turn
 
-_FIELDS = frozenset({"mode", "action", "responses", "chosen"})
+_FIELDS = frozenset({"mode", "action", "responses", "chosen", "changes", "reverts", "applied"})
 
 
 class ChunkBytes:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.engine.saves.errors import SaveError
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def _from_1(data: dict[str, Any]) -> dict[str, Any]:
@@ -30,10 +30,17 @@ def _from_2(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _from_3(data: dict[str, Any]) -> dict[str, Any]:
+    """3 -> 4: a world state beside the story (docs/architecture.md, "World state"); a
+    campaign begun before it starts with an empty one, filled by the player or the model."""
+    return {**data, "format": 4, "world": data.get("world", {})}
+
+
 # version -> the step that turns a save of that version into the next one, oldest first
 STEPS: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [
     (1, _from_1),
     (2, _from_2),
+    (3, _from_3),
 ]
 
 

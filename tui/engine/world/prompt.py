@@ -1,0 +1,60 @@
+"""The world state as the narrator reads it: a few lines in a fixed order, placed in the late
+note just before the newest action (docs/architecture.md, "World state"), so a change costs
+only the tail of the prompt that is re-read every turn anyway."""
+
+from __future__ import annotations
+
+from tui.engine.world.state import Person, WorldState
+
+WORLD_KIND = "world"
+WORLD_LABEL = "world state"
+
+
+def _person(p: Person) -> str:
+    return f"{p.name} ({p.attitude})" if p.attitude else p.name
+
+
+def place_line(state: WorldState) -> str:
+    where = state.place or "unknown"
+    if state.description:
+        where += f" ({state.description})"
+    exits = ", ".join(state.exits) or "none known"
+    return f"Where: {where}; exits: {exits}"
+
+
+def segment_lines(state: WorldState) -> list[str]:
+    """Where, Carrying, Present, Quests, then the dead and the facts; empty lines left out
+    (Carrying stays: "nothing" tells the narrator as much as a list)."""
+    if state.is_empty():
+        return []
+    lines = [place_line(state), f"Carrying: {', '.join(state.items) or 'nothing'}"]
+    present = state.present()
+    if present:
+        lines.append(f"Present: {', '.join(map(_person, present))}")
+    if state.quests:
+        lines.append(f"Quests: {'; '.join(state.quests)}")
+    dead = [p.name for p in state.people if not p.alive]
+    if dead:
+        lines.append(f"Dead: {', '.join(dead)}")
+    if state.facts:
+        lines.append("Facts: " + "; ".join(f"{k}: {state.facts[k]}"
+                                           for k in sorted(state.facts, key=str.casefold)))
+    return lines
+
+
+def segment_text(state: WorldState) -> str:
+    return "\n".join(segment_lines(state))
+
+
+def report_lines(state: WorldState) -> list[str]:
+    """The whole state for the player (/state): the segment plus people elsewhere and the
+    finished quests."""
+    if state.is_empty():
+        return ["the world state is empty (/move PLACE, /inv add ITEM, /quest add TEXT)"]
+    lines = segment_lines(state)
+    away = [p for p in state.people if p.alive and p not in state.present()]
+    if away:
+        lines.append("Elsewhere: " + ", ".join(f"{_person(p)} at {p.where}" for p in away))
+    if state.done:
+        lines.append(f"Done: {'; '.join(state.done)}")
+    return lines
