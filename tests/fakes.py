@@ -25,6 +25,7 @@ class FakeBackend(Backend):
         self.prompts: list[Prompt] = []
         self._info = ModelInfo(name="fake", n_ctx=n_ctx, chat_template=chat_template)
         self.loaded = False
+        self.streams_ended = 0  # replies finished or cancelled
 
     @property
     def info(self) -> ModelInfo:
@@ -52,11 +53,14 @@ class FakeBackend(Backend):
                cancel: threading.Event) -> Iterator[str]:
         self.prompts.append(prompt)
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-        for piece in _WORD.findall(reply):
-            if cancel.is_set():
-                return
-            if self.delay:
-                time.sleep(self.delay)
-            yield piece
+        try:
+            for piece in _WORD.findall(reply):
+                if cancel.is_set():
+                    return
+                if self.delay:
+                    time.sleep(self.delay)
+                yield piece
+        finally:
+            self.streams_ended += 1
 
 

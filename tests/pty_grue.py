@@ -97,6 +97,17 @@ class PtyGrue:
                 raise AssertionError(f"timed out waiting for {raw!r}:\n{self.text()[-3000:]}")
             time.sleep(0.05)
 
+    def wait_for_words(self, needle: str, timeout: float = 60.0, start: int = 0) -> None:
+        """Like `wait_for`, for line-mode prose: line mode word-wraps on a terminal, so any run
+        of spaces and line breaks in the output matches one space in `needle`."""
+        words = needle.split()
+        deadline = time.monotonic() + timeout
+        while " ".join(words) not in " ".join(self.output[start:].decode("utf-8", "replace")
+                                              .split()):
+            if self.exited() or time.monotonic() > deadline:
+                self.wait_for(needle, 0, start)  # fails with the output
+            time.sleep(0.05)
+
     def write(self, data: bytes) -> None:
         """One `write()`: the program reads the burst as a terminal delivers it."""
         assert os.write(self.fd, data) == len(data)

@@ -307,7 +307,7 @@ def test_plain_chat_with_a_hostile_card_shows_no_hostile_sequence(
                  hostile_home.home) as grue:
         grue.wait_for("Hello.", 60)
         grue.write(b"hi\r")
-        grue.wait_for("The end of it.", 60)
+        grue.wait_for_words("The end of it.", 60)
         mark = grue.mark()
         grue.write(b"/messages\r")
         grue.wait_for("Hello.", 30, start=mark)
