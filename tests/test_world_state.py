@@ -163,6 +163,14 @@ def test_lantern_road_starts_at_the_cottage_with_the_lantern_on_its_hook() -> No
     assert lines[1] == "Carrying: nothing"
 
 
+@pytest.mark.parametrize("name", ["lantern-road", "derelict-meridian", "rain-on-ninth"])
+def test_every_bundled_scenario_starts_with_a_world_state(name: str) -> None:
+    """The issue: "Scenarios may declare a starting state (bundled ones do)"."""
+    c = campaign_from_scenario(find_scenario(name))
+    assert c.world.place and c.world.exits and c.world.quests
+    assert any(line.startswith("Where: ") for line in segment_lines(c.world))
+
+
 def test_the_state_and_each_takes_changes_survive_a_save_and_undo_after_loading(tmp_path
                                                                               ) -> None:
     from tui.engine.saves import load_save, release_save, write_save
