@@ -64,10 +64,11 @@ def app_for(game: Game, backend: Backend) -> GrueApp:
     return GrueApp(game=game, host=ModelHost(lambda config: backend, close_backend=False))
 
 
-async def play_until_updating(pilot, screen: AdventureScreen) -> None:  # type: ignore[no-untyped-def]
-    await wait_until(pilot, lambda: screen.model_ready)
+async def play_until_updating(pilot, screen: AdventureScreen,  # type: ignore[no-untyped-def]
+                              timeout: float = 60.0) -> None:
+    await wait_until(pilot, lambda: screen.model_ready, timeout)
     await pilot.press(*"look", "enter")
-    await wait_until(pilot, lambda: screen.summarizing and screen.pending is None)
+    await wait_until(pilot, lambda: screen.summarizing and screen.pending is None, timeout)
 
 
 async def test_undo_during_a_story_so_far_update_drops_the_update(tmp_path: Path) -> None:
@@ -76,7 +77,8 @@ async def test_undo_during_a_story_so_far_update_drops_the_update(tmp_path: Path
     async with app_for(game, backend).run_test(size=(80, 24), notifications=True) as pilot:
         screen = pilot.app.screen
         assert isinstance(screen, AdventureScreen)
-        await play_until_updating(pilot, screen)
+        # A 2,048-token read and a 200-token reply: minutes on a busy 2-core machine.
+        await play_until_updating(pilot, screen, timeout=300)
         turns = len(game.campaign.turns)
         await pilot.press("f6")  # undo, while the model writes the update
         await wait_until(pilot, lambda: not screen.summarizing)
@@ -152,7 +154,8 @@ async def test_real_model_undo_and_quit_during_a_story_so_far_update(
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, AdventureScreen)
-        await play_until_updating(pilot, screen)
+        # A 2,048-token read and a 200-token reply: minutes on a busy 2-core machine.
+        await play_until_updating(pilot, screen, timeout=300)
         turns = len(game.campaign.turns)
         await pilot.press("f6")
         await wait_until(pilot, lambda: not screen.summarizing)
@@ -160,10 +163,11 @@ async def test_real_model_undo_and_quit_during_a_story_so_far_update(
         assert len(game.campaign.turns) == turns - 1
         assert (game.campaign.summary, game.campaign.summary_upto) == ("", 0)
         await pilot.press(*"look", "enter")
-        await wait_until(pilot, lambda: screen.summarizing and screen.pending is None)
+        await wait_until(pilot, lambda: screen.summarizing and screen.pending is None, 300)
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
-        await wait_until(pilot, lambda: not app.host.worker.busy and not screen.summarizing)
+        await wait_until(pilot, lambda: not app.host.worker.busy and not screen.summarizing,
+                         120)
         saved = load_save(game.last_saved)
         assert len(saved.turns) == turns and saved.summary == ""
         await pilot.press("ctrl+q")
