@@ -243,3 +243,88 @@ def test_a_room_on_the_real_shared_model(smol_path: Path, short_dir: Path) -> No
         rooms.close()
         proc.kill()
         proc.wait()
+
+
+# --- /room in the command table, the TUI and line mode --------------------------------------
+
+
+def test_the_room_command_checks_its_words_and_is_for_adventures(tmp_path: Path) -> None:
+    from tui.engine.character_library import load_character
+    from tui.engine.chat import campaign_from_card, game_for
+    from tui.engine.commands import (
+        ADVENTURE,
+        CHAT,
+        Command,
+        CommandContext,
+        Notice,
+        RoomRequest,
+        run_command,
+    )
+    from tui.engine.game import Game
+
+    game = Game(campaign_from_scenario(find_scenario("lantern-road")))
+    ctx = CommandContext(game, ADVENTURE)
+    assert run_command(ctx, Command("room", "open")) == \
+        [RoomRequest("open", "the-lantern-road")]
+    assert run_command(ctx, Command("room", "JOIN inn")) == [RoomRequest("join", "inn")]
+    [usage] = run_command(ctx, Command("room", "join"))
+    assert isinstance(usage, Notice) and usage.text == "usage: /room join NAME"
+    [usage] = run_command(ctx, Command("room", "dance"))
+    assert isinstance(usage, Notice) and usage.text.startswith("usage: /room open")
+    chat = game_for(campaign_from_card(load_character("Maren Holloway"), "Ada"))
+    [refused] = run_command(CommandContext(chat, CHAT), Command("room", "open"))
+    assert isinstance(refused, Notice) and refused.text == "/room is for adventures"
+
+
+def test_line_mode_says_rooms_are_played_in_the_tui(tmp_path: Path) -> None:
+    import io
+
+    from tui.engine.commands.effects import ROOMS_IN_TUI
+    from tui.engine.game import Game
+    from tui.plain import PlainSession
+
+    game = Game(campaign_from_scenario(find_scenario("lantern-road")), save_folder=tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    PlainSession(game, FakeBackend(), out, err).handle("/room join inn")
+    assert ROOMS_IN_TUI in err.getvalue()
+
+
+async def test_the_tui_opens_a_room_and_draws_its_story(fake_rooms: Rooms,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        grue_home: Path) -> None:
+    """An adventure's `/room open` shows the room over it; the story drawn is the room's
+    events; Ctrl+Q leaves the room, back to the adventure. Outside `grue serve`: one line."""
+    from test_tui_commands import notices, wait_until
+
+    from tui.app import GrueApp
+    from tui.engine.game import Game
+    from tui.model_host import ModelHost
+    from tui.screens.adventure import AdventureScreen
+    from tui.screens.room import NOT_SERVED, RoomScreen
+    from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
+
+    game = Game(campaign_from_scenario(find_scenario("lantern-road")))
+    app = GrueApp(game=game, host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.screen.model_ready)
+        await pilot.press(*"/room open inn", "enter")
+        await wait_until(pilot, lambda: NOT_SERVED in notices(app))
+        monkeypatch.setenv(ROOMS_ENV, str(fake_rooms.service.socket_path))
+        monkeypatch.setenv("GRUE_PLAYER", "fp-ana")
+        monkeypatch.setenv(NAME_ENV, "ana")
+        # The game's home is the player's folder, as in grue serve.
+        monkeypatch.setattr(fake_rooms.service, "player_home", lambda player: grue_home)
+        await pilot.press(*"/room open inn", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RoomScreen))
+        room = app.screen
+        await wait_until(pilot, lambda: "Ana (host)" in room.status.model)
+        await pilot.press(*"open the door", "enter")
+        await wait_until(pilot, lambda: REPLIES[0] in shown(room))
+        assert shown(room)[-2:] == ["> Ana opens the door.", REPLIES[0]]
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, AdventureScreen))
+        await wait_until(pilot, lambda: "inn" not in fake_rooms.service.rooms)
+
+
+def shown(screen: Any) -> list[str]:
+    return [p.raw for p in screen.story.children if hasattr(p, "raw")]

@@ -219,6 +219,13 @@ class RoomScreen(Screen[None]):
         self.client.request("leave")
         self.leave("you left the room")
 
+    def on_unmount(self) -> None:
+        """Taken down some other way (going home, a hang-up): out of the room too."""
+        if not self.left:
+            self.left = True
+            self.client.request("leave")
+            self.client.close()
+
     def leave(self, why: str) -> None:
         if self.left:
             return
