@@ -131,9 +131,9 @@ def allowlist(path: Path, *keys: Any) -> Path:
     return path
 
 
-def connect(port: int, key: Any | None, **kw: Any) -> Any:
+def connect(port: int, key: Any | None, username: str = "anyone", **kw: Any) -> Any:
     """A client that offers exactly `key` (None: no key at all), never the agent's."""
-    return asyncssh.connect("127.0.0.1", port, username="anyone", known_hosts=None,
+    return asyncssh.connect("127.0.0.1", port, username=username, known_hosts=None,
                             client_keys=[key] if key is not None else None, agent_path=None,
                             config=None, **kw)
 
@@ -148,8 +148,9 @@ class Player:
         self._pump = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def join(cls, port: int, key: Any, size: tuple[int, int] = (80, 24)) -> Player:
-        conn = await connect(port, key)
+    async def join(cls, port: int, key: Any, size: tuple[int, int] = (80, 24),
+                   username: str = "anyone") -> Player:
+        conn = await connect(port, key, username)
         proc = await conn.create_process(term_type="xterm-256color", term_size=size,
                                          encoding=None)
         return cls(conn, proc)
@@ -451,3 +452,71 @@ def test_serve_needs_a_way_in(grue_home: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == ("grue: grue serve needs --authorized-keys FILE, or --open"
                                      " to let any key in")
+
+
+# --- shared adventures (rooms) --------------------------------------------------------------
+
+ROOM_REPLIES = ["The gate groans open.", "A bell answers from the tower."]
+
+
+class RoomModel(StandIn):
+    """Quick replies, one per turn, in order: each turn's narration is told apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns = 0
+        self.route("GET", "/v1/models")(lambda req, conn: send_json(conn, MODELS))
+        self.route("POST", "/v1/completions")(self.complete)
+
+    def complete(self, req: Request, conn: Any) -> None:
+        reply = ROOM_REPLIES[min(self.turns, len(ROOM_REPLIES) - 1)]
+        self.turns += 1
+        with contextlib.suppress(OSError):
+            send_sse(conn, [completion_event(w + " ") for w in reply.split()]
+                     + [completion_event("", "stop"), "data: [DONE]"])
+
+
+async def in_an_adventure(server: Server, url: str, name: str) -> Player:
+    """A player (SSH user `name`) in their own save, its model loaded."""
+    key = new_key()
+    played_save(server.files.player_home(key.get_fingerprint()), url)
+    player = await Player.join(server.port, key, username=name)
+    await player.wait_for(b"ready (")
+    mark = player.mark()
+    player.type(b"\r")
+    await player.wait_for(b"The lantern flickers.", mark)
+    await player.wait_for("ready · F1".encode(), mark)
+    return player
+
+
+def places(output: bytes, needles: list[bytes]) -> list[int]:
+    return [output.find(needle) for needle in needles]
+
+
+async def test_two_players_in_one_room_see_the_same_narration_in_the_same_order(
+        serve, players: list[Player]) -> None:
+    with RoomModel() as model:
+        server = serve("--open", "--backend", "openai", "--url", model.url)
+        ana = await in_an_adventure(server, model.url, "ana")
+        players.append(ana)
+        bo = await in_an_adventure(server, model.url, "bo")
+        players.append(bo)
+        ana.type(b"/room open inn\r")
+        await ana.wait_for(b"room inn")
+        bo.type(b"/room join inn\r")
+        await bo.wait_for(b"Ana (host), Bo")
+        start = [ana.mark(), bo.mark()]
+        ana.type(b"look around\r")
+        for player in (ana, bo):
+            await player.wait_for(ROOM_REPLIES[0].encode())
+        bo.type(b"say hello\r")
+        for player in (ana, bo):
+            await player.wait_for(ROOM_REPLIES[1].encode())
+        story = [b"Ana looks around.", ROOM_REPLIES[0].encode(), b'Bo says "Hello."',
+                 ROOM_REPLIES[1].encode()]
+        for player, mark in zip((ana, bo), start, strict=True):
+            seen = places(bytes(player.output[mark:]), story)
+            assert -1 not in seen and seen == sorted(seen), seen
+        [saved] = list_saves(server.files.root / "rooms" / "inn")
+        assert [t.action for t in load_save(saved.path).turns[-2:]] == \
+            ["> Ana looks around.", '> Bo says "Hello."']

@@ -267,7 +267,13 @@ class GrueApp(App[None]):
         """Ctrl+Q where no screen takes it: in a game (or a screen or dialog above one), save
         and go home; elsewhere, quit."""
         from tui.screens.adventure import AdventureScreen
+        from tui.screens.room import RoomScreen
 
+        room = next((s for s in reversed(self.screen_stack) if isinstance(s, RoomScreen)),
+                    None)
+        if room is not None:  # out of the room first, back to the adventure
+            room.action_home()
+            return
         game_screen = next((s for s in reversed(self.screen_stack)
                             if isinstance(s, AdventureScreen)), None)
         if game_screen is None:

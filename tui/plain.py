@@ -30,6 +30,7 @@ from tui.engine.commands import (
     OpenScreen,
     Print,
     Quit,
+    RoomRequest,
     SendMessage,
     StillWriting,
     StoryChanged,
@@ -37,6 +38,7 @@ from tui.engine.commands import (
     parse_command,
     run_command,
 )
+from tui.engine.commands.effects import ROOMS_IN_TUI
 from tui.engine.context import ContextBuilder, PromptSpec
 from tui.engine.formats.lorebooks import LoreFormatError
 from tui.engine.game import (
@@ -366,6 +368,8 @@ class PlainSession:
                 self.send(text)
             case StillWriting():
                 self.notice(STILL_WRITING)
+            case RoomRequest():
+                self.notice(ROOMS_IN_TUI)
             case Quit():
                 return False
         return True

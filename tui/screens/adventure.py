@@ -36,6 +36,7 @@ from tui.engine.commands import (
     OpenScreen,
     Print,
     Quit,
+    RoomRequest,
     SendMessage,
     StillWriting,
     StoryChanged,
@@ -53,6 +54,7 @@ from tui.screens.context_inspector import ContextInspectorScreen
 from tui.screens.dialogs import HelpDialog, TextEditDialog
 from tui.screens.guard import guarded
 from tui.screens.models import ModelsScreen
+from tui.screens.room import enter_room
 from tui.screens.settings import SettingsScreen
 from tui.screens.world_info import WorldInfoScreen
 from tui.widgets.action_bar import ActionBar
@@ -326,6 +328,8 @@ class AdventureScreen(Screen[None]):
             case StillWriting():
                 stop = self.key_hint("game.stop", "stops it", "Esc stops it")
                 self.notify(f"The model is still writing ({stop}).", severity="warning")
+            case RoomRequest():
+                enter_room(self.app, self.game, effect)
             case Quit():
                 self.leave()
 

@@ -81,6 +81,16 @@ class ServeFiles:
         return self.root / "model.sock"
 
     @property
+    def rooms_socket(self) -> Path:
+        """The room service's Unix socket (shared adventures; 0600)."""
+        return self.root / "rooms.sock"
+
+    @property
+    def rooms(self) -> Path:
+        """Each room's campaign, a save folder per room name."""
+        return self.root / "rooms"
+
+    @property
     def model_log(self) -> Path:
         return self.logs / "model.log"
 

@@ -26,6 +26,8 @@ from tui.core.files import write_atomic
 from tui.serve.auth import Allowlist, RateLimit
 from tui.serve.files import EventLog, ServeFiles, host_key_problem, short_fingerprint
 from tui.serve.model_supervisor import ModelSupervisor
+from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
+from tui.serve.rooms import RoomService
 from tui.serve.session import HANG_UP_GRACE, PtyGame, game_command, game_env
 from tui.serve.status import ServerStatus, SessionStatus, remove_status
 
@@ -86,6 +88,7 @@ class GrueServer:
         self.doors: set[Door] = set()
         self._stop = asyncio.Event()
         self.model: ModelSupervisor | None = None
+        self.rooms: RoomService | None = None
 
     async def start(self) -> None:
         _route_asyncssh_log(self.files.server_log)
@@ -98,6 +101,7 @@ class GrueServer:
             self.model = ModelSupervisor(socket, self.config.model_args, self.files.model_log,
                                          self.log)
             self.model.start()
+            self.rooms = self._room_service(socket)
         self._acceptor = await asyncssh.create_server(
             lambda: Door(self), self.config.host or None, self.config.port,
             server_host_keys=[key], public_key_auth=True, password_auth=False,
@@ -112,6 +116,16 @@ class GrueServer:
         self.log(f"listening on port {self.port} ({door}), games: "
                  f"{' '.join(self.config.model_args) or 'default model'}")
         self.write_status()
+
+    def _room_service(self, model_socket: Path) -> RoomService:
+        """Shared adventures: each room plays on the shared model as a player of its own."""
+        from tui.backends.shared import SharedBackend
+
+        rooms = RoomService(self.files.rooms_socket, self.files.rooms, self.files.player_home,
+                            lambda name: SharedBackend(model_socket, player=f"room:{name}"),
+                            self.log)
+        rooms.start()
+        return rooms
 
     async def run(self, ready: Callable[[GrueServer], None] | None = None) -> None:
         """Serve until SIGTERM or SIGINT, then hang up every game (each saves) and exit."""
@@ -146,6 +160,8 @@ class GrueServer:
         if self._acceptor is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._acceptor.wait_closed(), 5)
+        if self.rooms is not None:
+            self.rooms.stop()
         if self.model is not None:
             await self.model.stop()
         remove_status(self.files.status)
@@ -202,6 +218,7 @@ class Door(asyncssh.SSHServer):
         self.addr = ""
         self.key: asyncssh.SSHKey | None = None
         self.fingerprint = ""
+        self.username = ""  # shown to others in a room (the key is who the player is)
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -221,6 +238,7 @@ class Door(asyncssh.SSHServer):
         self.server.doors.discard(self)
 
     def begin_auth(self, username: str) -> bool:
+        self.username = username
         return True  # every connection must show a key
 
     def password_auth_supported(self) -> bool:
@@ -366,7 +384,10 @@ class PlayerSession(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         model = self.server.model
         if model is None:
             return game_command(self.server.config.model_args), game_env(home, term)
-        shared = {SOCKET_ENV: str(model.socket), PLAYER_ENV: self.door.fingerprint}
+        shared = {SOCKET_ENV: str(model.socket), PLAYER_ENV: self.door.fingerprint,
+                  NAME_ENV: self.door.username}
+        if self.server.rooms is not None:
+            shared[ROOMS_ENV] = str(self.server.rooms.socket_path)
         return game_command(()), game_env(home, term, shared)
 
     def _output(self, data: bytes) -> None:

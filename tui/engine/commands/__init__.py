@@ -22,6 +22,7 @@ from tui.engine.commands.effects import (
     OpenScreen,
     Print,
     Quit,
+    RoomRequest,
     SendMessage,
     StillWriting,
     StoryChanged,
@@ -33,7 +34,8 @@ from tui.engine.saves import SaveError
 __all__ = [
     "ADVENTURE", "ALIASES", "CHAT", "COMMANDS", "STILL_WRITING", "TABLE", "Command",
     "CommandContext", "CommandSpec", "Done", "EditText", "Effect", "Generate", "Notice",
-    "OpenScreen", "Print", "Quit", "SendMessage", "StillWriting", "StoryChanged", "UnknownCommand",
+    "OpenScreen", "Print", "Quit", "RoomRequest", "SendMessage", "StillWriting",
+    "StoryChanged", "UnknownCommand",
     "help_lines", "help_rows", "mode_of", "parse_command", "run_command", "save_edit",
 ]
 

@@ -87,11 +87,21 @@ class StillWriting:
 
 
 @dataclass(frozen=True)
+class RoomRequest:
+    """A shared adventure's request (`grue serve` only): open, join, leave, who, kick, undo.
+    The TUI hands it to the room service; line mode says rooms are played in the TUI."""
+
+    verb: str
+    arg: str = ""
+
+
+@dataclass(frozen=True)
 class Quit:
     """Leave the game (it was saved, unless the model was writing)."""
 
 
 Effect = (Notice | Done | Print | StoryChanged | Generate | EditText | OpenScreen | SendMessage
-          | StillWriting | Quit)
+          | StillWriting | RoomRequest | Quit)
 
 STILL_WRITING = "The model is still writing (Esc stops it)."
+ROOMS_IN_TUI = "rooms (shared adventures) are played in grue serve's TUI"

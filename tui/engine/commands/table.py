@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.engine.commands import chat, story, world
+from tui.engine.commands import chat, room, story, world
 from tui.engine.commands.context import ADVENTURE, CHAT, MODES, CommandContext, Handler
 from tui.engine.commands.effects import Effect, OpenScreen
 
@@ -93,6 +93,9 @@ TABLE: tuple[CommandSpec, ...] = (
                 "sampler preset, window, template, backend (TUI)", needs_idle=False),
     CommandSpec("save", story.save, "save now (the game also saves after every turn)",
                 needs_idle=False),
+    CommandSpec("room", room.room, "grue serve: play together: open [NAME] from this "
+                "adventure, join NAME, leave, who; the host: kick PLAYER, undo",
+                args="open|join|leave|who|kick|undo", modes=ADVENTURE_ONLY),
     CommandSpec("help", show_help, "list the commands", aliases=("h", "?"), needs_idle=False),
     CommandSpec("quit", story.quit_, "save and leave", aliases=("q", "exit"), needs_idle=False),
 )
