@@ -628,21 +628,25 @@ class AdventureScreen(Screen[None]):
                 self.notify(UNAVAILABLE, severity="information", markup=False)
         elif error:
             self.notify(f"State update failed: {error}", severity="warning", markup=False)
-        elif text and not cancel.is_set():
-            self._record_world(request, text)
-        self.start_read_ahead()
+        elif text and not cancel.is_set() and self._record_world(request, text):
+            self.start_read_ahead()  # the state's lines in the prompt changed
+            return
+        if not cancel.is_set():
+            self._after_read_ahead()  # what was read ahead still holds: on to the summary
 
-    def _record_world(self, request: WorldRequest, text: str) -> None:
+    def _record_world(self, request: WorldRequest, text: str) -> bool:
+        """Settle a proposal; True when it changed the state (saved, its line shown)."""
         outcome = settle(self.game.campaign, request, text)
         if outcome.refused:
             logger().info("state update refused: %s", "; ".join(outcome.refused))
         if not outcome.applied:
-            return
+            return False
         try:
             self.game.save()
         except SaveError as exc:
             self.notify(one_line(str(exc), 300), severity="error")
         self.notify(outcome.line, timeout=6, markup=False)
+        return True
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Typing paused: read ahead again with the lore the words typed so far fire."""
