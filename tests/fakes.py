@@ -6,8 +6,9 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
-from tui.core.backend import Backend, ModelInfo, ProgressCallback, Prompt
+from tui.core.backend import Backend, ModelInfo, NoJsonSchema, ProgressCallback, Prompt
 from tui.core.sampler import Sampler
 
 _WORD = re.compile(r"\s+|\w+|[^\w\s]")
@@ -26,6 +27,11 @@ class FakeBackend(Backend):
         self._info = ModelInfo(name="fake", n_ctx=n_ctx, chat_template=chat_template)
         self.loaded = False
         self.streams_ended = 0  # replies finished or cancelled
+        # The world state's updates: constrained JSON replies ("" = nothing changed), and
+        # whether this stand-in plays a server that cannot constrain output.
+        self.json_replies: list[str] = ['{"changes": []}']
+        self.json_prompts: list[Prompt] = []
+        self.json_unsupported = False
 
     @property
     def info(self) -> ModelInfo:
@@ -64,3 +70,12 @@ class FakeBackend(Backend):
             self.streams_ended += 1
 
 
+
+    supports_json_schema = True
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
+                      cancel: threading.Event) -> str:
+        if self.json_unsupported:
+            raise NoJsonSchema("fake: no JSON schema here")
+        self.json_prompts.append(prompt)
+        return self.json_replies.pop(0) if len(self.json_replies) > 1 else self.json_replies[0]

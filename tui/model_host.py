@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tui.engine.context import ContextBuilder, ContextReport, PromptSpec
     from tui.engine.game import GenerationResult, TurnRequest
     from tui.engine.summary import SummaryDraft
+    from tui.engine.world.propose import WorldRequest
 
 # The engine's turn code (tui.engine.game: the context builder, templates, jinja2) is
 # imported on the owner thread when first used, after the home screen is drawn
@@ -161,6 +162,21 @@ class ModelHost:
                 return draft, False
             return summary_in_idle(self.backend, self._builder_for(campaign), campaign,
                                    next_spec, cancel, draft)
+
+        return self.worker.call(job)
+
+    def propose_world(self, campaign: Campaign, request: WorldRequest,
+                      cancel: threading.Event) -> str:
+        """The model's proposal of the world state's changes (constrained JSON text, "" when
+        cancelled; NoJsonSchema where the backend cannot constrain it). The caller settles
+        it on its own thread (`world.propose.settle`)."""
+
+        def job() -> str:
+            from tui.engine.world.propose import propose
+
+            if self.backend is None or cancel.is_set():
+                return ""
+            return propose(self.backend, self._builder_for(campaign), request, cancel)
 
         return self.worker.call(job)
 

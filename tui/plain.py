@@ -11,8 +11,8 @@ import sys
 import threading
 from typing import TextIO
 
-from tui.core.backend import Backend, BackendError
-from tui.core.log import log_exception, take_log_problem
+from tui.core.backend import Backend, BackendError, NoJsonSchema
+from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import OPENING
@@ -54,6 +54,7 @@ from tui.engine.game import (
 from tui.engine.saves import SaveError
 from tui.engine.summary import SummaryDraft, apply_summary
 from tui.engine.tidy import shown_so_far, tidy_response
+from tui.engine.world.propose import UNAVAILABLE, WorldRequest, propose, settle, world_request
 from tui.plain_wrap import WrappingWriter, wrapped
 
 RECAP_TURNS = 3
@@ -83,6 +84,12 @@ class PlainSession:
         self.read_ahead_job: tuple[threading.Thread, threading.Event] | None = None
         # The idle work's story-so-far update: (draft, its prompt all read).
         self.idle_summary: tuple[SummaryDraft | None, bool] = (None, False)
+        # The world state's update after a narration: asked for, then its proposal (the text,
+        # or why the backend cannot), written in the wait for a line and recorded after it.
+        self.world_due: WorldRequest | None = None
+        self.world_proposal: tuple[WorldRequest, str] | None = None
+        self.world_unavailable = ""  # why not: said once, then never asked again
+        self.world_said = False
 
     # --- output -----------------------------------------------------------------------------
 
@@ -205,7 +212,8 @@ class PlainSession:
     def start_read_ahead(self) -> None:
         """Have the model read the next prompt up to the action while we wait for a line:
         on its own thread, which `stop_read_ahead` ends before the model is used again."""
-        if self.builder is None or self.hung_up or not self.backend.reads_ahead:
+        if self.builder is None or self.hung_up or \
+                not (self.backend.reads_ahead or self.world_due is not None):
             return
         cancel = threading.Event()
         spec = self.game.read_ahead_spec(mode=self.mode)
@@ -219,8 +227,10 @@ class PlainSession:
         pause does; the update is stored on the main thread (`stop_read_ahead`)."""
         assert self.builder is not None
         try:
-            read_ahead(self.backend, self.builder, spec, cancel)
-            if not cancel.is_set():
+            if self.backend.reads_ahead:
+                read_ahead(self.backend, self.builder, spec, cancel)
+            self._propose_world(cancel)
+            if not cancel.is_set() and self.backend.reads_ahead:
                 self.idle_summary = summary_in_idle(
                     self.backend, self.builder, self.game.campaign,
                     lambda c: self.game.read_ahead_spec(mode=self.mode, campaign=c), cancel,
@@ -228,13 +238,47 @@ class PlainSession:
         except Exception as exc:  # noqa: BLE001 - the turn reads it instead; logged
             log_exception("reading ahead failed", exc)
 
+    def _propose_world(self, cancel: threading.Event) -> None:
+        """The world state's update, on the idle thread; recorded by `store_world`."""
+        request = self.world_due
+        if request is None or cancel.is_set():
+            return
+        assert self.builder is not None
+        try:
+            text = propose(self.backend, self.builder, request, cancel)
+        except NoJsonSchema as exc:
+            self.world_unavailable = str(exc)
+            self.world_due = None
+            return
+        if not cancel.is_set():
+            self.world_due = None
+            self.world_proposal = (request, text)
+
     def stop_read_ahead(self) -> None:
         if self.read_ahead_job is not None:
             thread, cancel = self.read_ahead_job
             cancel.set()
             thread.join()
             self.read_ahead_job = None
+            self.store_world()
             self.store_summary()
+
+    def store_world(self) -> None:
+        """Record a proposal the wait for a line finished and print its quiet line (or say
+        once that this backend cannot make them)."""
+        if self.world_unavailable and not self.world_said:
+            self.world_said = True
+            logger().info("state updates unavailable: %s", self.world_unavailable)
+            self.notice(f"({UNAVAILABLE})")
+        proposal, self.world_proposal = self.world_proposal, None
+        if proposal is None or self.hung_up:
+            return
+        outcome = settle(self.game.campaign, *proposal)
+        if outcome.refused:
+            logger().info("state update refused: %s", "; ".join(outcome.refused))
+        if outcome.applied:
+            self.game.save()
+            self.notice(f"({outcome.line})")
 
     def store_summary(self) -> None:
         """Store an update the wait for a line finished, with its prompt read; one still
@@ -276,6 +320,9 @@ class PlainSession:
         if not result.text.strip():
             self.notice("(the model wrote nothing; try /retry)")
         self.game.commit(request, result)
+        settings = self.game.campaign.settings
+        self.world_due = world_request(self.game.campaign) if settings.world_updates and \
+            not self.world_unavailable and not result.cancelled else None
         self.update_summary()
         return result
 

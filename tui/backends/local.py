@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -219,6 +220,7 @@ class LocalBackend(Backend):
         # Caches kept aside to go on from: a stopped update's prompt ("resume"), a prompt with
         # a new story so far not yet all read ("beside").
         self._aside: dict[str, _KeptCache] = {}
+        self._grammars: dict[str, Any] = {}  # compiled llama.cpp grammars by JSON schema
         self.last_prefill = PrefillStats()
 
     @property
@@ -334,6 +336,28 @@ class LocalBackend(Backend):
         stop: list[str],
         cancel: threading.Event,
     ) -> Iterator[str]:
+        return self._generate(prompt, sampler, stop, cancel, None)
+
+    supports_json_schema = True
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
+                      cancel: threading.Event) -> str:
+        """llama.cpp's grammar made from `schema` (`LlamaGrammar.from_json_schema`, compiled
+        once per schema) constrains every sampled token."""
+        key = json.dumps(schema, sort_keys=True)
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"the JSON schema has no grammar: {exc}") from exc
+            self._grammars[key] = grammar
+        return "".join(self._generate(prompt, sampler, [], cancel, grammar))
+
+    def _generate(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+                  cancel: threading.Event, grammar: Any) -> Iterator[str]:
         if self._llm is None:
             raise BackendError("no model loaded")
         if self.vocab_only:
@@ -364,6 +388,8 @@ class LocalBackend(Backend):
         }
         if sampler.seed is not None:
             kwargs["seed"] = sampler.seed
+        if grammar is not None:
+            kwargs["grammar"] = grammar
         try:
             if not self._prefill(list(prompt.tokens), cancel):
                 return
@@ -395,7 +421,8 @@ class LocalBackend(Backend):
         return self.last_prefill.read
 
     @contextlib.contextmanager
-    def keeping_cache(self, resume: threading.Event | None = None) -> Iterator[object]:
+    def keeping_cache(self, resume: threading.Event | None = None, slot: str = "resume"
+                      ) -> Iterator[object]:
         """Keep the story's cache across another prompt (the story-so-far update): the KV
         cache of the one sequence is copied out before and put back after, with the token
         list that describes it. With `resume`: when it is set at the end (the work was
@@ -410,14 +437,14 @@ class LocalBackend(Backend):
         if story is None and self._llm.n_tokens:
             yield None  # too large to keep
             return
-        self._copy_in(self._aside.pop("resume", None))
+        self._copy_in(self._aside.pop(slot, None))
         try:
             yield None
         finally:
             if resume is not None and resume.is_set():
                 aside = self._copy_out()
                 if aside is not None:
-                    self._aside["resume"] = aside
+                    self._aside[slot] = aside
             self._copy_in(story)
 
     def read_beside(self, tokens: list[int], cancel: threading.Event) -> bool:

@@ -16,7 +16,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from tui.backends.remote_common import ReplyCap, sampler_fields, unsupported
+from tui.backends.remote_common import (
+    FIELDS_REFUSED,
+    ReplyCap,
+    sampler_fields,
+    schema_grammar,
+    unsupported,
+)
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
 from tui.backends.sse import SSEError, parse_events
 from tui.core.backend import (
@@ -25,6 +31,7 @@ from tui.core.backend import (
     BackendError,
     Capabilities,
     ModelInfo,
+    NoJsonSchema,
     ProgressCallback,
     Prompt,
 )
@@ -83,6 +90,7 @@ class KoboldBackend(Backend):
         self._n_ctx = n_ctx
         self._info: ModelInfo | None = None
         self._bos_prefix: list[int] = []
+        self._json_refused = ""  # why the server refused a grammar (asked no more)
 
     @property
     def stall_timeout(self) -> float:
@@ -182,8 +190,23 @@ class KoboldBackend(Backend):
         stop: list[str],
         cancel: threading.Event,
     ) -> Iterator[str]:
+        return self._stream(prompt, sampler, stop, cancel, {})
+
+    supports_json_schema = True
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
+                      cancel: threading.Event) -> str:
+        """KoboldCpp takes a GBNF `grammar`, made from the schema here; a server that
+        answers it with an HTTP error (an old version) raises NoJsonSchema, now and later."""
+        if self._json_refused:
+            raise NoJsonSchema(self._json_refused)
+        grammar = schema_grammar(schema)
+        return "".join(self._stream(prompt, sampler, [], cancel, {"grammar": grammar}))
+
+    def _stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+                cancel: threading.Event, fields: dict[str, Any]) -> Iterator[str]:
         genkey = "grue-" + uuid.uuid4().hex[:12]
-        body = self.request_body(prompt, sampler, stop, genkey)
+        body = {**self.request_body(prompt, sampler, stop, genkey), **fields}
         path = "/api/extra/generate/stream"
         label = self._client.where(path)
         finished = False
@@ -192,7 +215,11 @@ class KoboldBackend(Backend):
             with self._client.open("POST", path, body, cancel=cancel) as conn:
                 resp = conn.response
                 if resp.status >= 400:
-                    raise self._client.http_error(path, conn.error_response())
+                    error = self._client.http_error(path, conn.error_response())
+                    if fields and resp.status in FIELDS_REFUSED:
+                        self._json_refused = str(error)
+                        raise NoJsonSchema(str(error))
+                    raise error
                 if resp.content_type not in ("text/event-stream", ""):
                     raise BackendError(
                         f"{label}: expected an event stream, got {resp.content_type}"

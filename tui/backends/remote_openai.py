@@ -17,9 +17,11 @@ from typing import Any
 
 from tui.backends.remote_common import (
     ESTIMATE_NOTE,
+    FIELDS_REFUSED,
     EstimateTokenizer,
     ReplyCap,
     sampler_fields,
+    schema_grammar,
     unsupported,
 )
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line
@@ -31,6 +33,7 @@ from tui.core.backend import (
     BackendError,
     Capabilities,
     ModelInfo,
+    NoJsonSchema,
     ProgressCallback,
     Prompt,
 )
@@ -144,6 +147,7 @@ class OpenAIBackend(Backend):
         self._info: ModelInfo | None = None
         self._estimate: EstimateTokenizer | None = None
         self._bos_prefix: list[int] = []
+        self._json_refused = ""  # why the server refused a JSON schema (asked no more)
         self.capabilities = Capabilities(takes_token_prompt=False)
 
     @property
@@ -383,7 +387,37 @@ class OpenAIBackend(Backend):
         stop: list[str],
         cancel: threading.Event,
     ) -> Iterator[str]:
-        body = self.request_body(prompt, sampler, stop)
+        return self._stream(prompt, sampler, stop, cancel, {})
+
+    supports_json_schema = True
+
+    def json_fields(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The request fields that constrain a completion to `schema` on this kind of server:
+        `response_format` (vLLM, llama-server, and the kinds not known to lack it), with
+        llama-server's own `json_schema` beside it; a GBNF `grammar` made from the schema
+        where the server takes one and not a schema (KoboldCpp, llama_cpp.server)."""
+        if self.kind.name in ("koboldcpp", "llama-cpp-python"):
+            return {"grammar": schema_grammar(schema)}
+        fields: dict[str, Any] = {"response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "grue_update", "schema": schema, "strict": True},
+        }}
+        if self.kind.name == "llama-server":
+            fields["json_schema"] = schema
+        return fields
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
+                      cancel: threading.Event) -> str:
+        """A completion constrained to `schema`; a server that refuses the fields (HTTP 400,
+        404, 422, 501...) raises NoJsonSchema, now and at every later call."""
+        if self._json_refused:
+            raise NoJsonSchema(self._json_refused)
+        fields = self.json_fields(schema)
+        return "".join(self._stream(prompt, sampler, [], cancel, fields))
+
+    def _stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+                cancel: threading.Event, fields: dict[str, Any]) -> Iterator[str]:
+        body = {**self.request_body(prompt, sampler, stop), **fields}
         path = "/v1/completions"
         label = self._client.where(path)
         cap = ReplyCap(sampler.max_tokens)
@@ -391,7 +425,11 @@ class OpenAIBackend(Backend):
             with self._client.open("POST", path, body, cancel=cancel) as conn:
                 resp = conn.response
                 if resp.status >= 400:
-                    raise self._learn_n_ctx(self._client.http_error(path, conn.error_response()))
+                    error = self._learn_n_ctx(self._client.http_error(path, conn.error_response()))
+                    if fields and resp.status in FIELDS_REFUSED:
+                        self._json_refused = str(error)
+                        raise NoJsonSchema(str(error))
+                    raise error
                 if resp.content_type == "application/json":  # the server ignored stream: true
                     data = _loads(b"".join(conn.body(32 * 1024 * 1024)).decode("utf-8"), label)
                     text, _ = _completion_text(data, label)

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from tui.core.sampler import Sampler
 
@@ -31,6 +32,10 @@ def stall_timeout() -> float:
 
 class BackendError(Exception):
     """A failure the player should read as one line (bad model file, server down, ...)."""
+
+
+class NoJsonSchema(BackendError):
+    """This backend (or the server behind it) cannot force its output into a JSON schema."""
 
 
 @dataclass(frozen=True)
@@ -120,13 +125,25 @@ class Backend(ABC):
         Tokens read; 0 where there is no cache of our own to fill (remote servers)."""
         return 0
 
-    def keeping_cache(self, resume: threading.Event | None = None
+    def keeping_cache(self, resume: threading.Event | None = None, slot: str = "resume"
                       ) -> AbstractContextManager[object]:
-        """Around a prompt that is not the story's (the story-so-far update): the model's
-        cache of the story is put back afterwards, so the next turn does not read the whole
-        story again; when `resume` is set at the end (stopped), the other prompt's cache is
-        kept to go on from next time. Nothing to keep where the cache is not ours."""
+        """Around a prompt that is not the story's (the story-so-far update, the world
+        state's update): the model's cache of the story is put back afterwards, so the next
+        turn does not read the whole story again; when `resume` is set at the end (stopped),
+        the other prompt's cache is kept aside under `slot` to go on from next time (one
+        slot per kind of prompt). Nothing to keep where the cache is not ours."""
         return nullcontext()
+
+    # Whether `complete_json` can force its output into a schema here (a remote server may
+    # still refuse it: NoJsonSchema then).
+    supports_json_schema = False
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
+                      cancel: threading.Event) -> str:
+        """Generate text that a grammar made from the JSON `schema` forces into shape (the
+        world state's update, docs/architecture.md "World state"); "" when cancelled.
+        NoJsonSchema where the backend or its server cannot constrain the output."""
+        raise NoJsonSchema("this backend cannot constrain output to a JSON schema")
 
     def read_beside(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Read `tokens`, a prompt that will replace the story's (with a new story so far),

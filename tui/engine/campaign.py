@@ -148,6 +148,9 @@ class Settings:
     template: str = "auto"  # "auto" = the model's own, else a name from templates.py
     prompt_style: str = "auto"  # "auto" | "instruct" | "story"
     sampler: Sampler = DEFAULT_SAMPLER
+    # After each narration the model proposes the world state's changes (docs/architecture.md,
+    # "World state"); saved only when off, so older saves (no key) read as on.
+    world_updates: bool = True
     # For this run only, never saved (not in to_dict): the server's key or KoboldCpp password
     # from the settings screen ("" = $GRUE_API_KEY, which `grue --api-key` sets).
     api_key: str = field(default="", repr=False)
@@ -176,6 +179,8 @@ class Settings:
         }
         if self.seed is not None:
             data["seed"] = self.seed
+        if not self.world_updates:
+            data["world_updates"] = False
         return data
 
     @classmethod
@@ -219,6 +224,7 @@ class Settings:
             prompt_style=text("prompt_style", lambda v: v in PROMPT_STYLES),
             sampler=_sampler_from(data.get("sampler"), problems) if "sampler" in data
             else default.sampler,
+            world_updates=data.get("world_updates", True) is not False,
         )
         settings.problems = problems
         return settings

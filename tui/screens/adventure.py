@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
-from tui.core.backend import BackendError
-from tui.core.log import log_exception, take_log_problem
+from tui.core.backend import BackendError, NoJsonSchema
+from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import one_line
 from tui.engine import commands
 from tui.engine.actions import Mode, split_prefix
@@ -48,6 +48,7 @@ from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.saves import SaveError
 from tui.engine.saves.writer import SaveResult
 from tui.engine.summary import SummaryDraft, apply_summary
+from tui.engine.world.propose import UNAVAILABLE, WorldRequest, settle, world_request
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
@@ -165,6 +166,12 @@ class AdventureScreen(Screen[None]):
         # An update written but not stored yet: the prompt it makes is still being read.
         self.summary_draft: SummaryDraft | None = None
         self.summary_dropped = False  # the story changed under the update being written
+        # The world state's update after a narration (docs/architecture.md, "World state"):
+        # asked for in the pause after it, settled on this thread.
+        self.world_due: WorldRequest | None = None
+        self.world_cancel = threading.Event()
+        self.world_updating = False
+        self.world_unavailable = False  # the backend cannot constrain JSON: said once
         self.leaving = False  # a turn cut short by leaving (Ctrl+Q, a hang-up) is not kept
 
     # --- layout -----------------------------------------------------------------------------
@@ -388,10 +395,12 @@ class AdventureScreen(Screen[None]):
     def start(self, request: TurnRequest) -> None:
         self.pending = request
         self.summary_due = False  # checked again after this turn
+        self.world_due = None  # a new turn makes the last one's update moot
         # Enter ends the idle work: a story-so-far update waits for the next pause, and
         # what was read ahead so far is kept in the cache.
         self.read_ahead_cancel.set()
         self.summary_cancel.set()
+        self.world_cancel.set()
         self.cancel_event = threading.Event()
         self.buffer.take()
         self.story.start_live()
@@ -465,6 +474,9 @@ class AdventureScreen(Screen[None]):
                         state=state)
         if not result.cancelled and message.request.kind != "impersonate":
             self.summary_due = True  # checked once the next prompt is read ahead
+            settings = self.game.campaign.settings
+            if settings.world_updates and not self.world_unavailable:
+                self.world_due = world_request(self.game.campaign)
         self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------
@@ -534,7 +546,7 @@ class AdventureScreen(Screen[None]):
         Enter cancels it and keeps what was read."""
         bars = self.query(ActionBar)  # none once the screen is being taken down
         if not self.model_ready or self.pending is not None or self.summarizing or \
-                self.leaving or not bars:
+                self.world_updating or self.leaving or not bars:
             return
         if not self.host.reads_ahead:  # a server keeps its own cache: nothing to read
             self._after_read_ahead()
@@ -573,9 +585,72 @@ class AdventureScreen(Screen[None]):
             self._after_read_ahead()
 
     def _after_read_ahead(self) -> None:
-        if self.summary_due and self.pending is None and not self.leaving:
+        """The rest of the pause: the world state's update (short), then the story so far."""
+        if self.pending is not None or self.leaving:
+            return
+        if self.world_due is not None:
+            request, self.world_due = self.world_due, None
+            self.start_world_update(request)
+        elif self.summary_due:
             self.summary_due = False
             self.start_summary()
+
+    # --- the world state's update (docs/architecture.md, "World state") ---------------------
+    # The model thread only writes the proposal; this thread records it, on the turn it was
+    # asked for (dropped when that turn or take is gone), so nothing changes the campaign on
+    # two threads. Enter, Esc and leaving cancel it; it is not asked for again.
+
+    def start_world_update(self, request: WorldRequest) -> None:
+        self.world_updating = True
+        self.world_cancel = threading.Event()
+        self.update_world(request, self.world_cancel, self.app)
+
+    @work(thread=True, group="world")
+    def update_world(self, request: WorldRequest, cancel: threading.Event,
+                     app: App[object]) -> None:
+        text, error, unavailable = "", "", False
+        try:
+            text = self.host.propose_world(self.game.campaign, request, cancel)
+        except NoJsonSchema as exc:
+            unavailable, error = True, one_line(str(exc), 200)
+        except Exception as exc:  # noqa: BLE001 - a notice, never a traceback
+            log_exception("world state update failed", exc)
+            error = one_line(str(exc), 200)
+        with contextlib.suppress(RuntimeError):  # the app has closed: nothing to show
+            app.call_from_thread(self._world_done, request, cancel, text, error, unavailable)
+
+    def _world_done(self, request: WorldRequest, cancel: threading.Event, text: str,
+                    error: str, unavailable: bool) -> None:
+        if cancel is self.world_cancel:
+            self.world_updating = False
+        if self.leaving or not self.query(StatusBar):
+            return
+        if unavailable:
+            if not self.world_unavailable:  # once, not every turn
+                self.world_unavailable = True
+                logger().info("state updates unavailable: %s", error)
+                self.notify(UNAVAILABLE, severity="information", markup=False)
+        elif error:
+            self.notify(f"State update failed: {error}", severity="warning", markup=False)
+        elif text and not cancel.is_set() and self._record_world(request, text):
+            self.start_read_ahead()  # the state's lines in the prompt changed
+            return
+        if not cancel.is_set():
+            self._after_read_ahead()  # what was read ahead still holds: on to the summary
+
+    def _record_world(self, request: WorldRequest, text: str) -> bool:
+        """Settle a proposal; True when it changed the state (saved, its line shown)."""
+        outcome = settle(self.game.campaign, request, text)
+        if outcome.refused:
+            logger().info("state update refused: %s", "; ".join(outcome.refused))
+        if not outcome.applied:
+            return False
+        try:
+            self.game.save()
+        except SaveError as exc:
+            self.notify(one_line(str(exc), 300), severity="error")
+        self.notify(outcome.line, timeout=6, markup=False)
+        return True
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Typing paused: read ahead again with the lore the words typed so far fire."""
@@ -597,6 +672,10 @@ class AdventureScreen(Screen[None]):
 
     @guarded
     def action_cancel(self) -> None:
+        if self.world_updating:
+            self.world_cancel.set()
+            if self.pending is None and not self.summarizing:
+                return
         if self.summarizing:
             self.summary_cancel.set()
             if self.pending is None:
@@ -746,6 +825,7 @@ class AdventureScreen(Screen[None]):
         if self.cancel_event is not None:
             self.cancel_event.set()
         self.summary_cancel.set()
+        self.world_cancel.set()
         self.read_ahead_cancel.set()
         try:
             if self.pending is None:

@@ -67,8 +67,9 @@ TABLE: tuple[CommandSpec, ...] = (
     CommandSpec("summary", story.summary,
                 "the story so far (long-term memory): show/edit, set TEXT, or turn on|off",
                 args="[TEXT|on|off]"),
-    CommandSpec("state", world.state, "the world state: place, inventory, people, quests, facts",
-                modes=ADVENTURE_ONLY, needs_idle=False),
+    CommandSpec("state", world.state,
+                "the world state (place, inventory, people, quests, facts); turn the model's "
+                "updates on|off", args="[on|off]", modes=ADVENTURE_ONLY, needs_idle=False),
     CommandSpec("where", world.where, "where you are, the known exits and who is there",
                 modes=ADVENTURE_ONLY, needs_idle=False),
     CommandSpec("inv", world.inventory, "what you carry; add or drop an item (a correction)",

@@ -127,4 +127,12 @@ def fact(ctx: CommandContext, arg: str) -> list[Effect]:
 
 
 def state(ctx: CommandContext, arg: str) -> list[Effect]:
-    return [Print(tuple(report_lines(_state(ctx))))]
+    """Show the state; `on`/`off` turns the model's updates after each narration on or off."""
+    word = arg.strip().lower()
+    if word in ("on", "off"):
+        ctx.game.campaign.settings.world_updates = word == "on"
+        ctx.game.save()
+        return [Notice(f"state updates by the model {word}")]
+    lines = report_lines(_state(ctx))
+    updates = "on" if ctx.game.campaign.settings.world_updates else "off"
+    return [Print((*lines, f"(state updates by the model: {updates}; /state on|off)"))]

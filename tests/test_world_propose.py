@@ -1,0 +1,220 @@
+"""The model's world-state update (docs/architecture.md, "World state"): a grammar-constrained
+JSON proposal, parsed, validated against the state and recorded on its turn's take."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from fakes import FakeBackend
+
+from tui.core.backend import Backend, NoJsonSchema
+from tui.engine.campaign import Campaign, Turn
+from tui.engine.game import Game, make_builder
+from tui.engine.world import AddItem, Meet, Move, WorldState
+from tui.engine.world import history as world_history
+from tui.engine.world.propose import (
+    MAX_CHANGES,
+    MODEL_OPS,
+    SCHEMA,
+    WORLD_SAMPLER,
+    parse,
+    propose,
+    settle,
+    world_request,
+)
+
+NARRATION = ("You pick up the brass lantern from the bench and walk north to the edge of the "
+             "Thornwood, where an old hermit named Abel waves at you.")
+
+
+def campaign() -> Campaign:
+    c = Campaign(title="t")
+    c.world = WorldState(place="Village square", items=["rope"])
+    c.turns.append(Turn("do", "take the lantern and go north", [NARRATION], 0))
+    return c
+
+
+def ask(backend: Backend, c: Campaign, seed: int | None = None) -> str:
+    request = world_request(c)
+    assert request is not None
+    sampler = WORLD_SAMPLER if seed is None else WORLD_SAMPLER.with_changes(seed=seed)
+    return propose(backend, make_builder(backend, c), request, threading.Event(), sampler)
+
+
+# --- with a scripted model ---------------------------------------------------------------------
+
+
+def test_the_prompt_holds_the_state_and_the_newest_turn_only() -> None:
+    c = campaign()
+    c.turns.insert(0, Turn("do", "an older action", ["An older narration about a goose."], 0))
+    backend = FakeBackend()
+    backend.load()
+    ask(backend, c)
+    text = backend.json_prompts[-1].text
+    assert "Where: Village square" in text and "Carrying: rope" in text
+    assert NARRATION in text and "take the lantern and go north" in text
+    assert "goose" not in text and "older action" not in text
+
+
+def test_a_proposal_is_parsed_validated_and_recorded_with_reasons_for_refusals() -> None:
+    c = campaign()
+    request = world_request(c)
+    assert request is not None
+    text = json.dumps({"changes": [
+        {"op": "add_item", "item": "brass lantern"},
+        {"op": "move", "place": "Thornwood edge"},
+        {"op": "drop_item", "item": "sword"},  # not carried
+        {"op": "forget", "name": "Abel"},  # not a change the model may propose
+    ]})
+    outcome = settle(c, request, text)
+    assert outcome.line == "+ brass lantern · → Thornwood edge"
+    assert outcome.applied == [AddItem("brass lantern"), Move("Thornwood edge")]
+    assert "not carrying sword" in outcome.refused
+    assert any("'forget' is not a change the model may propose" in r for r in outcome.refused)
+    state = c.world_state()
+    assert state.items == ["rope", "brass lantern"] and state.place == "Thornwood edge"
+    assert c.turns[-1].changes[0] == outcome.applied  # recorded on the take
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"changes": [{"op": "add_item", "item": "lan', "not JSON"),
+    ('[1, 2]', "no list of changes"),
+    ('{"changes": [{"op": "meet"}]}', "meet"),
+])
+def test_bad_proposals_are_refused_with_a_reason_and_change_nothing(text: str,
+                                                                    reason: str) -> None:
+    c = campaign()
+    request = world_request(c)
+    assert request is not None
+    before = c.world_state().copy()
+    outcome = settle(c, request, text)
+    assert not outcome.applied and any(reason in r for r in outcome.refused)
+    assert c.world_state() == before
+
+
+def test_more_changes_than_the_cap_are_cut_with_a_reason() -> None:
+    items = [{"op": "add_item", "item": f"stone {i}"} for i in range(MAX_CHANGES + 2)]
+    changes, refused = parse(json.dumps({"changes": items}))
+    assert len(changes) == MAX_CHANGES and "2 changes past the first 4" in refused[0]
+
+
+def test_a_proposal_for_a_turn_that_is_no_longer_the_newest_take_is_dropped(
+        tmp_path: Path) -> None:
+    c = campaign()
+    game = Game(c, save_folder=tmp_path)
+    request = world_request(c)
+    assert request is not None
+    c.turns[-1].add_alternative("A retry: you stay in the square.")  # a retry meanwhile
+    outcome = settle(c, request, '{"changes": [{"op": "add_item", "item": "lantern"}]}')
+    assert outcome.stale and not outcome.applied and c.world_state().items == ["rope"]
+    # undone meanwhile: the turn is gone
+    request = world_request(c)
+    assert request is not None
+    game.undo()
+    outcome = settle(c, request, '{"changes": [{"op": "add_item", "item": "lantern"}]}')
+    assert outcome.stale and c.world_state().items == ["rope"]
+
+
+def test_undo_takes_back_the_models_changes_with_the_turn_and_redo_brings_them(
+        tmp_path: Path) -> None:
+    c = campaign()
+    game = Game(c, save_folder=tmp_path)
+    request = world_request(c)
+    assert request is not None
+    settle(c, request, json.dumps({"changes": [{"op": "add_item", "item": "lantern"},
+                                               {"op": "meet", "name": "Abel"}]}))
+    assert c.world_state().person("Abel") is not None
+    game.undo()
+    assert c.world_state() == WorldState(place="Village square", items=["rope"])
+    game.redo()
+    assert c.world_state().items == ["rope", "lantern"]
+    assert world_history.take_changes(c.turns[-1])[1] == Meet("Abel")
+
+
+def test_chats_and_empty_replies_ask_for_nothing() -> None:
+    c = campaign()
+    c.turns[-1].set_response("")
+    assert world_request(c) is None
+    chat = campaign()
+    chat.kind = "chat"
+    assert world_request(chat) is None
+
+
+def test_a_backend_without_json_schema_says_so() -> None:
+    c = campaign()
+
+    class Plain(FakeBackend):
+        complete_json = Backend.complete_json  # type: ignore[assignment]
+
+    backend = Plain()
+    backend.load()
+    with pytest.raises(NoJsonSchema):
+        ask(backend, c)
+
+
+# --- with the real SmolLM2 ---------------------------------------------------------------------
+
+
+def matches_schema(data: object) -> bool:
+    """The shape SCHEMA asks for (checked by hand: no schema validator is a dependency)."""
+    if not isinstance(data, dict) or set(data) != {"changes"}:
+        return False
+    changes = data["changes"]
+    if not isinstance(changes, list) or len(changes) > MAX_CHANGES:
+        return False
+    by_op = {s["properties"]["op"]["const"]: s for s in SCHEMA["properties"]["changes"]
+             ["items"]["anyOf"]}
+    for change in changes:
+        if not isinstance(change, dict) or change.get("op") not in MODEL_OPS:
+            return False
+        schema = by_op[change["op"]]
+        if not set(schema["required"]) <= set(change) <= set(schema["properties"]):
+            return False
+        for key, value in change.items():
+            want = schema["properties"][key]
+            if want.get("type") == "string" and not (
+                    isinstance(value, str) and 1 <= len(value) <= want["maxLength"]):
+                return False
+    return True
+
+
+@pytest.mark.model
+def test_real_model_output_always_parses_and_applies_or_is_refused_with_a_reason(
+        smol_backend: Backend) -> None:
+    applied_any = False
+    for seed in range(6):
+        c = campaign()
+        text = ask(smol_backend, c, seed)
+        assert matches_schema(json.loads(text)), text
+        request = world_request(c)
+        assert request is not None
+        changes, unreadable = parse(text)
+        assert not unreadable
+        outcome = settle(c, request, text)
+        assert len(outcome.applied) + len(outcome.refused) == len(changes)
+        assert all(r.strip() for r in outcome.refused)
+        applied_any = applied_any or bool(outcome.applied)
+        if outcome.applied:
+            assert outcome.line and "\n" not in outcome.line
+    assert applied_any  # the story names an item, a place and a person: something fits
+
+
+@pytest.mark.model
+def test_real_model_update_keeps_the_storys_cache(smol_backend: Backend) -> None:
+    """The update reads its prompt beside the story's cache: the next turn's prompt, read
+    ahead before the update, costs almost nothing after it."""
+    from tui.backends.local import LocalBackend
+    from tui.engine.adventure import adventure_spec
+
+    assert isinstance(smol_backend, LocalBackend)
+    c = campaign()
+    builder = make_builder(smol_backend, c)
+    story = builder.build(adventure_spec(c, None)).tokens
+    smol_backend.read_ahead(story, threading.Event())
+    ask(smol_backend, c, seed=3)
+    assert smol_backend.cached_prefix(story) == len(story)
+    smol_backend.read_ahead(story, threading.Event())
+    assert smol_backend.last_prefill.read == 0 and len(story) > 50

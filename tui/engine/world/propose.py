@@ -1,0 +1,205 @@
+"""The model proposes the world state's changes after a narration (docs/architecture.md,
+"World state"): a short JSON list that a grammar forces into shape, parsed into changes,
+checked against the state, and recorded on the turn it was asked for.
+
+Three steps, on two threads, so the model thread never changes the campaign:
+1. `world_request(campaign)` (the UI thread): the prompt and which turn and take it is for;
+2. `propose(backend, builder, request, cancel)` (the model thread): the constrained text,
+   generated beside the story's KV cache (`Backend.keeping_cache`, as the story-so-far
+   update does), so the next turn does not read the story again;
+3. `settle(campaign, request, text)` (the UI thread): parsed, validated and recorded with
+   `history.record` on the newest turn's chosen take -- or dropped when that turn or take is
+   no longer the newest (the player retried, undid or continued meanwhile).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.core.backend import Backend, Prompt
+from tui.core.sampler import Sampler
+from tui.engine.campaign import Campaign, Turn
+from tui.engine.context import PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
+from tui.engine.world.changes import Change, change_from_dict, describe
+from tui.engine.world.history import record
+from tui.engine.world.prompt import segment_lines
+
+MAX_CHANGES = 4  # a turn changes little; a long list is a model rambling
+NAME_CHARS = 48  # an item, place, person, quest or fact key, as the model may write it
+TEXT_CHARS = 96  # a quest, a fact's value
+MAX_TOKENS = 512  # enough for MAX_CHANGES changes with every string at its cap
+NARRATION_CHARS = 2000  # the end of a long narration is what changed the state
+UNAVAILABLE = "state updates unavailable on this server"
+# Low temperature: the update should say what the narration says, not invent. No repetition
+# penalty: JSON repeats its own punctuation.
+WORLD_SAMPLER = Sampler(temperature=0.2, top_p=0.9, top_k=40, repetition_penalty=1.0,
+                        max_tokens=MAX_TOKENS)
+
+INSTRUCTIONS = (
+    "You keep the record of a text adventure. Read the newest turn and list only what "
+    "changed in it, as JSON: {\"changes\": [...]}, at most 4 changes, an empty list when "
+    "nothing changed. Changes: add_item (the player picked up or was given an item), "
+    "drop_item (the player lost, gave away or used up an item carried), move (the player "
+    "went to another place), meet (a new person appeared), update_person (someone met "
+    "changed attitude or died: alive false), add_quest (the player took on a task), "
+    "finish_quest (an open quest was done), set_fact (something worth remembering: key "
+    "and value). Use the names as written in the state."
+)
+
+
+def _name(maximum: int = NAME_CHARS) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": maximum}
+
+
+def _op(op: str, required: dict[str, Any], optional: dict[str, Any] | None = None
+        ) -> dict[str, Any]:
+    return {"type": "object",
+            "properties": {"op": {"const": op}, **required, **(optional or {})},
+            "required": ["op", *required], "additionalProperties": False}
+
+
+# What the model may propose: the corrections only a player makes (forget, remove or
+# reopen a quest) are left out.
+CHANGE_SCHEMAS: list[dict[str, Any]] = [
+    _op("add_item", {"item": _name()}),
+    _op("drop_item", {"item": _name()}),
+    _op("move", {"place": _name()}),
+    _op("meet", {"name": _name()}, {"attitude": _name()}),
+    _op("update_person", {"name": _name()},
+        {"attitude": _name(), "alive": {"type": "boolean"}}),
+    _op("add_quest", {"quest": _name(TEXT_CHARS)}),
+    _op("finish_quest", {"quest": _name(TEXT_CHARS)}),
+    _op("set_fact", {"key": _name(), "value": _name(TEXT_CHARS)}),
+]
+MODEL_OPS = frozenset(s["properties"]["op"]["const"] for s in CHANGE_SCHEMAS)
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"changes": {"type": "array", "items": {"anyOf": CHANGE_SCHEMAS},
+                               "maxItems": MAX_CHANGES}},
+    "required": ["changes"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class WorldRequest:
+    """An update asked for after one narration: the prompt, and the turn and take it is
+    for (compared by identity when it comes back)."""
+
+    turn: Turn
+    take: int
+    response: str
+    spec: PromptSpec
+
+
+@dataclass
+class Outcome:
+    """What came of a proposal: the changes recorded, the reasons of those refused (for the
+    log), and whether it was dropped unseen (its turn is gone)."""
+
+    applied: list[Change] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    stale: bool = False
+
+    @property
+    def line(self) -> str:
+        """The quiet line the player sees ("" when nothing changed)."""
+        return describe(self.applied)
+
+
+def request_text(campaign: Campaign, turn: Turn) -> str:
+    """The state's lines, the newest action and its narration -- nothing older.
+
+    Short on purpose: the prompt is read beside the story's cache, so every token of it is
+    read afresh at every update (on a 7B model at 20-50 prompt tokens/s, 500 tokens are
+    10-25 s of the player's pause), and the state already holds what older turns changed.
+    """
+    lines = segment_lines(campaign.world_state()) or ["(nothing recorded yet)"]
+    narration = turn.response.strip()
+    if len(narration) > NARRATION_CHARS:
+        narration = "…" + narration[-NARRATION_CHARS:]
+    parts = ["The state before this turn:", *lines, ""]
+    if turn.action.strip():
+        parts.append(f"The player: {turn.action.strip()}")
+    parts += [f"The narrator: {narration}", "", "What changed, as JSON:"]
+    return "\n".join(parts)
+
+
+def world_request(campaign: Campaign) -> WorldRequest | None:
+    """The update to ask for after the newest narration; None when there is none to read
+    (a chat, no turn, an empty reply). On the thread that changes the campaign."""
+    turn = campaign.last_turn()
+    if campaign.kind == "chat" or turn is None or not turn.response.strip():
+        return None
+    spec = PromptSpec(
+        header=[HeaderPart("system", "world update instructions", INSTRUCTIONS)],
+        history=[],
+        pending=Message(PLAYER, request_text(campaign, turn), "world update request", "world"),
+    )
+    return WorldRequest(turn, turn.chosen, turn.response, spec)
+
+
+# The update's own prompt stays aside between updates: its instructions, read once, are
+# found cached the next time (its cache is small: a few hundred tokens).
+_KEEP = threading.Event()
+_KEEP.set()
+
+
+def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
+            cancel: threading.Event, sampler: Sampler = WORLD_SAMPLER) -> str:
+    """The model's proposal as constrained JSON text ("" when cancelled); NoJsonSchema where
+    the backend cannot constrain it. On the model's owner thread; the story's cache is put
+    back afterwards, finished or cancelled."""
+    if cancel.is_set():
+        return ""
+    report = builder.build(request.spec)
+    with backend.keeping_cache(resume=_KEEP, slot="world"):
+        text = backend.complete_json(Prompt(report.tokens, report.text), SCHEMA,
+                                     sampler.with_changes(max_tokens=MAX_TOKENS), cancel)
+    return "" if cancel.is_set() else text
+
+
+def parse(text: str) -> tuple[list[Change], list[str]]:
+    """The changes in a proposal, and the reasons of those that could not be read."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [], [f"the proposal is not JSON (cut off after {len(text)} characters?)"]
+    raw = data.get("changes") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        return [], ["the proposal has no list of changes"]
+    changes: list[Change] = []
+    refused: list[str] = []
+    for item in raw[:MAX_CHANGES]:
+        op = item.get("op") if isinstance(item, dict) else None
+        if op not in MODEL_OPS:
+            refused.append(f"{str(op)[:40]!r} is not a change the model may propose")
+            continue
+        try:
+            changes.append(change_from_dict(item))
+        except ValueError as exc:
+            refused.append(str(exc))
+    if len(raw) > MAX_CHANGES:
+        refused.append(f"{len(raw) - MAX_CHANGES} changes past the first {MAX_CHANGES}")
+    return changes, refused
+
+
+def is_current(campaign: Campaign, request: WorldRequest) -> bool:
+    """Whether the request's turn is still the newest, with the same take and text."""
+    turn = campaign.last_turn()
+    return turn is request.turn and turn.chosen == request.take \
+        and turn.response == request.response
+
+
+def settle(campaign: Campaign, request: WorldRequest, text: str) -> Outcome:
+    """Record a proposal on its turn's take (validated against the state as it is now), or
+    drop it when that turn or take is no longer the newest. On the thread that changes the
+    campaign; the caller saves when `applied` is not empty."""
+    if not is_current(campaign, request):
+        return Outcome(stale=True)
+    changes, refused = parse(text)
+    applied, not_fitting = record(campaign, changes)
+    return Outcome(applied, refused + not_fitting)
