@@ -51,7 +51,8 @@ def test_line_mode_shows_and_corrects_the_state(tmp_path: Path) -> None:
         out.getvalue()
     world = s.game.campaign.world_state()
     release_save(s.game.campaign)
-    back = load_save(next(tmp_path.iterdir()))
+    assert s.game.last_saved is not None
+    back = load_save(s.game.last_saved)
     assert back.world_state() == world and world.place == "the Thornwood"
 
 
