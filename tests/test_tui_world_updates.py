@@ -15,7 +15,7 @@ from tui.engine.campaign import Campaign, Settings, campaign_from_scenario
 from tui.engine.game import Game
 from tui.engine.saves import load_save
 from tui.engine.scenario import find_scenario
-from tui.engine.world.propose import UNAVAILABLE
+from tui.engine.world.propose import TOO_LARGE, UNAVAILABLE
 from tui.screens.adventure import AdventureScreen
 
 LANTERN = json.dumps({"changes": [{"op": "add_item", "item": "[b]brass[/b] lantern"},
@@ -55,9 +55,13 @@ async def test_after_a_turn_the_quiet_line_appears_and_the_state_changed(
         assert game.campaign.world_state().place != "Thornwood edge"
 
 
-async def test_a_backend_without_json_schema_is_said_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("why", ["no schema", "cache too large"])
+async def test_a_backend_without_json_schema_is_said_once(tmp_path: Path, why: str) -> None:
     backend = FakeBackend(["You look around."])
-    backend.json_unsupported = True
+    if why == "no schema":
+        backend.json_unsupported = True
+    else:
+        backend.can_keep_cache = lambda: False  # type: ignore[method-assign]
     game = Game(adventure(), save_folder=tmp_path)
     async with app_for(game, backend).run_test(size=(80, 24), notifications=True) as pilot:
         screen = pilot.app.screen
@@ -68,7 +72,9 @@ async def test_a_backend_without_json_schema_is_said_once(tmp_path: Path) -> Non
             await wait_until(pilot, lambda: screen.pending is None and not screen.world_updating
                              and screen.world_due is None)
             await pilot.pause(0.2)
-        assert notices(pilot.app).count(UNAVAILABLE) == 1
+        said = UNAVAILABLE if why == "no schema" else TOO_LARGE
+        assert notices(pilot.app).count(said) == 1
+        assert not backend.json_prompts  # the model was not asked
 
 
 @pytest.mark.parametrize("setting", [False])

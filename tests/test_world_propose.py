@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeBackend
 
-from tui.core.backend import Backend, NoJsonSchema
+from tui.core.backend import Backend, CacheTooLarge, NoJsonSchema
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.game import Game, make_builder
 from tui.engine.world import AddItem, Meet, Move, WorldState
@@ -218,3 +218,26 @@ def test_real_model_update_keeps_the_storys_cache(smol_backend: Backend) -> None
     assert smol_backend.cached_prefix(story) == len(story)
     smol_backend.read_ahead(story, threading.Event())
     assert smol_backend.last_prefill.read == 0 and len(story) > 50
+
+
+@pytest.mark.model
+def test_real_model_update_is_paused_when_the_storys_cache_cannot_be_set_aside(
+        smol_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache too large to copy aside (a 13B model's 4,096 tokens are over 3 GB): running the
+    update in place would make every next turn read the whole story again, so it is not run,
+    and the story's cache is left as it was."""
+    from tui.backends import local
+    from tui.engine.adventure import adventure_spec
+    from tui.engine.world.propose import TOO_LARGE
+
+    assert isinstance(smol_backend, local.LocalBackend)
+    c = campaign()
+    story = make_builder(smol_backend, c).build(adventure_spec(c, None)).tokens
+    smol_backend.read_ahead(story, threading.Event())
+    assert smol_backend.can_keep_cache()
+    monkeypatch.setattr(local, "MAX_KEPT_CACHE_BYTES", 1024)
+    assert not smol_backend.can_keep_cache()
+    with pytest.raises(CacheTooLarge, match="too large to set aside"):
+        ask(smol_backend, c, seed=3)
+    assert TOO_LARGE.startswith("state updates paused")
+    assert smol_backend.cached_prefix(story) == len(story)

@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import TextIO
 
-from tui.core.backend import Backend, BackendError, NoJsonSchema
+from tui.core.backend import Backend, BackendError, CacheTooLarge, NoJsonSchema
 from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
@@ -247,7 +247,8 @@ class PlainSession:
         try:
             text = propose(self.backend, self.builder, request, cancel)
         except NoJsonSchema as exc:
-            self.world_unavailable = str(exc)
+            logger().info("state updates unavailable: %s", exc)
+            self.world_unavailable = str(exc) if isinstance(exc, CacheTooLarge) else UNAVAILABLE
             self.world_due = None
             return
         if not cancel.is_set():
@@ -268,8 +269,7 @@ class PlainSession:
         once that this backend cannot make them)."""
         if self.world_unavailable and not self.world_said:
             self.world_said = True
-            logger().info("state updates unavailable: %s", self.world_unavailable)
-            self.notice(f"({UNAVAILABLE})")
+            self.notice(f"({self.world_unavailable})")
         proposal, self.world_proposal = self.world_proposal, None
         if proposal is None or self.hung_up:
             return

@@ -447,6 +447,14 @@ class LocalBackend(Backend):
                     self._aside[slot] = aside
             self._copy_in(story)
 
+    def can_keep_cache(self) -> bool:
+        import llama_cpp
+
+        if self._llm is None or self.vocab_only or not self._llm.n_tokens:
+            return True
+        size = int(llama_cpp.llama_state_seq_get_size(self._llm._ctx.ctx, 0))
+        return 0 < size <= MAX_KEPT_CACHE_BYTES
+
     def read_beside(self, tokens: list[int], cancel: threading.Event) -> bool:
         if self._llm is None or self.vocab_only:
             return True

@@ -38,6 +38,11 @@ class NoJsonSchema(BackendError):
     """This backend (or the server behind it) cannot force its output into a JSON schema."""
 
 
+class CacheTooLarge(NoJsonSchema):
+    """The story's cache is too large to set aside for a side prompt on every turn: the
+    world state's update would make the next turn read the whole story again."""
+
+
 @dataclass(frozen=True)
 class Prompt:
     """A prompt as token ids of the loaded model, with the text they came from.
@@ -133,6 +138,11 @@ class Backend(ABC):
         the other prompt's cache is kept aside under `slot` to go on from next time (one
         slot per kind of prompt). Nothing to keep where the cache is not ours."""
         return nullcontext()
+
+    def can_keep_cache(self) -> bool:
+        """Whether `keeping_cache` can put the story's cache back now (True where the cache
+        is not ours): a side prompt that must not cost the story a re-read asks first."""
+        return True
 
     # Whether `complete_json` can force its output into a schema here (a remote server may
     # still refuse it: NoJsonSchema then).

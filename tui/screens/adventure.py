@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
-from tui.core.backend import BackendError, NoJsonSchema
+from tui.core.backend import BackendError, CacheTooLarge, NoJsonSchema
 from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import one_line
 from tui.engine import commands
@@ -612,7 +612,9 @@ class AdventureScreen(Screen[None]):
         try:
             text = self.host.propose_world(self.game.campaign, request, cancel)
         except NoJsonSchema as exc:
-            unavailable, error = True, one_line(str(exc), 200)
+            unavailable = True
+            error = one_line(str(exc), 200) if isinstance(exc, CacheTooLarge) else UNAVAILABLE
+            logger().info("state updates unavailable: %s", one_line(str(exc), 200))
         except Exception as exc:  # noqa: BLE001 - a notice, never a traceback
             log_exception("world state update failed", exc)
             error = one_line(str(exc), 200)
@@ -628,8 +630,7 @@ class AdventureScreen(Screen[None]):
         if unavailable:
             if not self.world_unavailable:  # once, not every turn
                 self.world_unavailable = True
-                logger().info("state updates unavailable: %s", error)
-                self.notify(UNAVAILABLE, severity="information", markup=False)
+                self.notify(error, severity="information", markup=False)
         elif error:
             self.notify(f"State update failed: {error}", severity="warning", markup=False)
         elif text and not cancel.is_set() and self._record_world(request, text):

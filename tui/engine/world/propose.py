@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.core.backend import Backend, Prompt
+from tui.core.backend import Backend, CacheTooLarge, Prompt
 from tui.core.sampler import Sampler
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
@@ -33,6 +33,8 @@ TEXT_CHARS = 96  # a quest, a fact's value
 MAX_TOKENS = 512  # enough for MAX_CHANGES changes with every string at its cap
 NARRATION_CHARS = 2000  # the end of a long narration is what changed the state
 UNAVAILABLE = "state updates unavailable on this server"
+TOO_LARGE = ("state updates paused: this model's cache of the story is too large to set aside "
+             "on every turn (/inv, /move and /quest still correct the state)")
 # Low temperature: the update should say what the narration says, not invent. No repetition
 # penalty: JSON repeats its own punctuation.
 WORLD_SAMPLER = Sampler(temperature=0.2, top_p=0.9, top_k=40, repetition_penalty=1.0,
@@ -155,6 +157,10 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
     back afterwards, finished or cancelled."""
     if cancel.is_set():
         return ""
+    if not backend.can_keep_cache():
+        # Run in place, the update would evict the story: the next turn would read all of
+        # it again, every turn (a 13B model's 4,096-token cache is over 3 GB).
+        raise CacheTooLarge(TOO_LARGE)
     report = builder.build(request.spec)
     with backend.keeping_cache(resume=_KEEP, slot="world"):
         text = backend.complete_json(Prompt(report.tokens, report.text), SCHEMA,
