@@ -328,3 +328,40 @@ async def test_the_tui_opens_a_room_and_draws_its_story(fake_rooms: Rooms,
 
 def shown(screen: Any) -> list[str]:
     return [p.raw for p in screen.story.children if hasattr(p, "raw")]
+
+
+async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch, grue_home: Path) -> None:
+    """Bo types while Ana's turn is written: the refusal names Ana, and Bo's words are back in
+    his input, to send again with Enter (not lost, not typed again)."""
+    from test_tui_commands import notices, wait_until
+
+    from tui.app import GrueApp
+    from tui.engine.game import Game
+    from tui.model_host import ModelHost
+    from tui.screens.room import RoomScreen
+    from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
+    from tui.widgets.action_bar import ActionBar
+
+    rooms = Rooms(short_dir, lambda name: FakeBackend(["word " * 100], delay=0.02))
+    try:
+        ana = rooms.member("fp-ana", "ana")
+        assert ana.client.enter("open", "inn", a_save(rooms.home("fp-ana"))) == "inn"
+        monkeypatch.setenv(ROOMS_ENV, str(rooms.service.socket_path))
+        monkeypatch.setenv("GRUE_PLAYER", "fp-bo")
+        monkeypatch.setenv(NAME_ENV, "bo")
+        game = Game(campaign_from_scenario(find_scenario("lantern-road")))
+        app = GrueApp(game=game, host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await wait_until(pilot, lambda: app.screen.model_ready)
+            await pilot.press(*"/room join inn", "enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, RoomScreen))
+            room = app.screen
+            ana.client.request("act", mode="do", text="wait")
+            await wait_until(pilot, lambda: "Ana is taking" in room.status.state)
+            await pilot.press(*"run away", "enter")
+            await wait_until(pilot, lambda: "Ana is taking a turn" in notices(app))
+            await wait_until(pilot, lambda: room.query_one(ActionBar).input.value == "run away")
+            ana.turns_done(1)  # the room's save written before the folder goes
+    finally:
+        rooms.close()

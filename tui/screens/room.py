@@ -50,6 +50,7 @@ class RoomScreen(Screen[None]):
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.live = False  # a turn is being written
         self.left = False
+        self.unanswered: dict[int, str] = {}  # actions sent, by request id: a refusal restores
         client.on_event = self.events.put  # from the client's reader thread, in order
 
     def compose(self) -> ComposeResult:
@@ -121,6 +122,7 @@ class RoomScreen(Screen[None]):
             self.notify(one_line(text, 200), markup=False)
         elif kind == "refused":
             self.notify(one_line(text, 300), severity="warning", markup=False)
+            self.restore_refused(event.get("id"))
         elif kind == "notice":
             self.notify(one_line(text, 200), markup=False)
         elif kind == "who":
@@ -129,6 +131,15 @@ class RoomScreen(Screen[None]):
             self.leave(f"{one_line(str(event.get('by', '')), 40)} sent you away from the room")
         elif kind == "gone":
             self.leave(one_line(text, 200))
+
+    def restore_refused(self, number: object) -> None:
+        """A refused action ("Ana is taking a turn") goes back into an empty input, so the
+        player sends it again with Enter instead of typing it again."""
+        line = self.unanswered.pop(number, None) if isinstance(number, int) else None
+        bar = self.query_one(ActionBar)
+        if line and not bar.input.value:
+            bar.input.value = line
+            bar.input.cursor_position = len(line)
 
     def joined(self, event: dict[str, Any]) -> None:
         self.redraw(event)
@@ -170,7 +181,9 @@ class RoomScreen(Screen[None]):
             return
         if command is None:
             mode, raw = split_prefix(line, self.query_one(ActionBar).mode)
-            self.client.request("act", mode=mode.value, text=raw)
+            number = self.client.request("act", mode=mode.value, text=raw)
+            if number is not None:
+                self.unanswered = {number: line}  # only the newest can still come back
         elif command.name == "room":
             self.room_command(command.arg)
         elif command.name == "help":

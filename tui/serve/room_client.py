@@ -120,19 +120,24 @@ class RoomClient:
             if "ev" in message:
                 self.on_event(message)
             elif "error" in message:
-                self.on_event({"ev": "refused", "text": one_line(str(message["error"]), 300)})
+                self.on_event({"ev": "refused", "id": message.get("id"),
+                               "text": one_line(str(message["error"]), 300)})
             elif "members" in message:
                 self.on_event({"ev": "who", **message})
 
-    def request(self, op: str, **fields: Any) -> None:
-        """A request whose answer comes back as an event (act, undo, kick, who, leave)."""
+    def request(self, op: str, **fields: Any) -> int | None:
+        """A request whose answer comes back as an event (act, undo, kick, who, leave); its
+        id, which a refusal carries (None when the service is gone)."""
         if self._sock is None:
             self.on_event({"ev": "gone", "text": GONE})
-            return
+            return None
+        number = next(self._ids)
         try:
-            self._send({"op": op, "id": next(self._ids), **fields})
+            self._send({"op": op, "id": number, **fields})
         except OSError:
             self.on_event({"ev": "gone", "text": GONE})
+            return None
+        return number
 
     def close(self) -> None:
         sock, self._sock, self._reader = self._sock, None, None
