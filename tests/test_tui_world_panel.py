@@ -59,7 +59,7 @@ async def test_the_panel_shows_the_state_and_follows_commands_and_undo(tmp_path:
         assert not panel.display and panel.lines is None
         await pilot.press("ctrl+n")
         await pilot.pause()
-        assert panel.display and panel.region.width > 0
+        assert panel.display and (panel.region.width, screen.story.region.width) == (32, 48)
         assert "Where: the cottage by the Lantern Road" in drawn(panel)
         assert "Carrying: nothing" in drawn(panel)
         assert screen.focused is screen.action_bar.input  # the input stays usable
@@ -119,3 +119,58 @@ async def test_in_a_chat_the_key_says_there_is_no_world_state(tmp_path: Path) ->
         await pilot.pause()
         messages = [str(n.message) for n in app._notifications]
         assert any(m.startswith("Chats have no world state") for m in messages), messages
+
+
+async def test_a_retry_shows_the_state_of_the_new_take(tmp_path: Path) -> None:
+    app, game = lantern_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_for(pilot, lambda: screen.model_ready, "the model")
+        await type_line(pilot, "take the lantern")
+        await wait_for(pilot, lambda: screen.pending is None and len(game.campaign.turns) == 2,
+                       "the turn")
+        await type_line(pilot, "/inv add brass lantern")  # a correction of this take
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        panel = screen.query_one(WorldPanel)
+        assert "Carrying: brass lantern" in drawn(panel)
+        await pilot.press("f4")  # retry: a new take, without the old take's changes
+        await wait_for(pilot, lambda: screen.pending is None
+                       and len(game.campaign.turns[-1].responses) == 2, "the retry")
+        assert "Carrying: nothing" in drawn(panel)
+
+
+async def test_streaming_never_repaints_the_shown_panel(tmp_path: Path) -> None:
+    """The panel is drawn when the state changes, never per streamed token
+    (docs/architecture.md, "Screen cost")."""
+    game = Game(campaign_from_scenario(find_scenario("lantern-road")), save_folder=tmp_path)
+    reply = " ".join(f"word{i}" for i in range(300))
+    backend = FakeBackend([reply], delay=0.005)
+    app = GrueApp(game=game, host=ModelHost(lambda s: backend, close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_for(pilot, lambda: screen.model_ready, "the model")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        lines = screen.query_one(WorldPanel).query_one("#world-lines", Static)
+        painted: list[int] = []
+        original = lines.render_line
+
+        def counted(y: int) -> Any:
+            painted.append(y)
+            return original(y)
+
+        lines.render_line = counted  # type: ignore[method-assign]
+        await type_line(pilot, "wait")
+        await wait_for(pilot, lambda: screen.pending is not None
+                       and screen.story.live is not None
+                       and "word100" in screen.story.live.raw, "the reply streaming")
+        assert painted == []
+        await wait_for(pilot, lambda: screen.pending is None, "the end of the reply")
+        assert screen.story.region.width < 80  # it streamed beside the panel
+        history.record(game.campaign, [AddItem("rope")])  # a change is drawn (the spy sees it)
+        screen.refresh_world()
+        await pilot.pause()
+        assert painted
