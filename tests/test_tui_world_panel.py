@@ -174,3 +174,12 @@ async def test_streaming_never_repaints_the_shown_panel(tmp_path: Path) -> None:
         screen.refresh_world()
         await pilot.pause()
         assert painted
+
+
+def test_panel_text_is_cleaned_and_never_markup() -> None:
+    from tui.widgets.world_panel import panel_text
+
+    text = panel_text(["Carrying: a\x1b[31mred\x07 [b]x[/b]", "\u202eWhere: here"])
+    assert text.plain == "Carrying: a[31mred [b]x[/b]\nWhere: here"
+    assert [(s.start, s.end, str(s.style)) for s in text.spans] == [(0, 9, "bold"),
+                                                                   (28, 34, "bold")]
