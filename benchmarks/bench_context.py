@@ -1,7 +1,7 @@
 """Context build speed: a 10,000-turn campaign with a 5,000-entry lorebook, turn after turn.
 
 Run: python benchmarks/bench_context.py [--turns N] [--builds N] [--full N] [--naive N]
-                                        [--profile] [--breakdown]
+                                        [--world N] [--profile] [--breakdown]
 
 Counts are SmolLM2's own tokens (the embedded model's vocabulary, loaded with llama.cpp's
 `vocab_only`). Each step appends one turn and builds the next prompt, as play does; the time
@@ -11,6 +11,9 @@ trim, assembly). Measured side by side in the same steps (the machine may be noi
 - full: the same builder with its ledger off, so every build merges and costs the whole
   history again (token ids still cached) -- what a build cost before the ledger;
 - naive: no token cache and no ledger: every piece re-tokenized on every build.
+- world: the same campaign with a world state (a place, 20 items, 5 people present, a third of
+  the names lore keys) whose names fire lore (docs/architecture.md, "World state"), on a builder
+  of its own sharing the token cache.
 `--profile` prints where the time of the steady-state builds goes (cProfile); `--breakdown`
 times each part of one build on its own, cold (nothing reused) beside warm.
 """
@@ -39,6 +42,8 @@ from tui.engine.campaign import OPENING, Campaign, Turn  # noqa: E402
 from tui.engine.context import ContextBuilder, TokenCache  # noqa: E402
 from tui.engine.game import make_builder  # noqa: E402
 from tui.engine.lore import Lorebook, LoreEntry, LoreSettings, scan_lore  # noqa: E402
+from tui.engine.world import Person, WorldState  # noqa: E402
+from tui.engine.world.prompt import lore_names  # noqa: E402
 from tui.models.embedded import embedded_model_path  # noqa: E402
 
 ENTRIES = 5_000
@@ -142,6 +147,36 @@ def breakdown(builder: ContextBuilder, campaign: Campaign) -> None:
         print(f"  {label:<68} {median_ms(fn):8.2f} ms")
 
 
+def make_world(names: list[str]) -> WorldState:
+    """A full world state: every third name is a lore key, the rest words of no entry."""
+    def name(i: int) -> str:
+        return names[i] if i % 3 == 0 else f"plain thing {i}"
+
+    return WorldState(place=names[0], exits=["north", "south"],
+                      items=[name(i) for i in range(1, 21)],
+                      people=[Person(name(i)) for i in range(21, 26)],
+                      quests=["reach the tower"])
+
+
+def world_step(with_world: ContextBuilder, without: ContextBuilder, campaign: Campaign,
+               world: WorldState, first: bool) -> tuple[float, float]:
+    """(ms without a world state, ms with it) for the same step; which goes first alternates
+    (the second finds the turns' snapshot made)."""
+    def timed(builder: ContextBuilder, state: WorldState) -> float:
+        campaign.world = state
+        spec_ms, build_ms, _ = timed_build(builder, campaign)
+        return spec_ms + build_ms
+
+    if first:
+        w = timed(with_world, world)
+        n = timed(without, WorldState())
+    else:
+        n = timed(without, WorldState())
+        w = timed(with_world, world)
+    campaign.world = WorldState()
+    return n, w
+
+
 def make_builder_like(builder: ContextBuilder) -> ContextBuilder:
     """A new builder with the same tokenizer, window and template (empty caches)."""
     return ContextBuilder(builder.cache._tokenize, builder.n_ctx, builder.max_new_tokens,
@@ -157,6 +192,8 @@ def main() -> None:
                         help="steps that also time a build with the ledger off")
     parser.add_argument("--naive", type=int, default=2,
                         help="steps that also time a naive build (seconds each)")
+    parser.add_argument("--world", type=int, default=20,
+                        help="steps that also time a build with a world state firing lore")
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="time each part of a build")
@@ -199,6 +236,12 @@ def main() -> None:
     naive = make_builder_like(builder)
     naive.cache = NoCache(vocab.tokenize)
     naive.incremental = False
+    world_builder = make_builder_like(builder)
+    world_builder.cache = builder.cache
+    no_world_builder = make_builder_like(builder)  # its twin, the same steps, no state
+    no_world_builder.cache = builder.cache
+    world = make_world(names)
+    world_pairs: list[tuple[float, float]] = []
     steps: list[tuple[float, float]] = []
     cpu: list[float] = []
     new_text_ms: list[float] = []
@@ -224,6 +267,9 @@ def main() -> None:
             n_spec, n_build, n_tokens = timed_build(naive, campaign)
             assert n_tokens == tokens
             naive_pairs.append((spec_ms + build_ms, n_spec + n_build))
+        if i < args.world:
+            world_pairs.append(world_step(world_builder, no_world_builder, campaign, world,
+                                          first=i % 2 == 0))
     totals = sorted(s + b for s, b in steps)
     median = statistics.median(totals)
     p95 = totals[max(0, int(len(totals) * 0.95) - 1)]
@@ -246,6 +292,28 @@ def main() -> None:
         theirs = statistics.median(o for _, o in pairs)
         print(f"side by side, {len(pairs)} steps: cached {ours:8.2f} ms | {name} "
               f"{theirs:9.1f} ms | ratio {theirs / ours:7.1f}x")
+    if world_pairs:
+        none = statistics.median(n for n, _ in world_pairs)
+        with_state = statistics.median(w for _, w in world_pairs)
+        print(f"side by side, {len(world_pairs)} steps, twin builders: no world state "
+              f"{none:6.2f} ms | a world state firing lore {with_state:6.2f} ms | ratio "
+              f"{with_state / none:4.2f}x")
+        campaign.world = world
+        report = world_builder.build(adventure_spec(campaign, "> You look around."))
+        campaign.world = WorldState()
+        from_state = sum(a.reason.startswith("state: ") for a in report.fired)
+        print(f"  (with the world state, {from_state} of the {len(report.fired)} entries "
+              f"fired came from the state's names)")
+        texts, settings = world_builder._ledger.texts, LoreSettings()
+
+        def scan(state_texts: list[tuple[str, str]]) -> object:
+            return scan_lore(campaign.all_lorebooks, texts, count_tokens=builder.cache.count,
+                             window=builder.n_ctx, settings=settings, turn=1,
+                             state_texts=state_texts)
+
+        print(f"  the lore scan alone, median of 10: {median_ms(lambda: scan([])):5.2f} ms "
+              f"without the state's names, {median_ms(lambda: scan(lore_names(world))):5.2f} "
+              f"ms with them")
     target, target_p95 = 10.0, 20.0
     print(f"targets: median <= {target:.0f} ms {'met' if median <= target else 'MISSED'} "
           f"({median:.2f} ms), p95 <= {target_p95:.0f} ms "

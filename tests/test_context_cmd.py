@@ -46,6 +46,8 @@ def long_campaign() -> Campaign:
                          items=["brass lantern", "oil flask"], quests=["reach the tower"])
     c.add_lore(LoreEntry(name="Mailbox", keys=["mailbox"], order=500,
                          content="The mailbox holds a letter from the Warden."))
+    c.add_lore(LoreEntry(name="Lantern", keys=["lantern"], order=600,  # the story never says it
+                         content="The lantern was the Warden's."))
     for i in range(12):  # all fire on "oil"; the world-info budget cannot hold them all
         c.add_lore(LoreEntry(name=f"Oil {i}", keys=["oil"], order=100 + i,
                              content=f"Oil fact {i}: " + "lamp oil burns slowly " * 12))
@@ -89,6 +91,7 @@ def test_json_report_content(json_report: dict[str, Any]) -> None:
     assert fired["Mailbox"]["key"] == "mailbox"
     assert fired["Mailbox"]["position"] == "depth" and fired["Mailbox"]["depth"] == 4
     assert any(f["key"] == "oil" for f in r["fired"])
+    assert fired["Lantern"]["reason"] == 'state: item "brass lantern" (key "lantern")'
     assert r["dropped"] and all(d["entry"].startswith("Oil") for d in r["dropped"])
     assert any(t["what"].startswith("story messages") for t in r["trimmed"])
     assert r["history"]["start"] > 0 and r["history"]["total"] == 121

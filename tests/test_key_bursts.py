@@ -77,3 +77,18 @@ async def test_a_tab_in_a_burst_moves_the_rest_to_the_next_field(tmp_path: Path)
         await wait_until(pilot, lambda: len(game.campaign.world_info.entries) > len(before))
         added = [e for e in game.campaign.world_info.entries if e.name not in before]
         assert [(e.name, e.keys) for e in added] == [("Pod", ["pod", "pods"])]
+
+
+async def test_a_world_panel_toggle_in_a_burst_keeps_the_keys_around_it(tmp_path: Path) -> None:
+    from tui.widgets.world_panel import WorldPanel
+
+    app, game = new_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        burst(app, "/inv add rope", "<enter>", "<ctrl+n>", "/inv add map", "<enter>", "look")
+        await wait_until(pilot, lambda: "map" in game.campaign.world_state().items)
+        await pilot.pause()
+        panel = app.screen.query_one(WorldPanel)
+        assert panel.display and panel.lines is not None
+        assert any(line.endswith("rope, map") for line in panel.lines), panel.lines
+        assert app.screen.action_bar.input.value == "look"  # type: ignore[attr-defined]

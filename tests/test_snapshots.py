@@ -44,6 +44,7 @@ from tui.engine.chat import campaign_from_card, game_for
 from tui.engine.game import Game
 from tui.engine.lore import Lorebook, LoreEntry
 from tui.engine.saves import write_save
+from tui.engine.world import Person, WorldState
 from tui.model_host import ModelHost
 from tui.screens.adventure import AdventureScreen
 from tui.screens.chat import ChatScreen
@@ -326,6 +327,24 @@ def test_adventure_with_a_short_story(snap_compare: Any, colours: str) -> None:
         await settle(pilot)
 
     snap(snap_compare, colours, GrueApp(game=Game(short_story()), host=fake_host()), run_before)
+
+
+def test_adventure_with_the_world_panel(snap_compare: Any, colours: str) -> None:
+    """Ctrl+N at 80x24: the world state in a column beside the story, the input whole."""
+    campaign = short_story()
+    campaign.world = WorldState(
+        place="the cottage by the Lantern Road", description="a hook by the door",
+        exits=["the Lantern Road", "the Thornwood"], items=["brass lantern", "[b]oil[/b]"],
+        people=[Person("Warden Ilse", attitude="wary"), Person("the miller", where="the mill"),
+                Person("the old keeper", alive=False)],
+        quests=["find Warden Ilse"], done=["reach the cottage"])
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await game_ready(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+
+    snap(snap_compare, colours, GrueApp(game=Game(campaign), host=fake_host()), run_before)
 
 
 def test_chat_with_a_swipe_counter(snap_compare: Any, colours: str) -> None:

@@ -172,3 +172,27 @@ async def test_the_inspector_shows_the_prompt_enter_would_send(tmp_path) -> None
                                                           game.campaign, continuing)
                 assert inspector.report.tokens == report.tokens
             await pilot.press("escape")
+
+
+async def test_lore_fired_by_the_world_state_says_so() -> None:
+    """An entry keyed to an item carried fires though the story never names it, and the
+    inspector says why (docs/architecture.md, "World state")."""
+    from tui.engine.world import WorldState
+
+    campaign = make_campaign()
+    campaign.world = WorldState(place="the castle gate", items=["brass lantern"])
+    campaign.world_info.token_budget = 200
+    campaign.world_info.entries.append(
+        LoreEntry(uid="l", name="Lantern", keys=["lantern"], content="It burns blue."))
+    host = loaded_host()
+    try:
+        app = Host(campaign, host)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ContextInspectorScreen)
+            await wait_for_report(pilot, screen)
+            lore = text_of(app, "#lore")
+            assert "✓ Lantern (World info)" in lore
+            assert 'state: item "brass lantern" (key "lantern")' in lore
+    finally:
+        host.shutdown()

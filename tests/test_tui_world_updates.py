@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeBackend
 from test_tui_summary_update import app_for, wait_until
+from textual.widgets import Static
 
 from tui.engine.campaign import Campaign, Settings, campaign_from_scenario
 from tui.engine.game import Game
@@ -17,6 +18,7 @@ from tui.engine.saves import load_save
 from tui.engine.scenario import find_scenario
 from tui.engine.world.propose import TOO_LARGE, UNAVAILABLE
 from tui.screens.adventure import AdventureScreen
+from tui.widgets.world_panel import WorldPanel
 
 LANTERN = json.dumps({"changes": [{"op": "add_item", "item": "[b]brass[/b] lantern"},
                                   {"op": "move", "place": "Thornwood edge"}]})
@@ -24,6 +26,10 @@ LANTERN = json.dumps({"changes": [{"op": "add_item", "item": "[b]brass[/b] lante
 
 def adventure() -> Campaign:
     return campaign_from_scenario(find_scenario("lantern-road"), Settings())
+
+
+def drawn(panel: WorldPanel) -> str:
+    return str(panel.query_one("#world-lines", Static).render())
 
 
 def notices(app) -> list[str]:  # type: ignore[no-untyped-def]
@@ -40,9 +46,12 @@ async def test_after_a_turn_the_quiet_line_appears_and_the_state_changed(
         screen = pilot.app.screen
         assert isinstance(screen, AdventureScreen)
         await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press("ctrl+n")  # the world panel, shown: it follows the model's update
         await pilot.press(*"take lantern", "enter")
         line = "+ [b]brass[/b] lantern · → Thornwood edge"  # markup shown as text
         await wait_until(pilot, lambda: line in notices(pilot.app))
+        await pilot.pause(0.1)
+        assert "Thornwood edge" in drawn(screen.query_one(WorldPanel))
         state = game.campaign.world_state()
         assert state.place == "Thornwood edge" and "[b]brass[/b] lantern" in state.items
         assert len(backend.json_prompts) == 1

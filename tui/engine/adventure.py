@@ -18,7 +18,7 @@ from tui.engine.context import (
     common_prefix,
     gc_paused,
 )
-from tui.engine.world.prompt import segment_text
+from tui.engine.world.prompt import lore_names, segment_text
 
 NARRATOR_PROMPT = (
     "You are the narrator of an interactive text adventure. The player's actions follow "
@@ -166,13 +166,15 @@ def adventure_spec(
         if pending_action
         else None
     )
+    world = campaign.world_state()
     return PromptSpec(
         header=header,
         history=history,
         pending=pending,
         continue_last=continuing,
         note=campaign.authors_note,
-        world=segment_text(campaign.world_state()),
+        world=segment_text(world),
+        world_names=lore_names(world),
         note_depth=campaign.note_depth,
         lorebooks=campaign.all_lorebooks,
         lore_state=campaign.lore_state,

@@ -78,7 +78,8 @@ class _Build:
     # -- what goes in
 
     def _scan_lore(self) -> None:
-        """World info: scan the story (newest last) and the pending action, and sort what
+        """World info: scan the story (newest last), the pending action and the world state's
+        names (place, items, people present), and sort what
         fired by where it goes: the header, a depth in the story, or the late note."""
         spec = self.spec
         self.scan: ScanResult = scan_lore(
@@ -91,6 +92,7 @@ class _Build:
             turn=spec.turn,
             seed=spec.seed,
             extra_text=self.pending.text if self.pending else "",
+            state_texts=spec.world_names,
         )
         fired = list(self.scan.activated)
         self.fired = fired

@@ -40,6 +40,9 @@ class PromptSpec:
     continue_last: bool = False  # generate more of the last narrator message
     note: str = ""
     world: str = ""  # the world state's lines, placed with the note (see "World state")
+    # Names from the world state whose lore keys fire as if in the newest message:
+    # (what, name), e.g. ("item", "brass lantern") (see "World state").
+    world_names: list[tuple[str, str]] = field(default_factory=list)
     note_depth: int = 3  # player actions from the end
     lorebooks: list[Lorebook] = field(default_factory=list)
     lore_settings: LoreSettings = field(default_factory=LoreSettings)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from textual import work
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -48,6 +49,7 @@ from tui.engine.game import Game, GenerationResult, TurnRequest
 from tui.engine.saves import SaveError
 from tui.engine.saves.writer import SaveResult
 from tui.engine.summary import SummaryDraft, apply_summary
+from tui.engine.world.prompt import report_lines
 from tui.engine.world.propose import UNAVAILABLE, WorldRequest, settle, world_request
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
@@ -62,6 +64,7 @@ from tui.widgets.action_bar import ActionBar
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.story_view import StoryView, adventure_blocks
+from tui.widgets.world_panel import WorldPanel
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
 TYPING_PAUSE = 0.6  # seconds without a key before reading ahead with what is typed
@@ -148,6 +151,7 @@ SAVING, SAVED, NOT_SAVED = "saving…", "saved", "NOT saved"
 class AdventureScreen(Screen[None]):
     KEY_SCREEN = "adventure"  # this screen's keys in tui/keys.py
     BINDINGS = bindings_for(KEY_SCREEN)
+    HAS_WORLD = True  # a chat has no world state, so no world panel
 
     def __init__(self, game: Game, host: ModelHost) -> None:
         super().__init__()
@@ -177,7 +181,10 @@ class AdventureScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StoryView(id="story")
+        with Horizontal(id="main"):
+            yield StoryView(id="story")
+            if self.HAS_WORLD:
+                yield WorldPanel()
         yield ActionBar()
         yield StatusBar()
         yield KeyFooter()
@@ -309,6 +316,7 @@ class AdventureScreen(Screen[None]):
         self._discard_summary_after(command.name, effects)
         for effect in effects:
             self.render_effect(effect)
+        self.refresh_world()  # /inv, /move, /undo, /redo... may have changed the state
 
     def dispatch(self, name: str, arg: str = "") -> None:
         self.run_command(Command(name, arg))
@@ -356,6 +364,7 @@ class AdventureScreen(Screen[None]):
                 self._discard_summary_after(edit.target, effects)
                 for effect in effects:
                     self.render_effect(effect)
+                self.refresh_world()
 
         self.app.push_screen(TextEditDialog(edit.title, edit.text, edit.hint), store)
 
@@ -428,6 +437,7 @@ class AdventureScreen(Screen[None]):
     @guarded
     def on_generation_done(self, message: GenerationDone) -> None:
         self.finish_generation(message)
+        self.refresh_world()  # a retry's take replaced the one whose changes applied
 
     def finish_generation(self, message: GenerationDone) -> None:
         """Commit and show a finished generation (the chat screen extends this)."""
@@ -651,6 +661,7 @@ class AdventureScreen(Screen[None]):
         except SaveError as exc:
             self.notify(one_line(str(exc), 300), severity="error")
         self.notify(outcome.line, timeout=6, markup=False)
+        self.refresh_world()
         return True
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -732,6 +743,26 @@ class AdventureScreen(Screen[None]):
         key = first_key(spec_id, self.keymap) if spec and self.KEY_SCREEN in spec.screens \
             else None
         return f"{key} {what}" if key else otherwise
+
+    # --- the world panel (docs/architecture.md, "World state") ----------------------------------
+
+    @guarded
+    def action_world_panel(self) -> None:
+        """Show or hide the world state beside the story."""
+        panels = self.query(WorldPanel)
+        if not panels:
+            return
+        panel = panels.first()
+        panel.toggle_class("shown")
+        self.refresh_world()
+
+    def refresh_world(self) -> None:
+        """Redraw the world panel from the campaign's state: after a command, a finished turn,
+        or a state update from the model. A hidden panel costs nothing (it is drawn when
+        shown); unchanged lines are not repainted."""
+        panels = self.query(WorldPanel)
+        if panels and panels.first().has_class("shown"):
+            panels.first().show_lines(report_lines(self.game.campaign.world_state()))
 
     # --- other screens ------------------------------------------------------------------------
 

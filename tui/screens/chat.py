@@ -17,6 +17,7 @@ class ChatScreen(AdventureScreen):
     # are swipe and impersonate here); tests/test_keys.py checks no adventure-only key is left.
     KEY_SCREEN = "chat"
     BINDINGS = bindings_for(KEY_SCREEN)
+    HAS_WORLD = False
 
     def __init__(self, game: ChatGame, host: object) -> None:
         super().__init__(game, host)  # type: ignore[arg-type]
@@ -72,6 +73,9 @@ class ChatScreen(AdventureScreen):
     @guarded
     def action_impersonate(self) -> None:
         self.dispatch("impersonate")
+
+    def action_world_panel(self) -> None:
+        self.notify("Chats have no world state (an adventure keeps one).", markup=False)
 
     def finish_generation(self, message: GenerationDone) -> None:
         request = message.request

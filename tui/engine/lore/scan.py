@@ -1,7 +1,9 @@
 """One scan: which entries fire this turn, in steps.
 
 1. Candidates from the chat: sticky entries still running, constants, entries whose keys occur
-   within their scan depth (those that wait for recursion are set aside).
+   within their scan depth (those that wait for recursion are set aside), and entries whose
+   keys occur in the world state's names (the place, items carried, people present: see
+   docs/architecture.md, "World state"), as if in the newest message.
 2. Each step's candidates are settled: timed effects (cooldown, delay) and the probability
    roll, inclusion groups, then the token budget in priority order. An entry that fires starts
    its sticky and cooldown timers.
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tui.engine.lore.budget import _Budget
 from tui.engine.lore.cache import _CachedIndex
@@ -33,6 +35,7 @@ from tui.engine.lore.index import _Candidate, _Item, _secondary_ok
 from tui.engine.lore.keys import Spec
 
 _RECURSION = -1  # distance given to keys found in activated entries' content
+_STATE = -2  # distance given to keys found in the world state's names: in range at any depth
 
 
 class _Scan:
@@ -50,6 +53,7 @@ class _Scan:
         turn: int,
         seed: int,
         extra_text: str,
+        state_texts: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.scanner = scanner
         self.index = scanner._get_index(books, settings)
@@ -73,6 +77,15 @@ class _Scan:
         for distance, text in enumerate(texts[:depth]):
             for spec in scanner._find(self.index, text):
                 self.chat_found.setdefault(spec, distance)
+        # Keys found in the world state (what, name): "item", "brass lantern". A key the chat
+        # also holds keeps its chat reason. The state is small and its names' keys are cached
+        # by text, so this costs the same at any story length.
+        self.state_source: dict[Spec, str] = {}
+        for what, name in state_texts:
+            for spec in scanner._find(self.index, name):
+                if spec not in self.chat_found:
+                    self.chat_found[spec] = _STATE
+                    self.state_source[spec] = f'{what} "{name}"'
         self.rec_source: dict[Spec, str] = {}
         self.deferred: list[int] = []  # delay_until_recursion entries matched in the chat
         self.accepted: list[tuple[int, Activation]] = []
@@ -143,6 +156,9 @@ class _Scan:
         if found[ref.spec] == _RECURSION:
             source = self.rec_source[ref.spec]
             return _Candidate(item, f'recursion from "{source}" (key "{ref.text}")', ref.text)
+        if found[ref.spec] == _STATE:
+            source = self.state_source[ref.spec]
+            return _Candidate(item, f'state: {source} (key "{ref.text}")', ref.text)
         return _Candidate(item, f'key "{ref.text}"', ref.text)
 
     def _recursion_specs(self, accepted: list[_Candidate]) -> set[Spec]:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tui.engine.lore.cache import _CachedIndex
 from tui.engine.lore.entries import Lorebook, LoreEntry, LoreSettings, LoreState, ScanResult
@@ -59,11 +59,13 @@ class LoreScanner(_CachedIndex):
         turn: int = 0,
         seed: int = 0,
         extra_text: str = "",
+        state_texts: Sequence[tuple[str, str]] = (),
     ) -> ScanResult:
         settings = settings or LoreSettings()
         with self._lock:
             return _Scan(
-                self, books, messages, count_tokens, window, settings, state, turn, seed, extra_text
+                self, books, messages, count_tokens, window, settings, state, turn, seed,
+                extra_text, state_texts,
             ).run()
 
 
@@ -81,11 +83,15 @@ def scan_lore(
     turn: int = 0,
     seed: int = 0,
     extra_text: str = "",
+    state_texts: Sequence[tuple[str, str]] = (),
 ) -> ScanResult:
     """Which entries enter the prompt for the turn `turn`, and which matched but were dropped.
 
     `messages` are oldest first; `extra_text` (the pending action) is scanned as the newest
-    message. `next_state` carries the timed effects; commit it only when the turn completes.
+    message. `state_texts` are names from the world state, `(what, name)` such as
+    `("item", "brass lantern")`: their keys fire entries as if in the newest message, with the
+    reason `state: item "brass lantern" (key "lantern")`. `next_state` carries the timed
+    effects; commit it only when the turn completes.
     """
     return _DEFAULT_SCANNER.scan(
         books,
@@ -97,6 +103,7 @@ def scan_lore(
         turn=turn,
         seed=seed,
         extra_text=extra_text,
+        state_texts=state_texts,
     )
 
 

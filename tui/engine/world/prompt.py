@@ -46,6 +46,16 @@ def segment_text(state: WorldState) -> str:
     return "\n".join(segment_lines(state))
 
 
+def lore_names(state: WorldState) -> list[tuple[str, str]]:
+    """The names whose lore keys fire from the state (docs/architecture.md, "World state"):
+    the place, each item carried, each living person present. A dead person's lore does not
+    fire from the state; the story may still name them."""
+    names = [("place", state.place)] if state.place else []
+    names.extend(("item", item) for item in state.items)
+    names.extend(("person", p.name) for p in state.present())
+    return names
+
+
 def report_lines(state: WorldState) -> list[str]:
     """The whole state for the player (/state): the segment plus people elsewhere and the
     finished quests."""
