@@ -365,3 +365,25 @@ async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
             ana.turns_done(1)  # the room's save written before the folder goes
     finally:
         rooms.close()
+
+
+def test_an_action_sent_on_hearing_of_a_kick_finds_no_room(fake_rooms: Rooms) -> None:
+    """The kicked player is out of the room before they are told: an action sent the moment
+    "kicked" arrives (seen under load: it started a turn) is refused."""
+    ana, bo = open_and_join(fake_rooms)
+    service = fake_rooms.service
+    [room] = service.rooms.values()
+    target = next(m for m in room.members if m.name == "Bo")
+    answers: list[dict[str, Any] | None] = []
+    send = target.send
+
+    def send_and_act_at_once(message: dict[str, Any]) -> None:
+        if message.get("ev") == "kicked":
+            answers.append(service.act(target, {"mode": "do", "text": "sneak back"}))
+        send(message)
+
+    target.send = send_and_act_at_once  # type: ignore[method-assign]
+    ana.client.request("kick", name="bo")
+    bo.wait(lambda e: e.get("ev") == "kicked", "kicked")
+    assert answers == [{"error": "you are in no room"}]
+    assert room.taker is None

@@ -312,8 +312,9 @@ class RoomService:
         target = next((m for m in room.members if m.name.lower() == name), None)
         if target is None or target is member:
             return {"error": f"no one else called {one_line(name, 30)} is here"}
-        target.send({"ev": "kicked", "by": member.name})
+        # Out of the room before told so: an action sent on hearing it finds no room.
         self.leave(target, why=f"was sent away by {member.name}")
+        target.send({"ev": "kicked", "by": member.name})
         return {"ok": True}
 
     def undo(self, member: Member, message: dict[str, Any]) -> dict[str, Any]:
@@ -342,6 +343,8 @@ class RoomService:
         mode = MODES.get(str(message.get("mode", "do")), Mode.DO)
         raw = clean(str(message.get("text", "")))[:MAX_ACTION]
         with room.lock:
+            if member.room is not room:  # left or sent away meanwhile
+                return {"error": "you are in no room"}
             if room.taker is not None:
                 return {"error": f"{room.taker} is taking a turn"}
             request = turn_request(room.game.campaign, make_action(mode, raw), member.name)
