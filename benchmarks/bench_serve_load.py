@@ -238,10 +238,12 @@ async def join(port: int, key: Any) -> Client:
     return Client(conn, proc)
 
 
-def narrated(grid: Grid, story_end: int) -> bool:
-    """Text below the action echoed in the story ("> You ..."): the reply has begun."""
+def narrated(grid: Grid, story_end: int, action: str) -> bool:
+    """Text below this action's echo in the story ("> You look around."): the reply has
+    begun. (The echo of an earlier action has that action's reply below it already.)"""
     rows = [grid.line(r)[:TEXT_COLS].strip() for r in range(story_end)]
-    echo = max((r for r, text in enumerate(rows) if text.startswith("> ")), default=None)
+    echo = max((r for r, text in enumerate(rows) if text.startswith("> ") and action in text),
+               default=None)
     return echo is not None and any(rows[echo + 1:])
 
 
@@ -262,7 +264,7 @@ async def play_turn(client: Client, action: str) -> TurnTimes:
             state = next((s for s in DONE_STATES if s in line), "")
             if state:
                 return state
-        if not first and narrated(grid, input_row - 1):
+        if not first and narrated(grid, input_row - 1, action):
             return "first"
         return ""
 

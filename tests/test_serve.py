@@ -451,3 +451,23 @@ def test_serve_needs_a_way_in(grue_home: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == ("grue: grue serve needs --authorized-keys FILE, or --open"
                                      " to let any key in")
+
+
+async def test_a_served_game_keeps_typed_paths_in_the_players_folder(
+        serve, model: Model, players: list[Player]) -> None:
+    """`/lore FILE` with a path out of the player's folder is one line naming it; and the
+    status shows the shared model's queue (answering) and no rooms."""
+    server = serve("--open", "--backend", "openai", "--url", model.url)
+    player = await Player.join(server.port, new_key())
+    players.append(player)
+    await player.wait_for(b"ready (")
+    player.type(b"\r")  # a new adventure: the first scenario
+    await player.wait_for("ready · F1".encode())
+    mark = player.mark()
+    player.type(b"/lore /etc/passwd\r")
+    await player.wait_for(b"/etc/passwd: outside", mark)
+    await until(lambda: bool((status := read_status(server.files.status)) and status.queue
+                             and status.queue.up), "the model's queue in the status")
+    code, lines = status_lines(server.files.status)
+    assert code == 0 and lines[2].startswith("model queue: running nothing; waiting: nobody")
+    assert lines[-1] == "rooms: none"
