@@ -489,6 +489,12 @@ async def in_an_adventure(server: Server, url: str, name: str) -> Player:
     return player
 
 
+def status_turns(server: Server) -> int:
+    status = read_status(server.files.status)
+    assert status is not None
+    return int(status.rooms[0]["turns"])
+
+
 def places(output: bytes, needles: list[bytes]) -> list[int]:
     return [output.find(needle) for needle in needles]
 
@@ -517,6 +523,33 @@ async def test_two_players_in_one_room_see_the_same_narration_in_the_same_order(
         for player, mark in zip((ana, bo), start, strict=True):
             seen = places(bytes(player.output[mark:]), story)
             assert -1 not in seen and seen == sorted(seen), seen
+        await until(lambda: bool((status := read_status(server.files.status))
+                                 and status.rooms and status.rooms[0]["turns"] >= 3),
+                    "the room in the status")
+        code, lines = status_lines(server.files.status)
+        at = lines.index("rooms: 1")
+        assert lines[at + 1].split() == ["inn", str(status_turns(server)), "turns", "host",
+                                         "Ana", "players", "Ana,", "Bo"], lines
         [saved] = list_saves(server.files.root / "rooms" / "inn")
         assert [t.action for t in load_save(saved.path).turns[-2:]] == \
             ["> Ana looks around.", '> Bo says "Hello."']
+
+
+async def test_a_served_game_keeps_typed_paths_in_the_players_folder(
+        serve, model: Model, players: list[Player]) -> None:
+    """`/lore FILE` with a path out of the player's folder is one line naming it; and the
+    status shows the shared model's queue (answering) and no rooms."""
+    server = serve("--open", "--backend", "openai", "--url", model.url)
+    player = await Player.join(server.port, new_key())
+    players.append(player)
+    await player.wait_for(b"ready (")
+    player.type(b"\r")  # a new adventure: the first scenario
+    await player.wait_for("ready · F1".encode())
+    mark = player.mark()
+    player.type(b"/lore /etc/passwd\r")
+    await player.wait_for(b"/etc/passwd: outside", mark)
+    await until(lambda: bool((status := read_status(server.files.status)) and status.queue
+                             and status.queue.up), "the model's queue in the status")
+    code, lines = status_lines(server.files.status)
+    assert code == 0 and lines[2].startswith("model queue: running nothing; waiting: nobody")
+    assert lines[-1] == "rooms: none"

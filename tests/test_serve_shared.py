@@ -347,3 +347,45 @@ async def test_the_status_line_shows_the_place_in_the_queue() -> None:
         go.set()
         await until(lambda: screen.pending is None and len(game.campaign.turns) == 2)
         assert "queued" not in (status.shown or "")
+
+
+def test_the_status_shows_the_queue(model: Path, short_dir: Path) -> None:
+    """`grue serve --status` shows the job running, who waits with how many jobs, and the
+    prompt tokens read per player: asked of the model process as the server asks it."""
+    from tui.serve.files import EventLog
+    from tui.serve.model_supervisor import ModelSupervisor
+    from tui.serve.status import QueueStatus, ServerStatus, status_lines
+
+    supervisor = ModelSupervisor(model, [], short_dir / "model.log",
+                                 EventLog(short_dir / "server.log"))
+    busy, second, third = Raw(model, "SHA256:busyplayer0001"), Raw(model, "B"), Raw(model, "C")
+    tokens = [1, *busy.tokenize(STORY)]
+    busy.generate(1, tokens, max_tokens=1500)
+    busy.wait(lambda m: m.get("started"))
+    second.generate(1, tokens)
+    second.generate(2, tokens)
+    third.generate(1, tokens)
+    third.wait(lambda m: "queued" in m)
+    queue = QueueStatus.from_stats(asyncio.run(supervisor.stats()))
+    assert queue.up and queue.running is not None
+    assert queue.running["player"] == "SHA256:busyplayer00" and queue.running["id"] == 1
+    assert queue.waiting == {"B": 2, "C": 1}
+    status = ServerStatus(pid=os.getpid(), port=2222, started=time.time(), max_sessions=20,
+                          queue=queue)
+    status.write(short_dir / "status.json")
+    code, lines = status_lines(short_dir / "status.json")
+    assert code == 0
+    assert "model queue: running SHA256:busyplayer00 (job 1," in lines[1]
+    waiting = lines[1].partition("waiting: ")[2]  # in rotation order: who came in first
+    assert sorted(waiting.split(", ")) == ["B 2", "C 1"] and lines[-1] == "rooms: none"
+    send(busy.sock, {"op": "cancel", "id": 1})
+    for raw, last in ((busy, 1), (second, 2), (third, 1)):
+        raw.wait(lambda m, last=last: m.get("id") == last and m.get("done"))
+    after = QueueStatus.from_stats(asyncio.run(supervisor.stats()))
+    assert after.running is None and after.waiting == {}
+    assert after.tokens_read["B"] > 0 and set(after.tokens_read) == {
+        "SHA256:busyplayer00", "B", "C"}
+    for raw in (busy, second, third):
+        raw.close()
+    down = QueueStatus.from_stats(None)  # the model process is not answering
+    assert not down.up

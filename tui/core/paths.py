@@ -46,3 +46,36 @@ def bundled_dir(name: str) -> Path | None:
         if installed.is_dir():
             return installed
     return None
+
+
+# Set by `grue serve` in a player's game (tui/backends/shared_protocol.py): the game runs with
+# the server's permissions, so a path the player types stays in their own folder
+# (docs/architecture.md, "grue serve").
+SERVED_ENV = ("GRUE_SHARED_MODEL", "GRUE_PLAYER")
+
+
+class OutsideHome(ValueError):
+    """A path typed under `grue serve` that leads out of the player's folder."""
+
+
+def served() -> bool:
+    return any(os.environ.get(name) for name in SERVED_ENV)
+
+
+def user_path(text: str | os.PathLike[str]) -> Path:
+    """A path the player typed (a lorebook, a card, a model file, a save).
+
+    Normally `~` is expanded and the path taken as given. Under `grue serve` it is read
+    relative to the player's GRUE_HOME (`~` is that folder), symlinks and `..` are resolved,
+    and a path that ends outside that folder raises OutsideHome naming it."""
+    if not served():
+        return Path(text).expanduser()
+    home = grue_home().resolve()
+    raw = str(text)
+    if raw == "~" or raw.startswith("~/"):
+        raw = raw[2:]
+    path = (home / raw).resolve()
+    if not path.is_relative_to(home):
+        raise OutsideHome(f"{text}: outside your Grue folder; on this server only files in "
+                          "it can be used")
+    return path

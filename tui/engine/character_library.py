@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui.core.paths import bundled_dir, grue_home
+from tui.core.paths import OutsideHome, bundled_dir, grue_home, user_path
 from tui.core.text import one_line
 from tui.engine.cards import (
     Card,
@@ -105,7 +105,10 @@ def list_characters() -> list[CharacterEntry]:
 
 def find_character(name_or_path: str | os.PathLike[str]) -> CharacterEntry | None:
     """A card by file path, else by name or file stem (case-insensitive; player's cards win)."""
-    candidate = Path(name_or_path).expanduser()
+    try:
+        candidate = user_path(name_or_path)
+    except OutsideHome:
+        return None  # not a file this player may open: looked up by name only
     if candidate.is_file():
         bundled = candidate.resolve().parent == bundled_characters_dir().resolve()
         return _entry(candidate, bundled=bundled)

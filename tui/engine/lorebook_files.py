@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui.core.paths import home_subdir
+from tui.core.paths import OutsideHome, home_subdir, user_path
 from tui.engine.campaign import Campaign
 from tui.engine.formats.lorebooks import LoreFormatError, read_lorebook
 from tui.engine.lore import Lorebook
@@ -16,7 +16,10 @@ def lorebooks_dir() -> Path:
 
 def find_lorebook_file(name: str) -> Path:
     """A lorebook by path, or by file name (with or without .json) in the player's folder."""
-    path = Path(name).expanduser()
+    try:
+        path = user_path(name)
+    except OutsideHome as exc:
+        raise LoreFormatError(str(exc)) from None
     if path.is_file():
         return path
     folder = lorebooks_dir()

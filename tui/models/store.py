@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.core.paths import grue_home
+from tui.core.paths import OutsideHome, grue_home, user_path
 from tui.models.catalog import CatalogEntry, load_catalog
 from tui.models.embedded import embedded_model_path
 from tui.models.gguf_info import quant_from_filename
@@ -111,7 +111,10 @@ def resolve_model(name: str, quant: str | None = None, root: Path | None = None)
     A catalog id with several downloaded quants picks `quant` (default Q5_K_M). Raises
     StoreError naming what to do when nothing matches.
     """
-    candidate = Path(name).expanduser()
+    try:
+        candidate = user_path(name)
+    except OutsideHome as exc:
+        raise StoreError(str(exc)) from None
     if candidate.is_file():
         return candidate
     catalog = load_catalog()

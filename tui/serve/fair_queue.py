@@ -82,6 +82,11 @@ class FairQueue(Generic[J]):
             order += round_
             depth += 1
 
+    def waiting(self) -> dict[str, int]:
+        """Jobs waiting per player, players in rotation order."""
+        with self._cond:
+            return {player: len(self._waiting[player]) for player in self._rotation}
+
     def __len__(self) -> int:
         with self._cond:
             return sum(len(jobs) for jobs in self._waiting.values())

@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class ModelService:
         self.queue: FairQueue[Job] = FairQueue()
         self.events = itertools.count(1)
         self.running: Job | None = None
+        self.running_since = 0.0  # when the running job started (epoch seconds)
+        self.tokens_read: dict[str, int] = {}  # prompt tokens read per player, all jobs
         self.current = ""  # whose cache the model holds
         self.served: deque[dict[str, Any]] = deque(maxlen=SERVED_LOG)
         self.last_read: dict[str, dict[str, int]] = {}
@@ -174,9 +177,13 @@ class ModelService:
                 job.reply(queued=place)
 
     def stats(self) -> dict[str, Any]:
+        running = self.running
+        now = {"player": running.player, "id": running.id, "since": self.running_since} \
+            if running is not None else None
         return {"served": list(self.served), "read": self.last_read,
                 "cached": self.caches.names(), "current": self.current,
-                "waiting": len(self.queue)}
+                "waiting": len(self.queue), "waiting_by_player": self.queue.waiting(),
+                "running": now, "tokens_read": dict(self.tokens_read)}
 
     # --- the model thread ----------------------------------------------------------------
 
@@ -185,6 +192,7 @@ class ModelService:
             job = self.queue.take()
             if job is None:
                 return
+            self.running_since = time.time()
             self.running = job
             started = next(self.events)
             self.tell_places()
@@ -216,6 +224,7 @@ class ModelService:
         prefill = getattr(self.backend, "last_prefill", None)
         read = {"reused": getattr(prefill, "reused", 0), "read": getattr(prefill, "read", 0)}
         self.last_read[job.player] = read
+        self.tokens_read[job.player] = self.tokens_read.get(job.player, 0) + read["read"]
         return {"done": True, "cancelled": job.cancel.is_set(), **read}
 
     def _switch_to(self, player: str) -> None:

@@ -15,13 +15,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from tui.backends.shared_protocol import MAX_MESSAGE, ProtocolError, decode, encode
 from tui.serve.files import EventLog
 
 FIRST_PAUSE = 0.5  # seconds before a restart; doubled per quick death, up to MAX_PAUSE
 MAX_PAUSE = 30.0
 STEADY = 60.0  # a process that lived this long resets the pause
 STOP_GRACE = 10.0
+STATS_WAIT = 2.0  # seconds a stats request may take (the model thread does not answer it)
 
 
 def model_command(socket: Path, model_args: Sequence[str], log: Path) -> list[str]:
@@ -72,6 +75,29 @@ class ModelSupervisor:
                 start_new_session=True, close_fds=True)
         self.log(f"shared model process started, pid {self.proc.pid}")
         return await self.proc.wait()
+
+    async def stats(self) -> dict[str, Any] | None:
+        """The model process's `stats` reply (its queue, tokens read), or None if it is not
+        up or does not answer in time. Asked on a connection of its own, answered by that
+        connection's thread, so a long generation does not hold it up."""
+        try:
+            return await asyncio.wait_for(self._ask_stats(), STATS_WAIT)
+        except (OSError, TimeoutError, ProtocolError, ValueError, asyncio.IncompleteReadError):
+            return None
+
+    async def _ask_stats(self) -> dict[str, Any]:
+        reader, writer = await asyncio.open_unix_connection(str(self.socket))
+        try:
+            writer.write(encode({"op": "stats", "id": 1}))
+            await writer.drain()
+            size = int.from_bytes(await reader.readexactly(4), "big")
+            if size > MAX_MESSAGE:
+                raise ProtocolError(f"a stats reply of {size} bytes")
+            return decode(await reader.readexactly(size))
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     async def stop(self) -> None:
         self._stopping = True

@@ -89,6 +89,13 @@ class Room:
     def tell_members(self) -> None:
         self.broadcast({"ev": "members", "members": self.names(), "host": self.host.name})
 
+    def overview(self) -> dict[str, Any]:
+        """The room as `grue serve --status` lists it."""
+        with self.lock:
+            return {"name": self.name, "players": ", ".join(self.names()),
+                    "host": self.host.name, "taking": self.taker or "",
+                    "turns": len(self.game.campaign.turns)}
+
     def snapshot(self) -> dict[str, Any]:
         """What a member joining sees: the story, who is here, and a turn half written."""
         return {"ev": "joined", "room": self.name, "title": self.game.campaign.title,
@@ -114,6 +121,12 @@ class RoomService:
         self._members: set[Member] = set()
 
     # --- the socket -----------------------------------------------------------------------
+
+    def overview(self) -> list[dict[str, Any]]:
+        """Each open room, by name (for the status file)."""
+        with self.lock:
+            rooms = sorted(self.rooms.values(), key=lambda r: r.name)
+        return [room.overview() for room in rooms]
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -29,7 +29,7 @@ from tui.serve.model_supervisor import ModelSupervisor
 from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
 from tui.serve.rooms import RoomService
 from tui.serve.session import HANG_UP_GRACE, PtyGame, game_command, game_env
-from tui.serve.status import ServerStatus, SessionStatus, remove_status
+from tui.serve.status import QueueStatus, ServerStatus, SessionStatus, remove_status
 
 # What a terminal needs back after a game died without tidying up: the normal screen, no mouse
 # reporting, a cursor, no bracketed paste.
@@ -38,6 +38,7 @@ NEEDS_PTY = "grue: this server runs Grue, which needs a terminal: connect with s
 NO_COMMANDS = "grue: this server runs no commands, only Grue: connect without a command"
 MAX_SOCKET_PATH = 100  # bytes: a Unix socket's path is at most 107 on Linux, 103 on macOS
 FULL = "grue: the server is full ({n} games running); try again later"
+QUEUE_EVERY = 2.0  # seconds between looks at the shared model's queue (for the status file)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ class GrueServer:
         self._stop = asyncio.Event()
         self.model: ModelSupervisor | None = None
         self.rooms: RoomService | None = None
+        self.queue = QueueStatus()  # the shared model's line, as last asked
+        self.open_rooms: list[dict[str, Any]] = []  # the shared rooms, as last looked at
+        self._queue_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         _route_asyncssh_log(self.files.server_log)
@@ -102,6 +106,7 @@ class GrueServer:
                                          self.log)
             self.model.start()
             self.rooms = self._room_service(socket)
+            self._queue_task = asyncio.get_running_loop().create_task(self._watch_queue())
         self._acceptor = await asyncssh.create_server(
             lambda: Door(self), self.config.host or None, self.config.port,
             server_host_keys=[key], public_key_auth=True, password_auth=False,
@@ -162,6 +167,10 @@ class GrueServer:
                 await asyncio.wait_for(self._acceptor.wait_closed(), 5)
         if self.rooms is not None:
             self.rooms.stop()
+        if self._queue_task is not None:
+            self._queue_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._queue_task
         if self.model is not None:
             await self.model.stop()
         remove_status(self.files.status)
@@ -185,12 +194,26 @@ class GrueServer:
         self._endings.add(task)
         task.add_done_callback(self._endings.discard)
 
+    async def _watch_queue(self) -> None:
+        """Ask the shared model for its queue, and the rooms for who is in them, every
+        QUEUE_EVERY seconds; a change is written to the status file (`grue serve --status`)."""
+        assert self.model is not None
+        while not self.closing:
+            queue = QueueStatus.from_stats(await self.model.stats())
+            rooms = self.rooms.overview() if self.rooms is not None else []
+            if queue != self.queue or rooms != self.open_rooms:
+                self.queue, self.open_rooms = queue, rooms
+                self.write_status()
+            await asyncio.sleep(QUEUE_EVERY)
+
     def write_status(self) -> None:
         if self.closing:
             return
         status = ServerStatus(pid=os.getpid(), port=self.port, started=self.started,
                               max_sessions=self.config.max_sessions,
-                              sessions=[s.status() for s in self.sessions.values()])
+                              sessions=[s.status() for s in self.sessions.values()],
+                              queue=self.queue if self.model is not None else None,
+                              rooms=self.open_rooms)
         try:
             status.write(self.files.status)
         except OSError as exc:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.core.paths import OutsideHome, user_path
 from tui.core.text import one_line
 from tui.keys import bindings_for
 from tui.models.gguf_info import GGUFError, GGUFInfo, read_gguf_info
@@ -71,10 +70,9 @@ class OpenModelDialog(ModalScreen[str | None]):
         if not raw.strip():
             error.update(Text("Type the path of a .gguf file."))
             return None
-        path = Path(raw.strip()).expanduser()
         try:
-            info = read_gguf_info(path)
-        except GGUFError as exc:
+            info = read_gguf_info(user_path(raw.strip()))
+        except (GGUFError, OutsideHome) as exc:
             error.update(Text(one_line(str(exc), 200)))
             return None
         error.update("")
