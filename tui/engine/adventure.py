@@ -183,3 +183,15 @@ def adventure_spec(
         min_start=min(min_start, max(0, len(history) - 1)),
         extra_stops=["\n>"],  # the model must not play the player
     )
+
+
+def story_blocks(campaign: Campaign) -> list[tuple[str, str]]:
+    """The adventure as the story view draws it: (text, kind) blocks, actions marked
+    ("action") and narration ("story"); a room's story is sent to its players the same way."""
+    blocks: list[tuple[str, str]] = []
+    for turn in campaign.turns:
+        if turn.mode != OPENING and turn.action:
+            blocks.append((turn.action, "action" if turn.action.startswith(">") else "story"))
+        if turn.response.strip():
+            blocks.append((turn.response.strip(), "story"))
+    return blocks

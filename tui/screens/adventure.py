@@ -22,7 +22,7 @@ from textual.widgets import Input
 from tui.core.backend import BackendError, CacheTooLarge, NoJsonSchema
 from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import one_line
-from tui.engine import commands
+from tui.engine import adventure, commands
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.commands import (
@@ -63,7 +63,7 @@ from tui.screens.world_info import WorldInfoScreen
 from tui.widgets.action_bar import ActionBar
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import StatusBar
-from tui.widgets.story_view import StoryView, adventure_blocks
+from tui.widgets.story_view import StoryView
 from tui.widgets.world_panel import WorldPanel
 
 FLUSH_SECONDS = 0.05  # batch streamed text: ~20 screen updates a second at most
@@ -219,7 +219,7 @@ class AdventureScreen(Screen[None]):
     # --- what the story shows (the chat screen shows it differently) -----------------------
 
     def story_blocks(self) -> list[tuple[str, str]]:
-        return adventure_blocks(self.game.campaign)
+        return adventure.story_blocks(self.game.campaign)
 
     def redraw(self) -> None:
         self.story.show_blocks(self.story_blocks())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from tui.core.text import one_line
-from tui.engine.campaign import OPENING, Campaign
 
 ROOMS_ENV = "GRUE_ROOMS"  # a serve session's room service: its socket
 NAME_ENV = "GRUE_PLAYER_NAME"  # the name a serve session's player is shown by
@@ -79,14 +78,3 @@ def by_player(action: str, name: str) -> str:
     verb, rest = match.groups()
     return f"> {name} {third_person_verb(verb)}{_pronouns(rest)}"
 
-
-def story_blocks(campaign: Campaign) -> list[tuple[str, str]]:
-    """The room's story as (text, kind) blocks, as the story view draws an adventure
-    (`widgets/story_view.py adventure_blocks`; the room service may not import widgets)."""
-    blocks: list[tuple[str, str]] = []
-    for turn in campaign.turns:
-        if turn.mode != OPENING and turn.action:
-            blocks.append((turn.action, "action" if turn.action.startswith(">") else "story"))
-        if turn.response.strip():
-            blocks.append((turn.response.strip(), "story"))
-    return blocks

@@ -26,11 +26,11 @@ from tui.core.backend import Backend, BackendError
 from tui.core.log import log_exception
 from tui.core.text import clean, one_line
 from tui.engine.actions import Action, Mode, make_action
-from tui.engine.adventure import adventure_spec
+from tui.engine.adventure import adventure_spec, story_blocks
 from tui.engine.campaign import Campaign
 from tui.engine.game import Game, GenerationResult, TurnRequest, generate, make_builder
 from tui.engine.saves import SaveError, list_saves, load_save, release_save
-from tui.serve.room_protocol import by_player, player_name, room_name, story_blocks
+from tui.serve.room_protocol import by_player, player_name, room_name
 
 MODES = {m.value: m for m in (Mode.DO, Mode.SAY, Mode.STORY, Mode.CONTINUE)}
 MAX_ACTION = 2000  # characters of one action

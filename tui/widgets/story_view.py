@@ -15,7 +15,6 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.core.text import clean
-from tui.engine.campaign import OPENING, Campaign
 from tui.widgets.css import css_beside
 from tui.widgets.live_text import LiveText
 
@@ -166,13 +165,3 @@ class StoryView(VerticalScroll, can_focus=True):
         self.mount_all([Paragraph(text, kind) for text, kind in blocks if text])
         self.call_after_refresh(self._scroll_to_end)
 
-
-def adventure_blocks(campaign: Campaign) -> list[tuple[str, str]]:
-    """The adventure as story blocks: actions (marked) and narration."""
-    blocks: list[tuple[str, str]] = []
-    for turn in campaign.turns:
-        if turn.mode != OPENING and turn.action:
-            blocks.append((turn.action, "action" if turn.action.startswith(">") else "story"))
-        if turn.response.strip():
-            blocks.append((turn.response.strip(), "story"))
-    return blocks
