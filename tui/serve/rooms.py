@@ -315,12 +315,20 @@ class RoomService:
         return {"ok": True, "members": room.names(), "host": room.host.name,
                 "taker": room.taker}
 
-    def kick(self, member: Member, message: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def hosted_room(member: Member, verb: str) -> Room | dict[str, Any]:
+        """The member's room if they are its host; else the refusal to answer."""
         room = member.room
         if room is None:
             return {"error": "you are in no room"}
         if room.host is not member:
-            return {"error": f"only the host ({room.host.name}) can kick"}
+            return {"error": f"only the host ({room.host.name}) can {verb}"}
+        return room
+
+    def kick(self, member: Member, message: dict[str, Any]) -> dict[str, Any]:
+        room = self.hosted_room(member, "kick")
+        if not isinstance(room, Room):
+            return room
         name = str(message.get("name", "")).strip().lower()
         target = next((m for m in room.members if m.name.lower() == name), None)
         if target is None or target is member:
@@ -331,11 +339,9 @@ class RoomService:
         return {"ok": True}
 
     def undo(self, member: Member, message: dict[str, Any]) -> dict[str, Any]:
-        room = member.room
-        if room is None:
-            return {"error": "you are in no room"}
-        if room.host is not member:
-            return {"error": f"only the host ({room.host.name}) can undo"}
+        room = self.hosted_room(member, "undo")
+        if not isinstance(room, Room):
+            return room
         with room.lock:
             if room.taker is not None:
                 return {"error": f"{room.taker} is taking a turn"}
