@@ -389,3 +389,22 @@ def test_the_status_shows_the_queue(model: Path, short_dir: Path) -> None:
         raw.close()
     down = QueueStatus.from_stats(None)  # the model process is not answering
     assert not down.up
+
+
+def test_the_player_caches_are_bounded_by_bytes_not_a_handful_of_players() -> None:
+    """20 players with small caches are all kept (4 made every job of a 20-player run re-read
+    its story); past the byte budget the least recently used go first."""
+    from types import SimpleNamespace
+
+    from tui.serve.model_proc import PlayerCaches
+
+    caches = PlayerCaches(max_bytes=100)
+    for i in range(20):
+        caches.put(f"p{i}", SimpleNamespace(size=5))
+    assert len(caches.names()) == 20 and caches.size == 100
+    caches.put("p0", caches.take("p0"))  # p0 played again: the most recent now
+    caches.put("big", SimpleNamespace(size=20))
+    assert caches.names()[:2] == ["p5", "p6"] and caches.size <= 100
+    assert "p0" in caches.names() and "p1" not in caches.names()
+    caches.put("huge", SimpleNamespace(size=101))  # larger than the budget: not kept
+    assert "huge" not in caches.names()

@@ -35,8 +35,11 @@ from tui.core.sampler import Sampler
 from tui.core.text import one_line
 from tui.serve.fair_queue import FairQueue
 
-CACHE_PLAYERS = 4  # recent players whose prompt cache is kept
-CACHE_BYTES = 1 << 30  # ... and at most this much of it
+# The recent players whose prompt cache is kept: memory is what runs out, so the byte budget
+# decides (a 7B model's 4,096-token cache is ~512 MB: 2 players; SmolLM2's is ~90 MB: all of
+# a 20-player load run, where 4 made every job re-read its whole story).
+CACHE_PLAYERS = 64
+CACHE_BYTES = 1 << 30
 SERVED_LOG = 1000  # jobs remembered for the stats reply
 
 
