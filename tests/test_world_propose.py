@@ -13,7 +13,7 @@ from fakes import FakeBackend
 from tui.core.backend import Backend, CacheTooLarge, NoJsonSchema
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.game import Game, make_builder
-from tui.engine.world import AddItem, Meet, Move, WorldState
+from tui.engine.world import AddItem, Meet, Move, Person, WorldState
 from tui.engine.world import history as world_history
 from tui.engine.world.propose import (
     MAX_CHANGES,
@@ -77,6 +77,22 @@ def test_a_proposal_is_parsed_validated_and_recorded_with_reasons_for_refusals()
     state = c.world_state()
     assert state.items == ["rope", "brass lantern"] and state.place == "Thornwood edge"
     assert c.turns[-1].changes[0] == outcome.applied  # recorded on the take
+
+
+def test_someone_met_is_not_met_again_under_part_of_their_name() -> None:
+    """Seen in play with SmolLM2: Adele Crane in the office, the model "met Adele (Adele)"."""
+    c = campaign()
+    c.world.people.append(Person("Adele Crane", "Village square", "guarded"))
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "meet", "name": "Adele", "attitude": "Adele"},
+        {"op": "meet", "name": "Ruby", "attitude": "Ruby"},
+        {"op": "meet", "name": "Leo Santangelo", "attitude": "wary"},
+    ]}))
+    assert "Adele is probably Adele Crane, already met" in outcome.refused
+    assert outcome.line == "met Ruby · met Leo Santangelo (wary)"
+    assert [p.name for p in c.world_state().people] == ["Adele Crane", "Ruby", "Leo Santangelo"]
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -168,6 +168,7 @@ def test_every_bundled_scenario_starts_with_a_world_state(name: str) -> None:
     """The issue: "Scenarios may declare a starting state (bundled ones do)"."""
     c = campaign_from_scenario(find_scenario(name))
     assert c.world.place and c.world.exits and c.world.quests
+    assert all(p.where == c.world.place for p in c.world.people)  # met here, so present
     assert any(line.startswith("Where: ") for line in segment_lines(c.world))
 
 

@@ -23,7 +23,7 @@ from tui.core.backend import Backend, CacheTooLarge, Prompt
 from tui.core.sampler import Sampler
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
-from tui.engine.world.changes import Change, change_from_dict, describe
+from tui.engine.world.changes import Change, Meet, change_from_dict, describe
 from tui.engine.world.history import record
 from tui.engine.world.prompt import segment_lines
 
@@ -193,6 +193,31 @@ def parse(text: str) -> tuple[list[Change], list[str]]:
     return changes, refused
 
 
+def _words(name: str) -> set[str]:
+    return {w for w in name.casefold().replace(".", " ").split() if w}
+
+
+def implausible(campaign: Campaign, change: Change) -> str | None:
+    """Why a change the model proposed is likely a misreading, though it fits the state: a
+    small model "meets" someone already met under part of their name ("Adele" for Adele
+    Crane). The player's own commands are not second-guessed like this."""
+    if not isinstance(change, Meet):
+        return None
+    new = _words(change.name)
+    for person in campaign.world_state().people:
+        known = _words(person.name)
+        if new and known and (new <= known or known <= new):
+            return f"{change.name} is probably {person.name}, already met"
+    return None
+
+
+def _sensible(change: Change) -> Change:
+    """A proposal tidied: an attitude that only repeats the person's name is no attitude."""
+    if isinstance(change, Meet) and change.attitude.casefold() == change.name.casefold():
+        return Meet(change.name, change.where, "", change.alive, change.at)
+    return change
+
+
 def is_current(campaign: Campaign, request: WorldRequest) -> bool:
     """Whether the request's turn is still the newest, with the same take and text."""
     turn = campaign.last_turn()
@@ -207,5 +232,12 @@ def settle(campaign: Campaign, request: WorldRequest, text: str) -> Outcome:
     if not is_current(campaign, request):
         return Outcome(stale=True)
     changes, refused = parse(text)
-    applied, not_fitting = record(campaign, changes)
+    plausible: list[Change] = []
+    for change in map(_sensible, changes):
+        reason = implausible(campaign, change)
+        if reason is None:
+            plausible.append(change)
+        else:
+            refused.append(reason)
+    applied, not_fitting = record(campaign, plausible)
     return Outcome(applied, refused + not_fitting)
