@@ -30,11 +30,12 @@ model time per turn (narration + the pause's work).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +158,7 @@ class TurnStats:
     update_out: int
     prompt_read: int  # tokens read after Enter
     found: list[Contradiction]
+    narration: str
 
     @property
     def total(self) -> float:
@@ -173,6 +175,7 @@ class Run:
     game: Game
     builder: ContextBuilder
     turns: list[TurnStats] = field(default_factory=list)
+    truths: list[Truth] = field(default_factory=list)
     applied: int = 0  # the model's changes recorded
     refused: int = 0  # the model's changes that did not fit the state
     corrections: int = 0  # the player's scripted changes recorded (the model had not)
@@ -240,7 +243,8 @@ def play_turn(run: Run, number: int, step: Step, truth: Truth, sampler: Sampler)
         if changed:  # the state's lines in the prompt changed: read ahead again
             read_ahead(run.backend, run.builder, run.game.read_ahead_spec(""), cancel)
     idle = time.perf_counter() - started
-    return TurnStats(enter, idle, update_s, update_read, update_out, prompt_read, found)
+    return TurnStats(enter, idle, update_s, update_read, update_out, prompt_read, found,
+                     narration)
 
 
 def play(args: argparse.Namespace) -> tuple[Run, Run]:
@@ -255,6 +259,7 @@ def play(args: argparse.Namespace) -> tuple[Run, Run]:
         for run in (off, on):
             stats = play_turn(run, number, step, truth, sampler)
             run.turns.append(stats)
+            run.truths.append(truth)
             if args.verbose:
                 narration = run.game.campaign.turns[-1].response.replace("\n", " ")
                 print(f"  [{run.name} {number}] {narration[:300]}", flush=True)
@@ -267,6 +272,16 @@ def play(args: argparse.Namespace) -> tuple[Run, Run]:
     for run in (off, on):
         run.backend.close()
     return off, on
+
+
+def save(path: Path, runs: tuple[Run, Run]) -> None:
+    """Every narration with the truth it was checked against, to read or check again."""
+    data = {run.name: [{"turn": n, "narration": t.narration, "truth": asdict(truth),
+                        "found": [asdict(c) for c in t.found]}
+                       for n, (t, truth) in enumerate(zip(run.turns, run.truths, strict=True),
+                                                          start=1)]
+            for run in runs}
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def mean(values: list[float]) -> float:
@@ -317,6 +332,8 @@ def main() -> None:
     parser.add_argument("--reply-tokens", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="print every narration")
+    parser.add_argument("--save", type=Path, default=Path("/tmp/grue-bench-world.json"),
+                        help="where to write every narration and its truth (JSON)")
     args = parser.parse_args()
     route_llama_log(Path("/tmp/grue-bench-world-llama.log"))
     with open("/proc/loadavg") as f:
@@ -325,7 +342,9 @@ def main() -> None:
           f"{N_CTX}, replies <= {args.reply_tokens} tokens, seed {args.seed}, threads "
           f"{args.threads}, load average {load}, {time.strftime('%Y-%m-%d')}")
     off, on = play(args)
+    save(args.save, (off, on))
     report(off, on)
+    print(f"narrations and truths: {args.save}")
     with open("/proc/loadavg") as f:
         print(f"load average at the end: {' '.join(f.read().split()[:3])}")
 

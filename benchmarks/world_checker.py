@@ -9,7 +9,8 @@ Three kinds, each a small explicit pattern looked for sentence by sentence:
   five words on, with no other subject between ("you", "he", ...), a verb of speech or
   gesture ("Bram says", "Ilse, pale, nods"), or a verb of speech before the name
   ('"Go," says Ilse');
-- `exit`: an exit taken that is not known: "you <go/walk/step/...> through the X" where X
+- `exit`: an exit taken that is not known: "you (or I: SmolLM2 often narrates the player in
+  the first person) <go/walk/step/...> through the X" where X
   ends in a word for a way through (door, gate, arch, passage, ...) and is not one of the
   known exits (its words are not all words of one known exit).
 
@@ -49,7 +50,7 @@ _OTHER_SUBJECTS = {"you", "he", "she", "they", "it", "we", "i", "someone", "some
                    "because", "where", "who", "which", "that"}
 _WORD = re.compile(r"[\w'-]+")
 _MOVE = re.compile(
-    r"\byou\s+(?:\w+\s+)?(?:go|went|walk|walked|step|stepped|head|headed|pass|passed|slip|"
+    r"\b(?:you|I)\s+(?:\w+\s+)?(?:go|went|walk|walked|step|stepped|head|headed|pass|passed|slip|"
     r"slipped|climb|climbed|move|moved|run|ran|push|pushed|crawl|crawled|duck|ducked)"
     r"\s+(?:back\s+|out\s+)?through\s+(?:the|a|an|another)\s+([\w' -]+?)"
     r"(?=[,.;:!?\"”]|\s+(?:and|to|into|toward|towards|as|while|with|of|in|on|at)\b|$)",

@@ -62,10 +62,10 @@ def test_a_living_person_may_speak() -> None:
 def test_an_unknown_exit_taken() -> None:
     text = ("You step through the cellar door. You slip through a hidden trapdoor and fall. "
             "You walk through the tower door. You climb back through the stair, panting. "
-            "You walk through the trees.")
+            "You walk through the trees. I stepped through the iron gate, and waited.")
     found = check(text, TRUTH)
-    assert count(found) == {"item": 0, "dead": 0, "exit": 2}
-    assert [c.subject for c in found] == ["cellar door", "hidden trapdoor"]
+    assert count(found) == {"item": 0, "dead": 0, "exit": 3}
+    assert [c.subject for c in found] == ["cellar door", "hidden trapdoor", "iron gate"]
 
 
 def test_no_known_exits_makes_every_way_through_unknown() -> None:
