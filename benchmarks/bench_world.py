@@ -2,7 +2,8 @@
 what do its updates cost? (issue 12; docs/architecture.md, "World state")
 
 Run: python benchmarks/bench_world.py [--turns 40] [--seed 7] [--reply-tokens 60]
-                                      [--threads 1] [--verbose]
+                                      [--threads 1] [--verbose] [--save JSON]
+     python benchmarks/bench_world.py --recheck JSON  (the checker again on a run's text)
 
 A scripted 40-turn adventure on SmolLM2 from the bundled scenario lantern-road (its starting
 [world]: the cottage, three known exits, the quest to find Warden Ilse), `n_ctx` 2048, a
@@ -70,7 +71,8 @@ SCENARIO = ROOT / "scenarios" / "lantern-road.toml"
 # The words that name an item or a person in a narration (world_checker.Truth).
 ITEM_WORDS = {"brass lantern": ("lantern", "lamp"), "Ilse's letter": ("letter",),
               "map of the lamp posts": ("map",), "tower key": ("key",)}
-PERSON_NAMES = {"Bram": ("Bram",), "Warden Ilse": ("Ilse", "Warden")}
+# The script's Story lines call Bram "an old hermit", and the narrator mostly does too.
+PERSON_NAMES = {"Bram": ("Bram", "hermit"), "Warden Ilse": ("Ilse", "Warden")}
 GARDEN = ("the cottage by the Lantern Road",
           ("the Lantern Road", "the Thornwood", "the cottage door"))
 COTTAGE = ("inside the cottage", ("the cottage door",))  # the cellar door is bolted
@@ -284,6 +286,30 @@ def save(path: Path, runs: tuple[Run, Run]) -> None:
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
+def recheck(path: Path) -> None:
+    """Check the narrations saved by a run again, with this checker and these names (the
+    narrations do not depend on the checker: the same as a run with the same seed)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    totals: dict[str, int] = {}
+    for name, turns in data.items():
+        found: list[Contradiction] = []
+        for turn in turns:
+            t = turn["truth"]
+            truth = Truth(items={i: ITEM_WORDS.get(i, tuple(w)) for i, w in t["items"].items()},
+                          dead={p: PERSON_NAMES.get(p, tuple(n)) for p, n in t["dead"].items()},
+                          exits=tuple(t["exits"]))
+            for c in check(turn["narration"], truth):
+                print(f"  turn {turn['turn']}, {name}: {c.kind} ({c.subject}): "
+                      f"{c.sentence[:160]!r}")
+                found.append(c)
+        kinds = count(found)
+        totals[name] = len(found)
+        print(f"{name}: {len(found)} contradictions "
+              f"({' / '.join(f'{kinds[k]} {k}' for k in KINDS)})")
+    print(f"fewer contradictions with the state on: "
+          f"{'yes' if totals.get('state on', 0) < totals.get('state off', 0) else 'NO'}")
+
+
 def mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
@@ -334,7 +360,12 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print every narration")
     parser.add_argument("--save", type=Path, default=Path("/tmp/grue-bench-world.json"),
                         help="where to write every narration and its truth (JSON)")
+    parser.add_argument("--recheck", type=Path, default=None, metavar="JSON",
+                        help="only check the narrations a run saved again (no model)")
     args = parser.parse_args()
+    if args.recheck is not None:
+        recheck(args.recheck)
+        return
     route_llama_log(Path("/tmp/grue-bench-world-llama.log"))
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
