@@ -22,7 +22,9 @@ see the same machine load):
 
 The script knows the truth at every turn (items carried, the dead, the known exits);
 `world_checker.check` counts where a narration contradicts it. Both modes play the same
-actions with the same per-turn seed; the player's pause reads the next prompt ahead (both
+actions with the same per-turn seed (the turn's number, as in bench_turns.py; `--seed` seeds
+the models and the campaign, which the update's sampling uses: the narrations of turns whose
+prompts match do not change with it); the player's pause reads the next prompt ahead (both
 modes), and in ON also runs the update, then reads ahead again if the state changed (the
 TUI's order). Targets (issue 12): fewer contradictions with the state on, at <= 15 % more
 model time per turn (narration + the pause's work).
@@ -354,7 +356,9 @@ def _state_line(run: Run) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=len(SCRIPT))
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7,
+                        help="the models' and the campaign's seed (each narration's sampling "
+                             "seed is its turn's number)")
     parser.add_argument("--reply-tokens", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="print every narration")
