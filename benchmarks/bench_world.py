@@ -23,8 +23,8 @@ see the same machine load):
 The script knows the truth at every turn (items carried, the dead, the known exits);
 `world_checker.check` counts where a narration contradicts it. Both modes play the same
 actions with the same per-turn seed (the turn's number, as in bench_turns.py; `--seed` seeds
-the models and the campaign, which the update's sampling uses: the narrations of turns whose
-prompts match do not change with it); the player's pause reads the next prompt ahead (both
+the models and the campaign; a run with --seed 8 wrote the same text as one with 7); the
+player's pause reads the next prompt ahead (both
 modes), and in ON also runs the update, then reads ahead again if the state changed (the
 TUI's order). Targets (issue 12): fewer contradictions with the state on, at <= 15 % more
 model time per turn (narration + the pause's work).
