@@ -72,7 +72,7 @@ def test_a_proposal_is_parsed_validated_and_recorded_with_reasons_for_refusals()
     outcome = settle(c, request, text)
     assert outcome.line == "+ brass lantern · → Thornwood edge"
     assert outcome.applied == [AddItem("brass lantern"), Move("Thornwood edge")]
-    assert "not carrying sword" in outcome.refused
+    assert "sword is not in the turn's text" in outcome.refused
     assert any("'forget' is not a change the model may propose" in r for r in outcome.refused)
     state = c.world_state()
     assert state.items == ["rope", "brass lantern"] and state.place == "Thornwood edge"
@@ -83,6 +83,7 @@ def test_someone_met_is_not_met_again_under_part_of_their_name() -> None:
     """Seen in play with SmolLM2: Adele Crane in the office, the model "met Adele (Adele)"."""
     c = campaign()
     c.world.people.append(Person("Adele Crane", "Village square", "guarded"))
+    c.turns[-1].responses[0] += " Adele nods to Ruby, and Leo Santangelo watches."
     request = world_request(c)
     assert request is not None
     outcome = settle(c, request, json.dumps({"changes": [
@@ -93,6 +94,30 @@ def test_someone_met_is_not_met_again_under_part_of_their_name() -> None:
     assert "Adele is probably Adele Crane, already met" in outcome.refused
     assert outcome.line == "met Ruby · met Leo Santangelo (wary)"
     assert [p.name for p in c.world_state().people] == ["Adele Crane", "Ruby", "Leo Santangelo"]
+
+
+def test_what_the_turn_does_not_name_is_not_recorded() -> None:
+    """Seen in the world benchmark: SmolLM2 "met Awesome (moohoorr)", in no text at all."""
+    c = campaign()
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "meet", "name": "Awesome", "attitude": "moohoorr"},
+        {"op": "add_item", "item": "golden crown"},
+        {"op": "add_item", "item": "the old brass lanterns"},  # named, in other words
+        {"op": "meet", "name": "Abel"},
+    ]}))
+    assert outcome.refused == ["Awesome is not in the turn's text",
+                               "golden crown is not in the turn's text"]
+    assert [type(c).__name__ for c in outcome.applied] == ["AddItem", "Meet"]
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_quest", "quest": "find the hermit's secret"},  # implied, not named
+        {"op": "drop_item", "item": "rope"},  # carried, but the turn does not say so
+    ]}))
+    assert outcome.refused == ["rope is not in the turn's text"]
+    assert outcome.line == "quest: find the hermit's secret"
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -15,6 +15,7 @@ Three steps, on two threads, so the model thread never changes the campaign:
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,16 @@ from tui.core.backend import Backend, CacheTooLarge, Prompt
 from tui.core.sampler import Sampler
 from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
-from tui.engine.world.changes import Change, Meet, change_from_dict, describe
+from tui.engine.world.changes import (
+    AddItem,
+    Change,
+    DropItem,
+    Meet,
+    Move,
+    UpdatePerson,
+    change_from_dict,
+    describe,
+)
 from tui.engine.world.history import record
 from tui.engine.world.prompt import segment_lines
 
@@ -193,14 +203,45 @@ def parse(text: str) -> tuple[list[Change], list[str]]:
     return changes, refused
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+# Words that name nothing by themselves: "the old lantern" is grounded by "lantern" only.
+_FILLER = frozenset({"a", "an", "the", "of", "and", "or", "to", "in", "on", "at", "by", "with",
+                     "from", "old", "new", "small", "large", "big", "little", "your", "my",
+                     "his", "her", "their", "its"})
+
+
 def _words(name: str) -> set[str]:
-    return {w for w in name.casefold().replace(".", " ").split() if w}
+    return {w for w in _WORD.findall(name.casefold()) if w}
 
 
-def implausible(campaign: Campaign, change: Change) -> str | None:
-    """Why a change the model proposed is likely a misreading, though it fits the state: a
-    small model "meets" someone already met under part of their name ("Adele" for Adele
-    Crane). The player's own commands are not second-guessed like this."""
+def _naming(name: str) -> set[str]:
+    """The words of a name that could show it is in a text (singular, fillers left out)."""
+    return {w.removesuffix("s") for w in _words(name) - _FILLER if len(w) > 2}
+
+
+def _named(change: Change) -> str | None:
+    """What a change says the turn was about: the item, place or person (None: a quest or
+    a fact, which a turn may imply without naming)."""
+    if isinstance(change, AddItem | DropItem):
+        return change.item
+    if isinstance(change, Move):
+        return change.place
+    if isinstance(change, Meet | UpdatePerson):
+        return change.name
+    return None
+
+
+def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str | None:
+    """Why a change the model proposed is likely a misreading, though it fits the state. A
+    small model invents (SmolLM2 "met Awesome (moohoorr)", in no text) and "meets" someone
+    already met under part of their name ("Adele" for Adele Crane); so an item, place or
+    person must be named in the turn's action or narration. The player's own commands are
+    not second-guessed like this."""
+    named = _named(change)
+    if named is not None and turn_text:
+        said = {w.removesuffix("s") for w in _words(turn_text)}
+        if not _naming(named) & said:
+            return f"{named} is not in the turn's text"
     if not isinstance(change, Meet):
         return None
     new = _words(change.name)
@@ -232,9 +273,10 @@ def settle(campaign: Campaign, request: WorldRequest, text: str) -> Outcome:
     if not is_current(campaign, request):
         return Outcome(stale=True)
     changes, refused = parse(text)
+    turn_text = f"{request.turn.action}\n{request.response}"
     plausible: list[Change] = []
     for change in map(_sensible, changes):
-        reason = implausible(campaign, change)
+        reason = implausible(campaign, change, turn_text)
         if reason is None:
             plausible.append(change)
         else:
