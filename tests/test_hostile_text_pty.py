@@ -237,11 +237,14 @@ def play_tui(grue: PtyGrue, screens: tuple[tuple[str, str], ...],
         grue.write(keys(f"<{key}>"))
         grue.wait_for(shown, 30, start=mark)
         time.sleep(0.3)
+        back = grue.mark()
         grue.write(keys("<escape>"))
         # A lone ESC is told from the start of a key's sequence by a pause after it; the next
         # key pressed at once would join it (alt+F3 rather than Escape, F3), as on any
-        # terminal. Pacing, not a timed check.
+        # terminal. Pacing, not a timed check; and the game screen is back (its footer drawn
+        # again) before the next key, since a busy machine may read both keys in one go.
         time.sleep(ESC_PAUSE)
+        grue.wait_for("Retry", 30, start=back)  # the game's footer, drawn again
     for command, shown in commands:  # last: their notices would cover the screens' text
         mark = grue.mark()
         grue.write(keys(command, "<enter>"))
