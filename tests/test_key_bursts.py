@@ -92,3 +92,20 @@ async def test_a_world_panel_toggle_in_a_burst_keeps_the_keys_around_it(tmp_path
         assert panel.display and panel.lines is not None
         assert any(line.endswith("rope, map") for line in panel.lines), panel.lines
         assert app.screen.action_bar.input.value == "look"  # type: ignore[attr-defined]
+
+
+async def test_keys_after_closing_a_screen_are_never_held_for_good(tmp_path: Path) -> None:
+    """Ctrl+S on the settings screen: the hold's refresh callback is parked on the screen
+    current when it is scheduled, and one that closes before its next refresh drops it (as
+    a busy machine did in a served game: every later key waited, the game looked frozen).
+    Dropped here on purpose; the keys must still arrive."""
+    app, game = new_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_until(pilot, lambda: "ready" in str(app.screen.status.render()))
+        await pilot.press("f12")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "SettingsScreen"
+                         and app.focused is not None)
+        app.call_after_refresh = lambda *args, **kwargs: True  # type: ignore[method-assign]
+        burst(app, "<ctrl+s>", "look around")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "AdventureScreen"
+                         and app.screen.action_bar.input.value == "look around")

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 TEXT_AREA_MODULE = "textual.widgets._text_area"  # TextArea's own module (a test checks)
 HANG_UP_GRACE_SECONDS = 3.0
 KEY_HOLD_REFRESHES = 20  # at most this many screen refreshes wait for a new screen's focus
+# A refresh callback parked on a screen that closes before its next refresh never runs; this
+# timer checks on the hold in any case, so held keys can never be stuck.
+KEY_HOLD_CHECK_SECONDS = 0.25
+KEY_HOLD_CHECKS = 8  # then the keys go on wherever focus is
 FLUSH_SECONDS = 30.0  # how long leaving waits for saves still being written
 
 
@@ -78,6 +82,7 @@ class GrueApp(App[None]):
         self.start_scenario_first = scenario
         self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
         self.held_keys: list[events.Key] | None = None  # keys waiting for a new screen
+        self.key_hold = 0  # which hold a release belongs to: a late one must not end the next
         # Every game's saves are written on this one thread (docs/architecture.md, "Saves").
         self.save_writer = SaveWriter()
 
@@ -100,7 +105,10 @@ class GrueApp(App[None]):
         await super().on_event(event)
         if runs_action and self.held_keys is None:
             self.held_keys = []
-            self.call_after_refresh(self._release_keys, screen, KEY_HOLD_REFRESHES)
+            self.key_hold += 1
+            self.call_after_refresh(self._release_keys, screen, self.key_hold, KEY_HOLD_REFRESHES)
+            self.set_timer(KEY_HOLD_CHECK_SECONDS,
+                           lambda hold=self.key_hold: self._check_hold(screen, hold, 1))
 
     def _runs_action(self, event: events.Key) -> bool:
         """The key is bound here and not text typed into a field (which takes it first)."""
@@ -108,12 +116,31 @@ class GrueApp(App[None]):
             return False
         return not (is_text_field(self.focused) and event.is_printable)
 
-    async def _release_keys(self, screen: Screen[Any], tries: int) -> None:
+    async def _release_keys(self, screen: Screen[Any], hold: int, tries: int) -> None:
+        """After each refresh: release once the action has run on the same screen, or a new
+        screen has focus; else wait for the next refresh (at most `tries` more)."""
+        if hold != self.key_hold or self.held_keys is None:
+            return
         settled = self.screen is screen and tries < KEY_HOLD_REFRESHES - 1
         if tries > 0 and not settled and not (self.screen is not screen
                                               and self._screen_takes_keys()):
-            self.call_after_refresh(self._release_keys, screen, tries - 1)
+            self.call_after_refresh(self._release_keys, screen, hold, tries - 1)
             return
+        await self._replay_held()
+
+    async def _check_hold(self, screen: Screen[Any], hold: int, checks: int) -> None:
+        """The timer's side of a hold: the refresh callbacks may have been dropped with a
+        screen that closed (the settings screen's Ctrl+S), and keys must never stay held."""
+        if hold != self.key_hold or self.held_keys is None:
+            return
+        if checks < KEY_HOLD_CHECKS and self.screen is not screen \
+                and not self._screen_takes_keys():
+            self.set_timer(KEY_HOLD_CHECK_SECONDS,
+                           lambda: self._check_hold(screen, hold, checks + 1))
+            return
+        await self._replay_held()
+
+    async def _replay_held(self) -> None:
         held, self.held_keys = self.held_keys or [], None
         for index, key in enumerate(held):
             if self.held_keys is not None:  # a held key ran an action: wait again
