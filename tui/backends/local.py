@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui.backends.ignored import unsupported_by_llama_cpp
+from tui.backends.json_grammar import schema_grammar
 from tui.core.backend import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
 from tui.core.log import QuietLog, record_log_problem
 from tui.core.paths import log_path
@@ -342,15 +343,15 @@ class LocalBackend(Backend):
 
     def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
                       cancel: threading.Event) -> str:
-        """llama.cpp's grammar made from `schema` (`LlamaGrammar.from_json_schema`, compiled
-        once per schema) constrains every sampled token."""
-        key = json.dumps(schema, sort_keys=True)
+        """llama.cpp's grammar made from `schema` (`json_grammar.schema_grammar`: compact,
+        compiled once per schema) constrains every sampled token."""
+        key = json.dumps(schema)  # the schema's property order is the output's
         grammar = self._grammars.get(key)
         if grammar is None:
             from llama_cpp import LlamaGrammar
 
             try:
-                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+                grammar = LlamaGrammar.from_string(schema_grammar(schema), verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise BackendError(f"the JSON schema has no grammar: {exc}") from exc
             self._grammars[key] = grammar

@@ -3,13 +3,12 @@ client-side cap on a streamed reply."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from typing import Any
 
-from tui.core.backend import BackendError, NoJsonSchema
+from tui.core.backend import BackendError
 from tui.core.sampler import NEUTRAL, Sampler
 
 ESTIMATE_NOTE = (
@@ -132,13 +131,3 @@ class ReplyCap:
         if self.pieces == 0:
             mb = self.byte_budget / (1024 * 1024)
             raise BackendError(f"{label}: {mb:.1f} MB from the server and no text: stopped reading")
-
-
-def schema_grammar(schema: dict[str, Any]) -> str:
-    """llama.cpp's GBNF grammar for a JSON schema, for servers that take a grammar and not a
-    schema (KoboldCpp, llama_cpp.server): made here by llama-cpp-python's converter."""
-    try:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
-    except ImportError as exc:  # llama-cpp-python missing: no converter
-        raise NoJsonSchema(f"no JSON-schema-to-grammar converter ({exc})") from exc
-    return str(json_schema_to_gbnf(json.dumps(schema)))

@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from tui.backends.json_grammar import schema_grammar
 from tui.backends.remote_common import (
     FIELDS_REFUSED,
     ReplyCap,
     sampler_fields,
-    schema_grammar,
     unsupported,
 )
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line

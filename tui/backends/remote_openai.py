@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tui.backends.json_grammar import schema_grammar
 from tui.backends.remote_common import (
     ESTIMATE_NOTE,
     FIELDS_REFUSED,
     EstimateTokenizer,
     ReplyCap,
     sampler_fields,
-    schema_grammar,
     unsupported,
 )
 from tui.backends.remote_http import Cancelled, Endpoint, HttpClient, one_line

@@ -23,7 +23,7 @@ from typing import Any
 from tui.core.backend import Backend, CacheTooLarge, Prompt
 from tui.core.sampler import Sampler
 from tui.engine.campaign import Campaign, Turn
-from tui.engine.context import PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
+from tui.engine.context import NARRATOR, PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
 from tui.engine.world.changes import (
     AddItem,
     Change,
@@ -37,7 +37,7 @@ from tui.engine.world.changes import (
 from tui.engine.world.history import record
 from tui.engine.world.prompt import segment_lines
 
-MAX_CHANGES = 4  # a turn changes little; a long list is a model rambling
+MAX_CHANGES = 3  # a turn changes little; a long list is a model rambling
 NAME_CHARS = 48  # an item, place, person, quest or fact key, as the model may write it
 TEXT_CHARS = 96  # a quest, a fact's value
 MAX_TOKENS = 512  # enough for MAX_CHANGES changes with every string at its cap
@@ -52,13 +52,13 @@ WORLD_SAMPLER = Sampler(temperature=0.2, top_p=0.9, top_k=40, repetition_penalty
 
 INSTRUCTIONS = (
     "You keep the record of a text adventure. Read the newest turn and list only what "
-    "changed in it, as JSON: {\"changes\": [...]}, at most 4 changes, an empty list when "
+    "changed in it, as JSON: {\"changes\": [...]}, at most 3 changes, an empty list when "
     "nothing changed. Changes: add_item (the player picked up or was given an item), "
     "drop_item (the player lost, gave away or used up an item carried), move (the player "
     "went to another place), meet (a new person appeared), update_person (someone met "
     "changed attitude or died: alive false), add_quest (the player took on a task), "
     "finish_quest (an open quest was done), set_fact (something worth remembering: key "
-    "and value). Use the names as written in the state."
+    "and value). Use the names as written in the turn or the state."
 )
 
 
@@ -122,6 +122,24 @@ class Outcome:
         return describe(self.applied)
 
 
+# Two worked examples as earlier exchanges, read once (the instructions and they stay cached
+# between updates). Without them SmolLM2 filled nearly every update to its limit ("meet The
+# cottage" four times, 87 tokens); as a plain example in the instructions it copied the
+# example's changes into every answer.
+EXAMPLES = (
+    ("The state before this turn:\nWhere: the smithy\nCarrying: (nothing)\n\n"
+     "The player: You take the rusty key and go out to the yard.\n"
+     "The narrator: The yard is cold. Mara, the smith's daughter, waves at you from the "
+     "well.\n\nWhat changed, as JSON:",
+     '{"changes":[{"op":"add_item","item":"rusty key"},{"op":"move","place":"the yard"},'
+     '{"op":"meet","name":"Mara","attitude":"friendly"}]}'),
+    ("The state before this turn:\nWhere: the yard\nCarrying: rusty key\n"
+     "Present: Mara (friendly)\n\nThe player: You look around.\n"
+     "The narrator: Dust drifts in the lamplight; nothing moves.\n\nWhat changed, as JSON:",
+     '{"changes":[]}'),
+)
+
+
 def request_text(campaign: Campaign, turn: Turn) -> str:
     """The state's lines, the newest action and its narration -- nothing older.
 
@@ -148,7 +166,9 @@ def world_request(campaign: Campaign) -> WorldRequest | None:
         return None
     spec = PromptSpec(
         header=[HeaderPart("system", "world update instructions", INSTRUCTIONS)],
-        history=[],
+        history=[Message(role, text, "world update example", "world")
+                 for question, answer in EXAMPLES
+                 for role, text in ((PLAYER, question), (NARRATOR, answer))],
         pending=Message(PLAYER, request_text(campaign, turn), "world update request", "world"),
     )
     return WorldRequest(turn, turn.chosen, turn.response, spec)
