@@ -302,3 +302,20 @@ def test_real_model_update_is_paused_when_the_storys_cache_cannot_be_set_aside(
         ask(smol_backend, c, seed=3)
     assert TOO_LARGE.startswith("state updates paused")
     assert smol_backend.cached_prefix(story) == len(story)
+
+
+def test_a_sentence_or_an_identifier_is_not_a_name() -> None:
+    """Seen with SmolLM2 and no worked examples: an item "Awesome! I'm glad you're here, ..."
+    (every word of it in the narration) and a place "the_lantern_road"."""
+    c = campaign()
+    c.turns[-1].responses[0] += " Awesome! I'm glad you're here, the hermit says."
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_item", "item": "Awesome! I'm glad you're here"},
+        {"op": "move", "place": "the_thornwood"},
+        {"op": "meet", "name": "Abel"},
+    ]}))
+    assert outcome.refused == ["\"Awesome! I'm glad you're here\" is not a name",
+                               "'the_thornwood' is not a name"]
+    assert outcome.line == "met Abel"

@@ -239,6 +239,16 @@ def _naming(name: str) -> set[str]:
     return {w.removesuffix("s") for w in _words(name) - _FILLER if len(w) > 2}
 
 
+_NOT_IN_NAMES = re.compile(r"[!?;:_{}\[\]<>|\\/*=+#@$%^~`\"]")
+NAME_WORDS = 6  # "the rusted key to the tower door" is about as long as a name gets
+
+
+def _looks_like_a_name(name: str) -> bool:
+    """Not a sentence or an identifier: SmolLM2 recorded "Awesome! I'm glad you're here"
+    as an item, and "warden_ille_selve_1234..." as a place."""
+    return len(name.split()) <= NAME_WORDS and not _NOT_IN_NAMES.search(name)
+
+
 def _named(change: Change) -> str | None:
     """What a change says the turn was about: the item, place or person (None: a quest or
     a fact, which a turn may imply without naming)."""
@@ -258,6 +268,8 @@ def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str 
     person must be named in the turn's action or narration. The player's own commands are
     not second-guessed like this."""
     named = _named(change)
+    if named is not None and not _looks_like_a_name(named):
+        return f"{named[:40]!r} is not a name"
     if named is not None and turn_text:
         said = {w.removesuffix("s") for w in _words(turn_text)}
         if not _naming(named) & said:
