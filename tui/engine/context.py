@@ -24,6 +24,7 @@ Their public names are importable from here.
 
 from __future__ import annotations
 
+import copy
 import gc
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -113,6 +114,20 @@ class ContextBuilder:
         self._last_start: tuple[int, object] = (0, None)
         self.incremental = True  # False: every build costs the whole history again
         self._ledger = _NO_LEDGER
+        self._aside: ContextBuilder | None = None
+
+    def aside(self) -> ContextBuilder:
+        """A builder for the prompts made beside the story (the story-so-far and world state
+        updates): the same tokenizer, token cache and layout, but its own memory of the last
+        history (the ledger, the steady start). Built on this one, such a prompt would throw
+        away the story's ledger (the next turn merging and costing the whole story again,
+        10,000 turns at turn 10,000) and its steady start (the next turn's start moving: a
+        full re-read)."""
+        if self._aside is None:
+            aside = copy.copy(self)  # shares the token cache and the layout
+            aside._ledger, aside._last_start, aside._aside = _NO_LEDGER, (0, None), None
+            self._aside = aside
+        return self._aside
 
     @property
     def budget(self) -> int:

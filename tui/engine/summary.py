@@ -218,7 +218,7 @@ def draft_summary(
     spec, upto = summary_request(campaign, report, builder.cache.count, material_tokens)
     if upto <= campaign.summary_upto or stop_flag.is_set():
         return None
-    prompt = builder.build(spec)
+    prompt = builder.aside().build(spec)  # the story's builder keeps its memory
     # The story's cache survives the update; a stopped update goes on from where it was.
     with backend.keeping_cache(resume=stop_flag):
         pieces = list(backend.stream(Prompt(prompt.tokens, prompt.text),

@@ -191,7 +191,7 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
         # Run in place, the update would evict the story: the next turn would read all of
         # it again, every turn (a 13B model's 4,096-token cache is over 3 GB).
         raise CacheTooLarge(TOO_LARGE)
-    report = builder.build(request.spec)
+    report = builder.aside().build(request.spec)  # the story's builder keeps its memory
     with backend.keeping_cache(resume=_KEEP, slot="world"):
         text = backend.complete_json(Prompt(report.tokens, report.text), SCHEMA,
                                      sampler.with_changes(max_tokens=MAX_TOKENS), cancel)
@@ -239,7 +239,8 @@ def _naming(name: str) -> set[str]:
     return {w.removesuffix("s") for w in _words(name) - _FILLER if len(w) > 2}
 
 
-_NOT_IN_NAMES = re.compile(r"[!?;:_{}\[\]<>|\\/*=+#@$%^~`\"]")
+# Sentence punctuation and identifier characters (brackets may stay: a name is shown as text).
+_NOT_IN_NAMES = re.compile(r"[!?;:_{}<>|\\*=+#@$%^~`\"]")
 NAME_WORDS = 6  # "the rusted key to the tower door" is about as long as a name gets
 
 
