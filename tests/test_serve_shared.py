@@ -5,6 +5,7 @@ after the process dies (docs/architecture.md, "grue serve")."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -408,3 +409,28 @@ def test_the_player_caches_are_bounded_by_bytes_not_a_handful_of_players() -> No
     assert "p0" in caches.names() and "p1" not in caches.names()
     caches.put("huge", SimpleNamespace(size=101))  # larger than the budget: not kept
     assert "huge" not in caches.names()
+
+
+def test_the_world_update_runs_on_the_shared_model_beside_the_players_story(
+        model: Path) -> None:
+    """`grue serve` keeps the world state too: the update's JSON comes from the shared model
+    under the schema's grammar, in a cache slot of its own for that player, so the player's
+    next turn still finds the story cached (before, the shared model said "state updates
+    unavailable on this server")."""
+    from tui.engine.world.propose import SCHEMA
+
+    shared = SharedBackend(model, player="A")
+    shared.load()
+    story = [*shared.prefix_tokens(), *shared.tokenize(STORY * 4)]
+    sampler = Sampler(max_tokens=4, seed=1)
+    "".join(shared.stream(Prompt(story, STORY), sampler, [], threading.Event()))
+    request = [*shared.prefix_tokens(), *shared.tokenize("What changed, as JSON:")]
+    with shared.keeping_cache(slot="world"):
+        text = shared.complete_json(Prompt(request, ""), SCHEMA,
+                                    Sampler(max_tokens=60, seed=2), threading.Event())
+    assert isinstance(json.loads(text)["changes"], list)
+    action = shared.tokenize(" You climb the stairs.")
+    "".join(shared.stream(Prompt(story + action, ""), sampler, [], threading.Event()))
+    assert shared.last_stats["reused"] >= len(story) - 1  # the story was not evicted
+    assert "A\x1fworld" in shared.stats()["cached"]
+    shared.close()

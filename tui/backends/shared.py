@@ -27,6 +27,7 @@ from tui.core.backend import (
     BackendError,
     Capabilities,
     ModelInfo,
+    NoJsonSchema,
     ProgressCallback,
     Prompt,
     stall_timeout,
@@ -41,6 +42,7 @@ GONE = "the shared model stopped (the server is restarting it): try again in a m
 
 class SharedBackend(Backend):
     reads_ahead = False  # the model's time is shared: nothing is read before Enter
+    supports_json_schema = True  # if the model process's backend can (its hello says)
 
     def __init__(self, socket_path: str | Path, player: str = "",
                  connect_wait: float = CONNECT_WAIT) -> None:
@@ -54,6 +56,7 @@ class SharedBackend(Backend):
         self._hello: dict[str, Any] = {}
         self.capabilities = Capabilities()
         self.last_stats: dict[str, Any] = {}  # the last generation's `done` reply
+        self._slot = ""  # inside `keeping_cache`: the side prompt's slot
 
     # --- connection -----------------------------------------------------------------------
 
@@ -167,11 +170,37 @@ class SharedBackend(Backend):
             missing = [name for name in missing if name != "repetition_range"]
         return missing
 
+    @contextlib.contextmanager
+    def keeping_cache(self, resume: threading.Event | None = None, slot: str = "resume"
+                      ) -> Iterator[object]:
+        """The model process keeps every player's cache by name: a side prompt (the story
+        so far, the world state's update) runs there in a slot of its own for this player,
+        so the story's cache is not touched, and the side prompt's own is found next time."""
+        previous, self._slot = self._slot, slot
+        try:
+            yield None
+        finally:
+            self._slot = previous
+
+    def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
+                      cancel: threading.Event) -> str:
+        if not self._hello.get("json_schema", False):
+            raise NoJsonSchema("the shared model cannot constrain output to a JSON schema")
+        return "".join(self._job(prompt, sampler, [], cancel, schema))
+
     def stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
                cancel: threading.Event) -> Iterator[str]:
+        return self._job(prompt, sampler, stop, cancel, None)
+
+    def _job(self, prompt: Prompt, sampler: Sampler, stop: list[str],
+             cancel: threading.Event, schema: dict[str, Any] | None) -> Iterator[str]:
         number = next(self._ids)
-        self._send({"op": "generate", "id": number, "tokens": list(prompt.tokens),
-                    "text": prompt.text, "sampler": sampler.to_dict(), "stop": list(stop)})
+        message: dict[str, Any] = {
+            "op": "generate", "id": number, "tokens": list(prompt.tokens), "text": prompt.text,
+            "sampler": sampler.to_dict(), "stop": list(stop), "slot": self._slot}
+        if schema is not None:
+            message["schema"] = schema
+        self._send(message)
         finished = cancel_sent = False
         try:
             while True:
@@ -189,7 +218,9 @@ class SharedBackend(Backend):
                     yield str(reply["text"])
                 elif "error" in reply:
                     finished = True
-                    raise BackendError(one_line(str(reply["error"]), 300))
+                    error = one_line(str(reply["error"]), 300)
+                    raise NoJsonSchema(error) if reply.get("no_json_schema") \
+                        else BackendError(error)
                 elif reply.get("done"):
                     finished = True
                     self.last_stats = reply

@@ -30,7 +30,7 @@ from typing import Any
 
 from tui.backends.factory import make_backend, resolve_model_path
 from tui.backends.shared_protocol import SOCKET_ENV, ProtocolError, receive, send
-from tui.core.backend import Backend, BackendConfig, BackendError, Prompt
+from tui.core.backend import Backend, BackendConfig, BackendError, NoJsonSchema, Prompt
 from tui.core.sampler import Sampler
 from tui.core.text import one_line
 from tui.serve.fair_queue import FairQueue
@@ -41,6 +41,7 @@ from tui.serve.fair_queue import FairQueue
 CACHE_PLAYERS = 64
 CACHE_BYTES = 1 << 30
 SERVED_LOG = 1000  # jobs remembered for the stats reply
+SLOT_MARK = "\x1f"  # between a player and a side prompt's slot in a cache's name
 
 
 class PlayerCaches:
@@ -101,6 +102,14 @@ class Job:
     queued: int  # event number when it came in
     cancel: threading.Event = field(default_factory=threading.Event)
     place: int = -1  # the place in line last told to the game
+    slot: str = ""  # "" the story; else a side prompt's own cache ("world", "resume")
+    schema: dict[str, Any] | None = None  # a JSON schema: constrained output (world updates)
+
+    @property
+    def cache_key(self) -> str:
+        """Whose cache the job runs in: a side prompt (the story so far, the world state's
+        update) has one of its own per player, so it never evicts that player's story."""
+        return f"{self.player}{SLOT_MARK}{self.slot}" if self.slot else self.player
 
     def reply(self, **message: Any) -> None:
         self.client.send({"id": self.id, **message})
@@ -143,6 +152,7 @@ class ModelService:
             "prefix_tokens": prefix, "can_shift": shifts,
             "local": hasattr(self.backend, "save_cache"),
             "repeat_window": getattr(self.backend, "repeat_window", 0),
+            "json_schema": bool(getattr(self.backend, "supports_json_schema", False)),
         }
 
     # --- requests from the games (connection threads) ------------------------------------
@@ -213,13 +223,20 @@ class ModelService:
         if job.cancel.is_set() or not job.client.open:
             return {"done": True, "cancelled": True}
         job.reply(started=True)
-        self._switch_to(job.player)
+        self._switch_to(job.cache_key)
+        prompt = Prompt(job.tokens, job.text)
         try:
-            for piece in self.backend.stream(Prompt(job.tokens, job.text), job.sampler,
-                                             job.stop, job.cancel):
-                job.reply(text=piece)
-                if not job.client.open:
-                    job.cancel.set()
+            if job.schema is not None:
+                text = self.backend.complete_json(prompt, job.schema, job.sampler, job.cancel)
+                if text:
+                    job.reply(text=text)
+            else:
+                for piece in self.backend.stream(prompt, job.sampler, job.stop, job.cancel):
+                    job.reply(text=piece)
+                    if not job.client.open:
+                        job.cancel.set()
+        except NoJsonSchema as exc:
+            return {"error": one_line(str(exc), 300), "no_json_schema": True}
         except BackendError as exc:
             return {"error": one_line(str(exc), 300)}
         except Exception as exc:  # noqa: BLE001 - one game's bad request ends that job only
@@ -293,7 +310,15 @@ def _job(service: ModelService, client: Client, message: dict[str, Any]) -> Job:
     return Job(client=client, player=client.player or f"anonymous-{id(client)}",
                id=int(message["id"]), tokens=[int(t) for t in message.get("tokens", [])],
                text=str(message.get("text", "")), sampler=Sampler.from_dict(sampler),
-               stop=[str(s) for s in message.get("stop", [])], queued=next(service.events))
+               stop=[str(s) for s in message.get("stop", [])], queued=next(service.events),
+               slot=str(message.get("slot") or "")[:40], schema=_schema(message))
+
+
+def _schema(message: dict[str, Any]) -> dict[str, Any] | None:
+    schema = message.get("schema")
+    if schema is not None and not isinstance(schema, dict):
+        raise ValueError("schema must be an object")
+    return schema
 
 
 def listen(path: Path) -> socket.socket:
