@@ -320,16 +320,19 @@ async def test_the_tui_opens_a_room_and_draws_its_story(fake_rooms: Rooms,
         await wait_until(pilot, lambda: "Ana (host)" in room.status.model)
         await pilot.press(*"open the door", "enter")
         await wait_until(pilot, lambda: REPLIES[0] in shown(room))
-        story = shown(room)  # (what follows the reply is not this test's: a busy run drew more)
-        at = story.index(REPLIES[0])
-        assert story[at - 1] == "> Ana opens the door." and story.count(REPLIES[0]) == 1, story
+        assert shown(room)[-2:] == ["> Ana opens the door.", REPLIES[0]]
         await pilot.press("ctrl+q")
         await wait_until(pilot, lambda: isinstance(app.screen, AdventureScreen))
         await wait_until(pilot, lambda: "inn" not in fake_rooms.service.rooms)
 
 
 def shown(screen: Any) -> list[str]:
-    return [p.raw for p in screen.story.children if hasattr(p, "raw")]
+    """The finished paragraphs: the live reply, while its removal is pending after the
+    finished one took its place (one message handler, so never drawn together), is left out."""
+    from tui.widgets.live_text import LiveText
+
+    return [p.raw for p in screen.story.children
+            if hasattr(p, "raw") and not isinstance(p, LiveText)]
 
 
 async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
