@@ -163,6 +163,10 @@ class TurnStats:
     prompt_read: int  # tokens read after Enter
     found: list[Contradiction]
     narration: str
+    ahead: float = 0.0  # of the pause: reading ahead after the narration
+    ahead_read: int = 0
+    again: float = 0.0  # reading ahead again after the state changed
+    again_read: int = 0
 
     @property
     def total(self) -> float:
@@ -240,15 +244,20 @@ def play_turn(run: Run, number: int, step: Step, truth: Truth, sampler: Sampler)
     found = check(narration, truth)
     cancel = threading.Event()
     started = time.perf_counter()
-    read_ahead(run.backend, run.builder, run.game.read_ahead_spec(""), cancel)
+    ahead_read = read_ahead(run.backend, run.builder, run.game.read_ahead_spec(""), cancel)
+    ahead = time.perf_counter() - started
     update_s, update_read, update_out = 0.0, 0, 0
+    again, again_read = 0.0, 0
     if run.world:
         update_s, update_read, update_out, changed = update(run, step)
         if changed:  # the state's lines in the prompt changed: read ahead again
-            read_ahead(run.backend, run.builder, run.game.read_ahead_spec(""), cancel)
+            again_started = time.perf_counter()
+            again_read = read_ahead(run.backend, run.builder, run.game.read_ahead_spec(""),
+                                    cancel)
+            again = time.perf_counter() - again_started
     idle = time.perf_counter() - started
     return TurnStats(enter, idle, update_s, update_read, update_out, prompt_read, found,
-                     narration)
+                     narration, ahead, ahead_read, again, again_read)
 
 
 def play(args: argparse.Namespace) -> tuple[Run, Run]:
@@ -332,6 +341,15 @@ def report(off: Run, on: Run) -> None:
               f"{mean([t.update_read for t in run.turns]):.0f} / "
               f"{mean([t.update_out for t in run.turns]):.0f} | "
               f"{mean([t.prompt_read for t in run.turns]):.0f} |")
+    print("\n| mode | the pause, mean s per turn: reading ahead (tokens) | the update | "
+          "reading ahead again (tokens) | the rest |")
+    for run in (off, on):
+        turns = run.turns
+        rest = mean([t.idle - t.ahead - t.update - t.again for t in turns])
+        print(f"| {run.name} | {mean([t.ahead for t in turns]):.2f} "
+              f"({mean([t.ahead_read for t in turns]):.0f}) | "
+              f"{mean([t.update for t in turns]):.2f} | {mean([t.again for t in turns]):.2f} "
+              f"({mean([t.again_read for t in turns]):.0f}) | {rest:.2f} |")
     print(f"\nthe model's updates (state on): {on.applied} changes recorded, {on.refused} "
           f"refused (did not fit the state); the player's scripted changes recorded: "
           f"{on.corrections}")
