@@ -47,6 +47,8 @@ import asyncssh
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from proc_info import children, cmdline  # noqa: E402  (beside this file)
+
 from tui.engine.saves import list_saves, load_save  # noqa: E402
 from tui.serve.files import ServeFiles  # noqa: E402
 from tui.widgets.settings_form import SAMPLER_FIELDS  # noqa: E402
@@ -324,21 +326,6 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 class Sampler:

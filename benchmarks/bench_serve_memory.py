@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import asyncssh
+from proc_info import children, cmdline  # beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,20 +84,6 @@ async def measure(label: str, args: list[str], sessions: int, needle: bytes) -> 
           f"  server {server_rss:5.1f} MB  model process {model_rss:6.1f} MB"
           f"  total RSS {total:7.1f} MB")
     return {"rss": rss, "pss": pss, "server": server_rss, "model": model_rss, "total": total}
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 async def main() -> None:
