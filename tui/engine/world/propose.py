@@ -52,7 +52,8 @@ WORLD_SAMPLER = Sampler(temperature=0.2, top_p=0.9, top_k=40, repetition_penalty
 
 INSTRUCTIONS = (
     "You keep the record of a text adventure. Read the newest turn and list only what "
-    "changed in it, as JSON: {\"changes\": [...]}, at most 3 changes, an empty list when "
+    "changed in it, as JSON: {\"changes\": [...]}, at most "
+    f"{MAX_CHANGES} changes, an empty list when "
     "nothing changed. Changes: add_item (the player picked up or was given an item), "
     "drop_item (the player lost, gave away or used up an item carried), move (the player "
     "went to another place), meet (a new person appeared), update_person (someone met "
@@ -138,6 +139,9 @@ EXAMPLES = (
      "The narrator: Dust drifts in the lamplight; nothing moves.\n\nWhat changed, as JSON:",
      '{"changes":[]}'),
 )
+EXAMPLE_MESSAGES = tuple(Message(role, text, "world update example", "world")
+                         for question, answer in EXAMPLES
+                         for role, text in ((PLAYER, question), (NARRATOR, answer)))
 
 
 def request_text(campaign: Campaign, turn: Turn) -> str:
@@ -166,9 +170,7 @@ def world_request(campaign: Campaign) -> WorldRequest | None:
         return None
     spec = PromptSpec(
         header=[HeaderPart("system", "world update instructions", INSTRUCTIONS)],
-        history=[Message(role, text, "world update example", "world")
-                 for question, answer in EXAMPLES
-                 for role, text in ((PLAYER, question), (NARRATOR, answer))],
+        history=list(EXAMPLE_MESSAGES),
         pending=Message(PLAYER, request_text(campaign, turn), "world update request", "world"),
     )
     return WorldRequest(turn, turn.chosen, turn.response, spec)
