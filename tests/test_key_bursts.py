@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from fakes import FakeBackend
 from textual import events
 from textual.keys import _character_to_key
 
-from tui.app import GrueApp
+from tui.app import KEY_HOLD_CHECK_SECONDS, GrueApp
 from tui.engine.campaign import Settings, campaign_from_scenario
 from tui.engine.game import Game
 from tui.engine.scenario import find_scenario
@@ -109,3 +110,27 @@ async def test_keys_after_closing_a_screen_are_never_held_for_good(tmp_path: Pat
         burst(app, "<ctrl+s>", "look around")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "AdventureScreen"
                          and app.screen.action_bar.input.value == "look around")
+
+
+async def test_keys_wait_for_an_action_that_runs_late(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy machine had not yet carried the world info screen's "a" up to the app (where
+    its binding runs) at the hold's first timer check; that check saw the same screen, let
+    "Pod" go to the entry list, and no entry was made. The screen is made slow here on
+    purpose: the keys must wait until the action has run."""
+    app, game = new_app(tmp_path)
+    before = {e.name for e in game.campaign.world_info.entries}
+
+    async def slow_key(self: WorldInfoScreen, event: events.Key) -> None:
+        if event.key == "a":
+            await asyncio.sleep(KEY_HOLD_CHECK_SECONDS * 3)
+
+    monkeypatch.setattr(WorldInfoScreen, "on_key", slow_key, raising=False)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: isinstance(app.screen, WorldInfoScreen)
+                         and app.focused is not None)
+        burst(app, "a", "Pod", "<tab>", "pod, pods", "<ctrl+s>")
+        await wait_until(pilot, lambda: len(game.campaign.world_info.entries) > len(before))
+        added = [e for e in game.campaign.world_info.entries if e.name not in before]
+        assert [(e.name, e.keys) for e in added] == [("Pod", ["pod", "pods"])]

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Input
 
 from tui.core.backend import BackendError
@@ -42,11 +44,13 @@ if TYPE_CHECKING:
 
 TEXT_AREA_MODULE = "textual.widgets._text_area"  # TextArea's own module (a test checks)
 HANG_UP_GRACE_SECONDS = 3.0
-KEY_HOLD_REFRESHES = 20  # at most this many screen refreshes wait for a new screen's focus
+KEY_HOLD_REFRESHES = 20  # refreshes a hold is checked after, once its key's action has run
 # A refresh callback parked on a screen that closes before its next refresh never runs; this
 # timer checks on the hold in any case, so held keys can never be stuck.
 KEY_HOLD_CHECK_SECONDS = 0.25
-KEY_HOLD_CHECKS = 8  # then the keys go on wherever focus is
+# A key that never comes back to the app (a widget took it) lets the keys behind it go on
+# wherever focus is after this long; every other hold ends when its action has run.
+KEY_HOLD_LIMIT_SECONDS = 10.0
 FLUSH_SECONDS = 30.0  # how long leaving waits for saves still being written
 
 
@@ -57,6 +61,30 @@ def is_text_field(widget: object) -> bool:
         return True
     text_area = sys.modules.get(TEXT_AREA_MODULE)
     return text_area is not None and isinstance(widget, text_area.TextArea)
+
+
+def takes_key_itself(widget: Widget | None, event: events.Key) -> bool:
+    """The focused widget handles the key in its own key handler (text typed into a field,
+    Enter in a text area), so no binding runs and the key never comes back to the app."""
+    if widget is None:
+        return False
+    if widget.check_consume_key(event.key, event.character):
+        return True
+    return event.key == "enter" and is_text_field(widget) and not isinstance(widget, Input) \
+        and not getattr(widget, "read_only", False)
+
+
+@dataclass
+class KeyHold:
+    """Keys held behind `key` until its action has run (`done`) and any screen it opened
+    takes keys. `number` tells a late release of an ended hold from the current one."""
+
+    number: int
+    key: events.Key
+    screen: Screen[Any]
+    until: float  # monotonic time after which the keys go on in any case
+    keys: list[events.Key] = field(default_factory=list)
+    done: bool = False
 
 
 class GrueApp(App[None]):
@@ -81,8 +109,8 @@ class GrueApp(App[None]):
         self.game: Game | None = None
         self.start_scenario_first = scenario
         self.keymap: dict[str, str] = {}  # binding id -> keys, from the player's keymap.toml
-        self.held_keys: list[events.Key] | None = None  # keys waiting for a new screen
-        self.key_hold = 0  # which hold a release belongs to: a late one must not end the next
+        self.key_hold: KeyHold | None = None  # keys waiting for an action and its screen
+        self.key_holds = 0  # how many holds there were: each one's number
         # Every game's saves are written on this one thread (docs/architecture.md, "Saves").
         self.save_writer = SaveWriter()
 
@@ -94,57 +122,80 @@ class GrueApp(App[None]):
         until that screen has focused its field; then they go on in order. Textual hands each
         key to the focused widget at once, so the text would land in the old screen's input
         (docs/architecture.md, "Keys")."""
-        if not isinstance(event, events.Key) or event.is_forwarded:
+        if not isinstance(event, events.Key):
             await super().on_event(event)
             return
-        if self.held_keys is not None:
-            self.held_keys.append(event)
+        if event.is_forwarded:  # back from the focused widget: the bindings run here
+            await super().on_event(event)
+            hold = self.key_hold
+            if hold is not None and event is hold.key:
+                hold.done = True
+                self.call_after_refresh(self._release_keys, hold.number, KEY_HOLD_REFRESHES)
+            return
+        if self.key_hold is not None:
+            self.key_hold.keys.append(event)
             return
         screen = self.screen
         runs_action = self._runs_action(event)
         await super().on_event(event)
-        if runs_action and self.held_keys is None:
-            self.held_keys = []
-            self.key_hold += 1
-            self.call_after_refresh(self._release_keys, screen, self.key_hold, KEY_HOLD_REFRESHES)
+        if runs_action and self.key_hold is None:
+            self.key_holds += 1
+            self.key_hold = KeyHold(self.key_holds, event, screen,
+                                    time.monotonic() + KEY_HOLD_LIMIT_SECONDS,
+                                    done=not event.is_forwarded)  # a priority binding ran
+            if self.key_hold.done:
+                self.call_after_refresh(self._release_keys, self.key_holds, KEY_HOLD_REFRESHES)
             self.set_timer(KEY_HOLD_CHECK_SECONDS,
-                           lambda hold=self.key_hold: self._check_hold(screen, hold, 1))
+                           lambda number=self.key_holds: self._check_hold(number))
 
     def _runs_action(self, event: events.Key) -> bool:
-        """The key is bound here and not text typed into a field (which takes it first)."""
+        """The key is bound here and not one the focused widget takes itself."""
         if event.key not in self.screen.active_bindings:
             return False
-        return not (is_text_field(self.focused) and event.is_printable)
+        return not takes_key_itself(self.focused, event)
 
-    async def _release_keys(self, screen: Screen[Any], hold: int, tries: int) -> None:
-        """After each refresh: release once the action has run on the same screen, or a new
-        screen has focus; else wait for the next refresh (at most `tries` more)."""
-        if hold != self.key_hold or self.held_keys is None:
-            return
-        settled = self.screen is screen and tries < KEY_HOLD_REFRESHES - 1
-        if tries > 0 and not settled and not (self.screen is not screen
-                                              and self._screen_takes_keys()):
-            self.call_after_refresh(self._release_keys, screen, hold, tries - 1)
-            return
-        await self._replay_held()
+    def _hold_may_end(self, hold: KeyHold) -> bool:
+        """The hold's action has run, and the screen it left is ready for the keys."""
+        if time.monotonic() >= hold.until:
+            return True
+        if not hold.done:
+            return False
+        return self.screen is hold.screen or self._screen_takes_keys()
 
-    async def _check_hold(self, screen: Screen[Any], hold: int, checks: int) -> None:
+    async def _release_keys(self, number: int, tries: int) -> None:
+        """After each refresh once the action has run: release when the screen is ready,
+        else look again after the next refresh (at most `tries` more; the timer goes on)."""
+        hold = self.key_hold
+        if hold is None or hold.number != number:
+            return
+        if self._hold_may_end(hold):
+            self.call_later(self._end_hold, number)
+        elif tries > 0:
+            self.call_after_refresh(self._release_keys, number, tries - 1)
+
+    async def _check_hold(self, number: int) -> None:
         """The timer's side of a hold: the refresh callbacks may have been dropped with a
         screen that closed (the settings screen's Ctrl+S), and keys must never stay held."""
-        if hold != self.key_hold or self.held_keys is None:
+        hold = self.key_hold
+        if hold is None or hold.number != number:
             return
-        if checks < KEY_HOLD_CHECKS and self.screen is not screen \
-                and not self._screen_takes_keys():
-            self.set_timer(KEY_HOLD_CHECK_SECONDS,
-                           lambda: self._check_hold(screen, hold, checks + 1))
-            return
-        await self._replay_held()
+        if self._hold_may_end(hold):
+            self.call_later(self._end_hold, number)
+        self.set_timer(KEY_HOLD_CHECK_SECONDS, lambda: self._check_hold(number))
+
+    async def _end_hold(self, number: int) -> None:
+        """Queued behind what the new screen's mount asked of the app (its focus() is a
+        call_later too), so the keys reach the field it focused, not the one focused first."""
+        hold = self.key_hold
+        if hold is not None and hold.number == number:
+            await self._replay_held()
 
     async def _replay_held(self) -> None:
-        held, self.held_keys = self.held_keys or [], None
+        held = self.key_hold.keys if self.key_hold else []
+        self.key_hold = None
         for index, key in enumerate(held):
-            if self.held_keys is not None:  # a held key ran an action: wait again
-                self.held_keys.extend(held[index:])
+            if self.key_hold is not None:  # a held key ran an action: wait again
+                self.key_hold.keys.extend(held[index:])
                 return
             await self.on_event(key)
 
