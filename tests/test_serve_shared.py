@@ -366,6 +366,8 @@ def test_the_status_shows_the_queue(model: Path, short_dir: Path) -> None:
     second.generate(1, tokens)
     second.generate(2, tokens)
     third.generate(1, tokens)
+    # Each game has its own socket: one's job being queued says nothing of another's.
+    second.wait(lambda m: m.get("id") == 2 and "queued" in m)
     third.wait(lambda m: "queued" in m)
     queue = QueueStatus.from_stats(asyncio.run(supervisor.stats()))
     assert queue.up and queue.running is not None
