@@ -159,21 +159,23 @@ def test_broken_or_missing_save_is_one_line(tmp_path: Path) -> None:
 
 def test_the_world_state_sits_in_the_late_note_just_before_the_newest_action(
         json_report: dict[str, Any], smol_path: Path) -> None:
-    """In SmolLM2's own tokens: the state's lines come after the whole story, inside the
-    note (before the author's note), and only the action and the reply's start follow."""
+    """In SmolLM2's own tokens: the state's lines (after the lore its names fire) come
+    after the whole story, in the world's own note, then the late note and the action."""
     from tui.backends.local import LocalBackend, route_llama_log
 
     world = ("Where: lamp post 59; exits: the road back, the tower\n"
              "Carrying: brass lantern, oil flask\nQuests: reach the tower")
-    assert json_report["world"] == world
+    assert json_report["world"].endswith("\n" + world)
+    assert json_report["world"].startswith("Oil fact")  # fired by the carried oil flask
     kinds = [s["kind"] for s in json_report["segments"]]
-    at = kinds.index("world")
-    assert kinds.count("world") == 1 and "story" not in kinds[at:]
-    assert kinds[at + 1] == "note" and "action" in kinds[at + 2:]
-    assert kinds[at + 2:].count("template") <= 4  # note end, action wrapping, reply start
+    at = len(kinds) - 1 - kinds[::-1].index("world")
+    assert "story" not in kinds[at:]
+    after = kinds[at + 1:]  # the world note's end, then the late note, then the action
+    assert after.index("note") < after.index("action") and "world" not in after
+    assert after.count("template") <= 6  # two notes' ends, a start, the action, the reply
     route_llama_log()
     vocab = LocalBackend(smol_path, n_ctx=1024, vocab_only=True)
     vocab.load()
     segment = json_report["segments"][at]
-    assert segment["tokens"] == len(vocab.tokenize(world + "\n", special=False))
+    assert segment["tokens"] == len(vocab.tokenize(json_report["world"], special=False))
     assert json_report["prompt"].index(world) > json_report["prompt"].index("Lamp post 59 is")

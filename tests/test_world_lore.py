@@ -83,10 +83,14 @@ def test_a_person_fires_while_present_and_alive_not_when_dead_or_elsewhere() -> 
     assert "Ilse" not in _reasons(_build(c))
 
 
-def test_a_key_in_the_story_keeps_its_story_reason() -> None:
+def test_a_key_also_in_the_story_keeps_the_state_reason() -> None:
+    """What the state fires goes in the world's own note, which must not change each time
+    the story mentions it (then it would be placed again): the state's reason wins."""
     c = _campaign()
     _record(c, "> You take it.", "Taken.", AddItem("brass lantern"))
-    assert _reasons(_build(c, "> You raise the lantern."))["Lantern"] == 'key "lantern"'
+    reason = 'state: item "brass lantern" (key "lantern")'
+    assert _reasons(_build(c, "> You raise the lantern."))["Lantern"] == reason
+    assert _reasons(_build(c, "> You walk on."))["Lantern"] == reason
 
 
 def test_state_lore_is_stable_between_turns_so_the_prompt_prefix_holds() -> None:

@@ -11,6 +11,7 @@ from operator import attrgetter
 from tui.engine.campaign import OPENING, TURN_EDITS, Campaign, Turn
 from tui.engine.context import (
     NARRATOR,
+    NOTE,
     PLAYER,
     HeaderPart,
     Message,
@@ -18,7 +19,7 @@ from tui.engine.context import (
     common_prefix,
     gc_paused,
 )
-from tui.engine.world.prompt import lore_names, segment_text
+from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL, lore_names, segment_text
 
 NARRATOR_PROMPT = (
     "You are the narrator of an interactive text adventure. The player's actions follow "
@@ -26,12 +27,13 @@ NARRATOR_PROMPT = (
     "paragraphs, and move the story forward. Never write the player's actions or dialogue."
 )
 
-# (mode, action, response, player turn number, tag) -> the turn's messages
-MakeMessages = Callable[[str, str, str, int, Hashable], list[Message]]
+# (mode, action, response, world note, player turn number, tag) -> the turn's messages
+MakeMessages = Callable[[str, str, str, str, int, Hashable], list[Message]]
 
 _MODE = attrgetter("mode")
 _ACTION = attrgetter("action")
 _RESPONSE = attrgetter("response")
+_WORLD_NOTE = attrgetter("world_note")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class TurnsSnapshot:
     modes: list[str]
     actions: list[str]
     responses: list[str]
+    notes: list[str]  # each turn's world_note
     messages: list[Message]
     offsets: list[int]  # offsets[i]: index in `messages` of turn i's first message; len n + 1
     player_turns: int  # turns that are not the opening (Campaign.player_turn_count)
@@ -52,7 +55,7 @@ class TurnsSnapshot:
         return self.offsets[len(range(len(self.modes))[:n_turns])]
 
 
-_EMPTY = TurnsSnapshot([], [], [], [], [0], 0)
+_EMPTY = TurnsSnapshot([], [], [], [], [], [0], 0)
 
 # The newest turns are always read again in full: in-place changes of a `responses` list
 # (which TURN_EDITS cannot count) happen to the turn being played.
@@ -91,10 +94,12 @@ class TurnMessageCache:
         modes = old.modes[:trusted] + list(map(_MODE, tail))
         actions = old.actions[:trusted] + list(map(_ACTION, tail))
         responses = old.responses[:trusted] + list(map(_RESPONSE, tail))
+        notes = old.notes[:trusted] + list(map(_WORLD_NOTE, tail))
         same = min(
             common_prefix(modes, old.modes),
             common_prefix(actions, old.actions),
             common_prefix(responses, old.responses),
+            common_prefix(notes, old.notes),
         )
         if same == len(turns) == len(old.modes):
             snap = replace(old, objs=objs, edits=edits)
@@ -105,10 +110,11 @@ class TurnMessageCache:
             for i in range(same, len(turns)):
                 if modes[i] != OPENING:
                     number += 1
-                messages.extend(self._make(modes[i], actions[i], responses[i], number, tag))
+                messages.extend(self._make(modes[i], actions[i], responses[i], notes[i],
+                                           number, tag))
                 offsets.append(len(messages))
-            snap = TurnsSnapshot(modes, actions, responses, messages, offsets, number, objs,
-                                 edits)
+            snap = TurnsSnapshot(modes, actions, responses, notes, messages, offsets, number,
+                                 objs, edits)
         with self._lock:
             self._snaps[key] = snap
             self._snaps.move_to_end(key)
@@ -118,11 +124,13 @@ class TurnMessageCache:
 
 
 def _adventure_messages(
-    mode: str, action: str, response: str, number: int, _tag: Hashable
+    mode: str, action: str, response: str, world_note: str, number: int, _tag: Hashable
 ) -> list[Message]:
     if mode == OPENING:
         return [Message(NARRATOR, response, "opening", "story")] if response else []
     out = []
+    if world_note and action:
+        out.append(Message(NOTE, world_note, f"turn {number} {WORLD_LABEL}", WORLD_KIND))
     if action:
         out.append(Message(PLAYER, action, f"turn {number} action", "action"))
     if response:
@@ -175,6 +183,7 @@ def adventure_spec(
         note=campaign.authors_note,
         world=segment_text(world),
         world_names=lore_names(world),
+        anchor_world=pending is not None and not continuing,
         note_depth=campaign.note_depth,
         lorebooks=campaign.all_lorebooks,
         lore_state=campaign.lore_state,

@@ -61,6 +61,10 @@ class Turn:
     changes: list[list[Change]] = field(default_factory=list)
     reverts: list[Change] = field(default_factory=list)
     applied: int = field(default=-1, compare=False)
+    # The world state's lines and the lore they fire, as placed in the story just before this
+    # turn's action when they differed from the last placed (docs/architecture.md, "World
+    # state"): kept, so later prompts repeat this turn's exact text and its cache holds.
+    world_note: str = ""
     # TURN_EDITS.value at this turn's last counted edit; saves compare it with the value when
     # they wrote the turn, to rewrite only the chunks holding edited turns (engine/saves).
     edit_stamp: ClassVar[int] = 0
@@ -97,6 +101,8 @@ class Turn:
             data["changes"] = [[change_to_dict(c) for c in take] for take in self.changes]
         if self.reverts:
             data["reverts"] = [change_to_dict(c) for c in self.reverts]
+        if self.world_note:
+            data["world_note"] = self.world_note
         return data
 
     @classmethod
@@ -116,6 +122,9 @@ class Turn:
                 raise ValueError("a turn's 'reverts' is not a list")
             turn.changes = [[change_from_dict(c) for c in take] for take in changes]
             turn.reverts = [change_from_dict(c) for c in reverts]
+        note = data.get("world_note", "")
+        if note:
+            turn.world_note = capped_text(str(note))
         # as saved, the state holds the chosen take's changes (see world.history)
         object.__setattr__(turn, "applied", turn.chosen)
         return turn

@@ -122,7 +122,7 @@ def card_header(card: Card, persona: Persona) -> list[HeaderPart]:
 
 
 def _chat_messages(
-    mode: str, action: str, response: str, number: int, names: Hashable
+    mode: str, action: str, response: str, _world_note: str, number: int, names: Hashable
 ) -> list[Message]:
     char, user = names  # type: ignore[misc]
     if mode == OPENING:

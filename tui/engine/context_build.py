@@ -12,6 +12,7 @@ from tui.engine.context_layout import Layout, _Piece, apply_macros
 from tui.engine.context_ledger import TokenCache, _Ledger
 from tui.engine.context_types import (
     NARRATOR,
+    NOTE,
     PLAYER,
     ContextReport,
     HeaderPart,
@@ -19,6 +20,12 @@ from tui.engine.context_types import (
     PromptSpec,
     Segment,
     TrimDrop,
+)
+from tui.engine.context_world import (
+    fired_by_state,
+    kept_world_note,
+    note_glued_starts,
+    world_note_text,
 )
 from tui.engine.lore import Activation, ScanResult, scan_lore
 from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
@@ -73,6 +80,11 @@ class _Build:
         self._history_costs()
         self._make_room()
         start = self._history_window()
+        if self.world_kept is not None and self.world_kept < start:  # trimmed: place anew
+            self.world_kept, self.world_new = None, self.world_text
+            self.fixed = self._fixed_cost()
+            self.trimmed = [t for t in self.trimmed if not t.what.startswith("story messages")]
+            start = self._history_window()
         return self._report(self._render(start), start)
 
     # -- what goes in
@@ -123,9 +135,13 @@ class _Build:
 
     def _late_segments(self) -> None:
         """The late note (late lore, the world state, then the author's note) and lore at
-        a depth."""
+        a depth; or, with `anchor_world`, the world's own note (see context_world)."""
+        self.world_text = self.world_new = ""
+        self.world_kept: int | None = None
+        if self.spec.anchor_world:
+            self._world_note()
         self.note_parts = [self._note_part(a) for a in self.late_lore]
-        if self.spec.world.strip():
+        if self.spec.world.strip() and not self.spec.anchor_world:
             self.note_parts.append((WORLD_KIND, WORLD_LABEL, self.spec.world))
         if self.spec.note.strip():
             self.note_parts.append(
@@ -136,6 +152,27 @@ class _Build:
             self.depth_pieces.setdefault(max(0, a.entry.depth), []).extend(
                 self.layout.note([self._note_part(a)])
             )
+
+    def _world_note(self) -> None:
+        """The state's lines and the lore its names fired: kept in the story already (the
+        newest world note, not too far back, with the same text), or placed anew."""
+        state_lore = [a for a in self.late_lore if fired_by_state(a)]
+        self.late_lore = [a for a in self.late_lore if not fired_by_state(a)]
+        texts = [apply_macros(a.entry.content, self.macros) for a in state_lore]
+        self.world_text = world_note_text(texts, apply_macros(self.spec.world, self.macros))
+        if not self.world_text:
+            return
+        kept = kept_world_note(self.history)
+        if kept is not None and self.history[kept].text == self.world_text:
+            self.world_kept = kept
+        else:
+            self.world_new = self.world_text
+
+    def _world_pieces(self) -> list[_Piece]:
+        if not self.world_new:
+            return []
+        return self.layout.message(Message(NOTE, self.world_new, WORLD_LABEL, WORLD_KIND),
+                                   first=False)
 
     def _tail(self) -> None:
         """The pending action and what follows the story: instructions, generation prompt."""
@@ -176,7 +213,7 @@ class _Build:
         """Tokens of everything but the story history."""
         cost = self._cost
         fixed = len(self.prefix_tokens) + cost(self.layout.header(self.header))
-        fixed += cost(self.layout.note(self.note_parts))
+        fixed += cost(self.layout.note(self.note_parts)) + cost(self._world_pieces())
         for pieces in self.depth_pieces.values():
             fixed += cost(pieces)
         pending = max(cost(self.pending_pieces), self.spec.reserve_tokens)
@@ -218,6 +255,9 @@ class _Build:
             if kind == "note":
                 self.trimmed.extend(TrimDrop(label, _FULL) for _k, label, _t in self.note_parts)
                 self.note_parts = []
+                if self.world_new:
+                    self.trimmed.append(TrimDrop(WORLD_LABEL, _FULL))
+                    self.world_new = ""
             else:
                 self._drop_header_kind(kind)
             self.fixed = self._fixed_cost()
@@ -263,17 +303,24 @@ class _Build:
         pieces.extend(layout.header(self.header))
         # Where the note goes: before the note_depth-th last player action.
         seq: list[Message] = self.history[start:] + ([pending] if pending else [])
+        # A world note kept in the story goes with the action after it: what is placed
+        # before that action goes before its note, and depths do not count it.
+        starts = note_glued_starts(seq)
         note_at = _note_index(seq, self.spec.note_depth)
+        note_at = starts[note_at] if note_at < len(seq) else note_at
+        ends = _ends_not_counting_notes(seq)
         note_pieces = layout.note(self.note_parts)
         last = len(seq) - 1
         self.pending_piece = -1
         for pos, msg in enumerate(seq):
-            from_end = len(seq) - pos
+            from_end = ends[pos]
+            is_pending = pending is not None and pos == last
+            if is_pending:  # first, so the next turn's prompt holds it where it was read
+                pieces.extend(self._world_pieces())
             if pos == note_at:
                 pieces.extend(note_pieces)
             if from_end in depth_pieces:
                 pieces.extend(depth_pieces.pop(from_end))
-            is_pending = pending is not None and pos == last
             open_end = self.continuing and not is_pending and pos == last
             first = pos == 0 and not self.header
             if is_pending:
@@ -329,6 +376,7 @@ class _Build:
             stop=self.layout.stops(self.spec.extra_stops),
             lore_next_state=self.scan.next_state,
             pending_start=self.pending_start if self.pending_start >= 0 else len(tokens),
+            world_note=self.world_new,
         )
 
 
@@ -352,6 +400,18 @@ def _note_index(seq: list[Message], depth: int) -> int:
             if seen == depth:
                 return pos
     return 0
+
+
+def _ends_not_counting_notes(seq: list[Message]) -> list[int]:
+    """For each message, its place from the end (1: the last), world notes not counted (a
+    note gets the place of the message it goes with)."""
+    ends = [0] * len(seq)
+    count = 0
+    for pos in range(len(seq) - 1, -1, -1):
+        if seq[pos].role != NOTE:
+            count += 1
+        ends[pos] = count
+    return ends
 
 
 def _shift_segments(segments: list[Segment], keep: int, excess: int) -> list[Segment]:

@@ -18,7 +18,8 @@ built for; lists keep the report's order (segments in prompt order, entries in f
       "dropped": [{"entry": str, "book": str, "reason": str}],
       "trimmed": [{"what": str, "reason": str}],
       "stop": [str],
-      "world": str              # the world state's lines as the prompt holds them ("": none)
+      "world": str              # the newest world note as the prompt holds it: the lore the
+                                # state's names fire, then the state's lines ("": none)
     }
 
 Segment kinds: "bos", "template", "system", "memory", "card", "lore", "summary", "story",
@@ -79,5 +80,6 @@ def report_to_json(report: ContextReport) -> dict[str, Any]:
         ],
         "trimmed": [{"what": t.what, "reason": t.reason} for t in report.trimmed],
         "stop": list(report.stop),
-        "world": "".join(s.text for s in report.segments if s.kind == WORLD_KIND).strip(),
+        "world": next((s.text.strip() for s in reversed(report.segments)
+                       if s.kind == WORLD_KIND), ""),
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tui.engine.context_types import NARRATOR, PLAYER, HeaderPart, Message
+from tui.engine.context_types import NARRATOR, NOTE, PLAYER, HeaderPart, Message
 from tui.engine.templates import InstructTemplate
 
 
@@ -57,6 +57,8 @@ class Layout:
         return pieces
 
     def message(self, msg: Message, first: bool, open_end: bool = False) -> list[_Piece]:
+        if msg.role == NOTE:  # a note kept in the story (the world state's): as placed
+            return self.note([(msg.kind, msg.label, msg.text)])
         t = self.template
         if t is None and msg.speaker:
             lead = "" if first else "\n"

@@ -12,7 +12,7 @@ from itertools import accumulate
 from typing import Any
 
 from tui.engine.context_layout import Layout, _Piece, apply_macros
-from tui.engine.context_types import NARRATOR, Message
+from tui.engine.context_types import NARRATOR, NOTE, Message
 from tui.engine.templates import InstructTemplate
 
 Tokenize = Callable[[str, bool], list[int]]
@@ -83,7 +83,8 @@ class _Ledger:
     count: Callable[[str], int] | None  # the lore scanner's token counter, kept stable
     source: list[Message]  # spec.history as given
     merged: list[Message]  # macros applied, consecutive narration merged
-    texts: list[str]  # merged[i].text
+    texts: list[str]  # merged[i].text, or "" for a note kept in the story (lore is not
+    # keyed by the game's own notes: they hold the state's names and lore already fired)
     origin: list[int]  # index in `source` of each merged message's first part
     prefix: list[int]  # prefix[i]: tokens of merged[:i], each rendered as not first
 
@@ -146,7 +147,7 @@ def next_ledger(
             merged.append(msg)
             origin.append(i)
     new = merged[j:]
-    texts.extend(m.text for m in new)
+    texts.extend("" if m.role == NOTE else m.text for m in new)
     costs = [_cost(cache, layout.message(m, first=False)) for m in new]
     prefix = old.prefix[: j + 1]
     prefix.extend(accumulate(costs, initial=prefix[-1]))

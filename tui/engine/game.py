@@ -225,6 +225,8 @@ class Game:
             assert request.action is not None
             turn = self.campaign.begin_turn(request.action.mode.value, request.action.text)
             turn.responses.append(text)
+        if request.kind != "continue" and turn.world_note != result.report.world_note:
+            turn.world_note = result.report.world_note  # as its prompt placed it
         if result.report.lore_next_state is not None:
             self.campaign.lore_state = result.report.lore_next_state
         self.save()

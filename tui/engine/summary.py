@@ -27,6 +27,7 @@ from tui.core.text import clean
 from tui.engine.campaign import OPENING, Campaign, Turn
 from tui.engine.context import (
     NARRATOR,
+    NOTE,
     PLAYER,
     ContextBuilder,
     ContextReport,
@@ -55,6 +56,8 @@ def message_turns(campaign: Campaign) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for index, turn in enumerate(campaign.turns):
         if turn.mode != OPENING and turn.action:
+            if turn.world_note:
+                out.append((NOTE, index))
             out.append((PLAYER, index))
         if turn.response:
             out.append((NARRATOR, index))

@@ -77,13 +77,15 @@ class _Scan:
         for distance, text in enumerate(texts[:depth]):
             for spec in scanner._find(self.index, text):
                 self.chat_found.setdefault(spec, distance)
-        # Keys found in the world state (what, name): "item", "brass lantern". A key the chat
-        # also holds keeps its chat reason. The state is small and its names' keys are cached
-        # by text, so this costs the same at any story length.
+        # Keys found in the world state (what, name): "item", "brass lantern". The state's
+        # reason wins over the chat's: what the state fires is placed in the world's own note,
+        # which must not change with every mention in the story (see context_world). The
+        # state is small and its names' keys are cached by text, so this costs the same at
+        # any story length.
         self.state_source: dict[Spec, str] = {}
         for what, name in state_texts:
             for spec in scanner._find(self.index, name):
-                if spec not in self.chat_found:
+                if spec not in self.state_source:
                     self.chat_found[spec] = _STATE
                     self.state_source[spec] = f'{what} "{name}"'
         self.rec_source: dict[Spec, str] = {}
@@ -150,7 +152,8 @@ class _Scan:
         """
         if not item.entry.enabled:
             return None
-        ref = next((r for r in item.primary if found.get(r.spec, item.depth) < item.depth), None)
+        ref = next((r for r in item.primary if found.get(r.spec) == _STATE), None) or next(
+            (r for r in item.primary if found.get(r.spec, item.depth) < item.depth), None)
         if ref is None or not _secondary_ok(item, found, item.depth):
             return None
         if found[ref.spec] == _RECURSION:

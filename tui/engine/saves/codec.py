@@ -97,7 +97,7 @@ def dumps_table(data: dict[str, Any]) -> str:
 def turn_key(t: Turn) -> tuple[Any, ...]:
     """What a turn's TOML depends on (compared to know whether it changed)."""
     return (t.mode, t.action, tuple(t.responses), t.chosen,
-            tuple(map(tuple, t.changes)), tuple(t.reverts))
+            tuple(map(tuple, t.changes)), tuple(t.reverts), t.world_note)
 
 
 # Long text goes in multi-line literal strings ('''...'''): no escapes to read, and a TOML
@@ -130,6 +130,8 @@ def turn_text(t: Turn) -> str:
         lines.append(f"changes = [{takes}]")
     if t.reverts:
         lines.append("reverts = [" + ", ".join(map(_inline_change, t.reverts)) + "]")
+    if t.world_note:
+        lines.append(f"world_note = {toml_string(t.world_note)}")
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from tui.engine.campaign import Turn
 
-_FIELDS = frozenset({"mode", "action", "responses", "chosen", "changes", "reverts", "applied"})
+_FIELDS = frozenset({"mode", "action", "responses", "chosen", "changes", "reverts", "applied",
+                     "world_note"})
 
 
 class ChunkBytes:

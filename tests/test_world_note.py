@@ -1,0 +1,147 @@
+"""The world state's own note (docs/architecture.md, "World state"): the state's lines and the
+lore they fire are placed in the story once, kept by the turn, and placed again only when they
+change or lie too far back; so a turn no longer reads them again as it did in the late note."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from fakes import FakeBackend
+
+from tui.backends.local import LocalBackend
+from tui.core.sampler import Sampler
+from tui.engine.actions import Mode
+from tui.engine.adventure import adventure_spec
+from tui.engine.campaign import OPENING, Campaign, Turn
+from tui.engine.context import ContextBuilder, common_prefix
+from tui.engine.context_types import ContextReport
+from tui.engine.context_world import WORLD_REPEAT_TURNS
+from tui.engine.game import Game, generate, make_builder
+from tui.engine.lore import LoreEntry
+from tui.engine.saves import load_save, write_save
+from tui.engine.saves.folder import CHUNK_TURNS
+from tui.engine.templates import get_template
+from tui.engine.world import AddItem, Meet, UpdatePerson, WorldState, history
+from tui.engine.world.prompt import WORLD_KIND
+
+LANTERN = "The brass lantern burns without oil while its bearer tells the truth."
+MARTA = "Marta the smith owes the Warden a favour and hates the dark."
+
+
+def campaign() -> Campaign:
+    c = Campaign(title="Road", memory="You walk the road.",
+                 authors_note="Keep the tone eerie.")
+    c.turns.append(Turn(OPENING, responses=["A cottage by the road. A hook by the door."]))
+    for i in range(4):
+        c.turns.append(Turn("do", f"> You wait {i}.", [f"Time passes {i}."]))
+    c.world = WorldState(place="the cottage", exits=["the road"])
+    c.add_lore(LoreEntry(name="Lantern", keys=["lantern"], content=LANTERN))
+    c.add_lore(LoreEntry(name="Marta", keys=["Marta"], content=MARTA))
+    return c
+
+
+class Player:
+    """Builds each turn's prompt as the game does and keeps what it placed, as `Game.commit`
+    does: the fake tokenizer, so the layout is checked fast and exactly."""
+
+    def __init__(self, c: Campaign) -> None:
+        self.c = c
+        self.builder = ContextBuilder(FakeBackend().tokenize, 4096, 64, get_template("ChatML"))
+        self.last: ContextReport | None = None
+
+    def build(self, action: str) -> ContextReport:
+        self.last = self.builder.build(adventure_spec(self.c, action))
+        return self.last
+
+    def turn(self, action: str, reply: str, *changes: object) -> ContextReport:
+        report = self.build(action)
+        turn = self.c.begin_turn("do", action)
+        turn.responses.append(reply)
+        turn.world_note = report.world_note
+        history.record(self.c, list(changes))  # type: ignore[arg-type]
+        return report
+
+
+def world_segments(report: ContextReport) -> list[str]:
+    return [s.text for s in report.segments if s.kind == WORLD_KIND]
+
+
+def test_the_note_is_placed_once_and_kept_while_the_state_holds() -> None:
+    player = Player(campaign())
+    first = player.turn("> You take the lantern.", "It is warm.", AddItem("brass lantern"))
+    assert "Where: the cottage" in first.world_note and LANTERN not in first.world_note
+    placed = player.turn("> You look at it.", "It glows.")  # the state changed: placed anew
+    assert placed.world_note.startswith(LANTERN) and "Carrying: brass lantern" in placed.world_note
+    for i in range(WORLD_REPEAT_TURNS - 1):
+        kept = player.turn(f"> You walk on {i}.", f"The road goes on {i}.")
+        assert kept.world_note == ""  # the story holds it already
+        assert world_segments(kept)[-1].strip() == placed.world_note
+        assert "Carrying" not in "".join(s.text for s in kept.segments if s.kind == "note")
+    again = player.build("> You walk on.")  # now too far back: placed again, near the end
+    assert again.world_note == placed.world_note
+
+
+def test_the_next_prompt_holds_the_note_where_it_was_read() -> None:
+    """The prefix the model has cached runs through the note: only what follows is read."""
+    player = Player(campaign())
+    player.turn("> You take the lantern.", "It is warm.", AddItem("brass lantern"))
+    placed = player.turn("> You look at it.", "It glows.")
+    note = next(s for s in reversed(placed.segments) if s.kind == WORLD_KIND)
+    following = player.build("> You walk on.")
+    assert common_prefix(placed.tokens, following.tokens) >= note.start + note.tokens
+    assert following.world_note == ""
+
+
+def test_undo_takes_the_note_with_its_turn() -> None:
+    player = Player(campaign())
+    player.turn("> You take the lantern.", "It is warm.", AddItem("brass lantern"))
+    placed = player.turn("> You look at it.", "It glows.")
+    player.c.undo()
+    assert player.build("> You look at it.").world_note == placed.world_note
+
+
+def test_a_kept_note_is_not_read_as_story_by_the_lore_scan() -> None:
+    """Marta left: her lore must stop, though the kept note two messages up names her."""
+    player = Player(campaign())
+    player.turn("> You wave.", "The smith waves back.", Meet("Marta"))
+    shown = player.turn("> You talk.", "She nods.", UpdatePerson("Marta", where="the forge"))
+    assert MARTA in shown.world_note and "Present: Marta" in shown.world_note
+    report = player.build("> You look around.")
+    assert "Marta" not in {a.entry.name for a in report.fired}
+    assert report.world_note and MARTA not in report.world_note
+
+
+def test_the_note_survives_a_save_and_old_saves_load_without_one(tmp_path: Path) -> None:
+    c = campaign()
+    for i in range(CHUNK_TURNS * 3):  # closed chunks too, which load lazily
+        turn = c.begin_turn("do", f"> You walk {i}.")
+        turn.responses.append(f"Road {i}.")
+        if i % 97 == 0:
+            turn.world_note = f"{LANTERN}\nWhere: mile {i}; exits: on, back\nCarrying: it's '''"
+    path = write_save(c, tmp_path)
+    loaded = load_save(path)
+    assert [t.world_note for t in loaded.turns] == [t.world_note for t in c.turns]
+    assert Turn.from_dict({"mode": "do", "action": "> x", "responses": ["y"]}).world_note == ""
+
+
+@pytest.mark.model
+def test_a_played_turn_keeps_the_note_its_prompt_placed(smol_backend: LocalBackend) -> None:
+    """With the real model and its tokenizer, through `Game.commit`: the first turn places
+    the note, the next keeps it, and the second turn's prompt reads from after the note."""
+    game = Game(campaign(), autosave=False)
+    builder = make_builder(smol_backend, game.campaign)
+    sampler = Sampler(temperature=0.0, top_k=1, max_tokens=8, seed=3)
+    turns = []
+    for action in ("look at the hook", "wait"):
+        request = game.request_action(Mode.DO, action)
+        result = generate(smol_backend, builder, request, sampler, threading.Event(),
+                          lambda _t: None)
+        turns.append((game.commit(request, result), result.report))
+    (first, first_report), (second, _) = turns
+    assert first is not None and second is not None
+    assert first.world_note == first_report.world_note and "Where: the cottage" in first.world_note
+    assert second.world_note == ""
+    note = next(s for s in first_report.segments if s.kind == WORLD_KIND)
+    assert smol_backend.last_prefill.reused >= note.start + note.tokens
