@@ -168,8 +168,22 @@ class _Build:
         else:
             self.world_new = self.world_text
 
+    @property
+    def _world_in_note(self) -> bool:
+        """A new world note and a late note just before the action make one note, the
+        world's part first: the next prompt holds that part as a note of its own, and its
+        tokens are the same up to where the part ends."""
+        return self.spec.note_depth == 1 and self.pending is not None
+
+    def _late_note(self) -> list[_Piece]:
+        if self.world_new and self._world_in_note:
+            world = (WORLD_KIND, WORLD_LABEL, self.world_new)
+            return self.layout.note([world, *self.note_parts], first_apart=True)
+        return self.layout.note(self.note_parts)
+
     def _world_pieces(self) -> list[_Piece]:
-        if not self.world_new:
+        """A new world note placed apart: before the action, after a late note higher up."""
+        if not self.world_new or self._world_in_note:
             return []
         return self.layout.message(Message(NOTE, self.world_new, WORLD_LABEL, WORLD_KIND),
                                    first=False)
@@ -213,7 +227,7 @@ class _Build:
         """Tokens of everything but the story history."""
         cost = self._cost
         fixed = len(self.prefix_tokens) + cost(self.layout.header(self.header))
-        fixed += cost(self.layout.note(self.note_parts)) + cost(self._world_pieces())
+        fixed += cost(self._late_note()) + cost(self._world_pieces())
         for pieces in self.depth_pieces.values():
             fixed += cost(pieces)
         pending = max(cost(self.pending_pieces), self.spec.reserve_tokens)
@@ -309,7 +323,7 @@ class _Build:
         note_at = _note_index(seq, self.spec.note_depth)
         note_at = starts[note_at] if note_at < len(seq) else note_at
         ends = _ends_not_counting_notes(seq)
-        note_pieces = layout.note(self.note_parts)
+        note_pieces = self._late_note()
         last = len(seq) - 1
         self.pending_piece = -1
         for pos, msg in enumerate(seq):

@@ -82,14 +82,20 @@ class Layout:
             pieces.append(_Piece("template", f"{msg.role} end", suffix, True))
         return pieces
 
-    def note(self, parts: list[tuple[str, str, str]]) -> list[_Piece]:
-        """The late block: author's note and late lore, as one short bracketed note."""
+    def note(self, parts: list[tuple[str, str, str]], first_apart: bool = False) -> list[_Piece]:
+        """The late block: author's note and late lore, as one short bracketed note. With
+        `first_apart`, the first part's line break is a piece of its own, so the first part's
+        tokens are those of a note holding it alone (the world note, see context_world)."""
         parts = [p for p in parts if p[2].strip()]
         if not parts:
             return []
         body: list[_Piece] = []
         for i, (kind, label, text) in enumerate(parts):
             sep = "\n" if i < len(parts) - 1 else ""
+            if first_apart and i == 0 and sep:
+                body.append(_Piece(kind, label, text.strip(), False))
+                body.append(_Piece("template", "note break", sep, False))
+                continue
             body.append(_Piece(kind, label, text.strip() + sep, False))
         t = self.template
         if t is None:

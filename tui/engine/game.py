@@ -168,7 +168,11 @@ class Game:
     # --- requests ---------------------------------------------------------------------------
 
     def _spec(self, campaign: Campaign, pending: str | None, continuing: bool) -> PromptSpec:
-        return adventure_spec(campaign, pending, continuing=continuing)
+        """An action's prompt keeps the room reading ahead kept for it, so both choose the
+        same history start: with more room, the start could move back to take in a message
+        that did not fit (the window under `min_fill`), and the whole prompt is read again."""
+        spec = adventure_spec(campaign, pending, continuing=continuing)
+        return replace(spec, reserve_tokens=READ_AHEAD_RESERVE) if pending else spec
 
     def request_action(self, mode: Mode, raw: str) -> TurnRequest:
         action = make_action(mode, raw)
