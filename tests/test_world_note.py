@@ -145,3 +145,24 @@ def test_a_played_turn_keeps_the_note_its_prompt_placed(smol_backend: LocalBacke
     assert second.world_note == ""
     note = next(s for s in first_report.segments if s.kind == WORLD_KIND)
     assert smol_backend.last_prefill.reused >= note.start + note.tokens
+
+
+def test_enter_keeps_the_history_start_it_was_read_ahead_with() -> None:
+    """Reading ahead keeps room for the action; Enter's prompt now keeps the same room. With
+    more room, a big message the read-ahead had cut (a world note) fitted again at Enter and,
+    the window being under `min_fill`, the start moved back: the whole prompt read again."""
+    c = campaign()
+    game = Game(c, autosave=False)
+    builder = ContextBuilder(FakeBackend().tokenize, 1024, 64, get_template("ChatML"))
+    moved = []
+    for i in range(80):
+        ahead = builder.build(game.read_ahead_spec(""))
+        enter = builder.build(game.request_action(Mode.DO, "look").spec)
+        if enter.history_start != ahead.history_start:
+            moved.append((i, ahead.history_start, enter.history_start))
+        turn = c.begin_turn("do", "> You look.")
+        turn.responses.append(" ".join(f"w{i}x{j}" for j in range(20 + (i * 37) % 90)))
+        turn.world_note = enter.world_note
+        if i % 3 == 0:  # the state changes: a new note, big, now and then
+            history.record(c, [AddItem(f"stone {i}")])
+    assert moved == []
