@@ -180,3 +180,16 @@ async def test_rename_changes_the_title_shown_and_the_file_name() -> None:
     assert summary.title == "The Long Night"
     assert summary.path.name.startswith("the-long-night-") and not path.exists()
     assert load_save(summary.path).player_turn_count == 1
+
+
+async def test_the_model_line_after_the_home_screen_lost_it_is_no_crash() -> None:
+    """The default model loads on a thread; a load that finished while the app was closing
+    (the home screen's widgets gone) raised NoMatches out of the app (a busy CI run)."""
+    app = GrueApp(host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        home = next(s for s in app.screen_stack if isinstance(s, HomeScreen))
+        await home.query_one("#model").remove()
+        app._home_model_line("Model: fake ready (2048 tokens)")
+        await pilot.pause()
+    assert app.return_code in (None, 0)

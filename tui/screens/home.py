@@ -196,6 +196,9 @@ class HomeScreen(Screen[None]):
                 return
 
     def set_model_line(self, text: str) -> None:
-        self.query_one("#model", Static).update(Text(one_line(text, 200)))
+        """The model loads on its own thread and may finish while the app is closing, when
+        the line is already gone: then there is nothing to update (never a traceback)."""
+        for line in self.query("#model").results(Static):
+            line.update(Text(one_line(text, 200)))
 
 
