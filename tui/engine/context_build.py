@@ -21,12 +21,7 @@ from tui.engine.context_types import (
     Segment,
     TrimDrop,
 )
-from tui.engine.context_world import (
-    fired_by_state,
-    kept_world_note,
-    note_glued_starts,
-    world_note_text,
-)
+from tui.engine.context_world import fired_by_state, kept_world_note, world_note_text
 from tui.engine.lore import Activation, ScanResult, scan_lore
 from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
 
@@ -319,9 +314,9 @@ class _Build:
         seq: list[Message] = self.history[start:] + ([pending] if pending else [])
         # A world note kept in the story goes with the action after it: what is placed
         # before that action goes before its note, and depths do not count it.
-        starts = note_glued_starts(seq)
         note_at = _note_index(seq, self.spec.note_depth)
-        note_at = starts[note_at] if note_at < len(seq) else note_at
+        if 0 < note_at < len(seq) and seq[note_at - 1].role == NOTE:
+            note_at -= 1
         ends = _ends_not_counting_notes(seq)
         note_pieces = self._late_note()
         last = len(seq) - 1

@@ -41,12 +41,3 @@ def kept_world_note(history: list[Message], turns: int = WORLD_REPEAT_TURNS) -> 
                 return None
     return None
 
-
-def note_glued_starts(seq: list[Message]) -> list[int]:
-    """For each message, the index where its group starts: a note kept in the story belongs
-    to the message after it, and what is placed before that message goes before its note."""
-    starts = list(range(len(seq)))
-    for pos in range(len(seq) - 2, -1, -1):
-        if seq[pos].role == NOTE:
-            starts[pos + 1] = starts[pos]
-    return starts
