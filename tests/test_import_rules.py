@@ -166,10 +166,10 @@ def test_launch_imports_only_what_the_home_screen_needs() -> None:
 
 
 def test_text_area_module_is_where_the_app_looks() -> None:
-    """The app tells a TextArea by its module without importing it (`tui.app.is_text_field`)."""
+    """The app tells a TextArea by its module without importing it (`tui.app.is_text_area`)."""
     from textual.widgets import TextArea
 
-    from tui.app import TEXT_AREA_MODULE, is_text_field
+    from tui.app import TEXT_AREA_MODULE, is_text_area
 
     assert TextArea.__module__ == TEXT_AREA_MODULE
-    assert is_text_field(TextArea())
+    assert is_text_area(TextArea())

@@ -20,7 +20,6 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Input
 
 from tui.core.backend import BackendError
 from tui.core.log import log_exception, take_log_problem
@@ -54,11 +53,9 @@ KEY_HOLD_LIMIT_SECONDS = 10.0
 FLUSH_SECONDS = 30.0  # how long leaving waits for saves still being written
 
 
-def is_text_field(widget: object) -> bool:
-    """An Input or a TextArea. TextArea's module is looked up, not imported (~15 ms at
-    launch): no TextArea exists before its module does."""
-    if isinstance(widget, Input):
-        return True
+def is_text_area(widget: object) -> bool:
+    """A TextArea. Its module is looked up, not imported (~15 ms at launch): no TextArea
+    exists before its module does."""
     text_area = sys.modules.get(TEXT_AREA_MODULE)
     return text_area is not None and isinstance(widget, text_area.TextArea)
 
@@ -70,8 +67,9 @@ def takes_key_itself(widget: Widget | None, event: events.Key) -> bool:
         return False
     if widget.check_consume_key(event.key, event.character):
         return True
-    return event.key == "enter" and is_text_field(widget) and not isinstance(widget, Input) \
-        and not getattr(widget, "read_only", False)
+    if event.key != "enter" or not is_text_area(widget):
+        return False
+    return not getattr(widget, "read_only", False)
 
 
 @dataclass
