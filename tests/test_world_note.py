@@ -23,7 +23,7 @@ from tui.engine.lore import LoreEntry
 from tui.engine.saves import load_save, write_save
 from tui.engine.saves.folder import CHUNK_TURNS
 from tui.engine.templates import get_template
-from tui.engine.world import AddItem, Meet, UpdatePerson, WorldState, history
+from tui.engine.world import AddItem, DropItem, Meet, UpdatePerson, WorldState, history
 from tui.engine.world.prompt import WORLD_KIND
 
 LANTERN = "The brass lantern burns without oil while its bearer tells the truth."
@@ -81,6 +81,55 @@ def test_the_note_is_placed_once_and_kept_while_the_state_holds() -> None:
         assert "Carrying" not in "".join(s.text for s in kept.segments if s.kind == "note")
     again = player.build("> You walk on.")  # now too far back: placed again, near the end
     assert again.world_note == placed.world_note
+
+
+def test_a_change_of_the_lines_alone_places_the_lines_alone() -> None:
+    """The lore a kept note holds is not placed again: only what changed is read."""
+    player = Player(campaign())
+    player.turn("> You take the lantern.", "It is warm.", AddItem("brass lantern"))
+    player.turn("> You look at it.", "It glows.", AddItem("rope"))
+    moved = player.turn("> You coil the rope.", "It coils.")
+    assert "Carrying: brass lantern, rope" in moved.world_note
+    assert LANTERN not in moved.world_note  # the note two actions up holds it
+    assert LANTERN in "".join(world_segments(moved))
+
+
+def test_lore_fired_anew_is_placed_without_the_unchanged_lines() -> None:
+    player = Player(campaign())
+    player.turn("> You wait.", "Nothing.")
+    player.turn("> You wave.", "A smith comes.", Meet("Marta"))
+    met = player.turn("> You greet her.", "She nods.")
+    assert MARTA in met.world_note and "Present: Marta" in met.world_note
+    player.c.world.facts["hour"] = "dusk"  # a change of the lines only
+    later = player.build("> You talk.")
+    assert later.world_note.startswith("Where:") and MARTA not in later.world_note
+
+
+def test_lines_changed_back_are_placed_again() -> None:
+    """The newest lines count, not any kept note's: A, then B, then A again is placed."""
+    player = Player(campaign())
+    first = player.turn("> You take the rope.", "Taken.", AddItem("rope"))
+    assert "Carrying: nothing" in first.world_note
+    player.turn("> You look.", "A rope.", DropItem("rope"))
+    back = player.build("> You look.")
+    assert "Carrying: nothing" in back.world_note
+
+
+def test_what_a_trimmed_note_held_is_placed_anew() -> None:
+    """A kept note the window no longer holds holds nothing: its lore and lines come back
+    before the note is due again, so the narrator never goes without them."""
+    player = Player(campaign())
+    player.builder = ContextBuilder(FakeBackend().tokenize, 512, 64, get_template("ChatML"))
+    player.turn("> You take the lantern.", "It is warm.", AddItem("brass lantern"))
+    assert LANTERN in player.turn("> You look at it.", "It glows.").world_note
+    long_reply = " ".join(f"w{j}" for j in range(120))
+    placed_again = 0
+    for _ in range(WORLD_REPEAT_TURNS - 1):
+        report = player.turn("> You walk.", long_reply)
+        held = "".join(world_segments(report))
+        assert LANTERN in held and "Carrying: brass lantern" in held
+        placed_again += bool(report.world_note)
+    assert placed_again
 
 
 def test_the_next_prompt_holds_the_note_where_it_was_read() -> None:

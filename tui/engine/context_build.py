@@ -21,7 +21,7 @@ from tui.engine.context_types import (
     Segment,
     TrimDrop,
 )
-from tui.engine.context_world import fired_by_state, kept_world_note, world_note_text
+from tui.engine.context_world import fired_by_state, kept_world_notes, new_world_note
 from tui.engine.lore import Activation, ScanResult, scan_lore
 from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
 
@@ -75,8 +75,12 @@ class _Build:
         self._history_costs()
         self._make_room()
         start = self._history_window()
-        if self.world_kept is not None and self.world_kept < start:  # trimmed: place anew
-            self.world_kept, self.world_new = None, self.world_text
+        # A kept note the window left holds nothing now: place what it held anew. The note
+        # only grows, so the start only moves on; a few rounds settle it.
+        for _round in range(3):
+            if not (self.world_kept and min(self.world_kept) < start):
+                break
+            self._place_world(first=start)
             self.fixed = self._fixed_cost()
             self.trimmed = [t for t in self.trimmed if not t.what.startswith("story messages")]
             start = self._history_window()
@@ -131,10 +135,15 @@ class _Build:
     def _late_segments(self) -> None:
         """The late note (late lore, the world state, then the author's note) and lore at
         a depth; or, with `anchor_world`, the world's own note (see context_world)."""
-        self.world_text = self.world_new = ""
-        self.world_kept: int | None = None
+        self.world_new = ""
+        self.world_kept: list[int] = []
+        self.world_dropped = False
         if self.spec.anchor_world:
-            self._world_note()
+            state_lore = [a for a in self.late_lore if fired_by_state(a)]
+            self.late_lore = [a for a in self.late_lore if not fired_by_state(a)]
+            self.world_lore = [apply_macros(a.entry.content, self.macros) for a in state_lore]
+            self.world_lines = apply_macros(self.spec.world, self.macros)
+            self._place_world()
         self.note_parts = [self._note_part(a) for a in self.late_lore]
         if self.spec.world.strip() and not self.spec.anchor_world:
             self.note_parts.append((WORLD_KIND, WORLD_LABEL, self.spec.world))
@@ -148,20 +157,13 @@ class _Build:
                 self.layout.note([self._note_part(a)])
             )
 
-    def _world_note(self) -> None:
-        """The state's lines and the lore its names fired: kept in the story already (the
-        newest world note, not too far back, with the same text), or placed anew."""
-        state_lore = [a for a in self.late_lore if fired_by_state(a)]
-        self.late_lore = [a for a in self.late_lore if not fired_by_state(a)]
-        texts = [apply_macros(a.entry.content, self.macros) for a in state_lore]
-        self.world_text = world_note_text(texts, apply_macros(self.spec.world, self.macros))
-        if not self.world_text:
-            return
-        kept = kept_world_note(self.history)
-        if kept is not None and self.history[kept].text == self.world_text:
-            self.world_kept = kept
-        else:
-            self.world_new = self.world_text
+    def _place_world(self, first: int = 0) -> None:
+        """The world note to place: what of the state's lines and the lore its names fired
+        the notes kept in the story (from `first` on) do not hold (see context_world)."""
+        self.world_kept = kept_world_notes(self.history, first)
+        kept = [self.history[i].text for i in self.world_kept]
+        if not self.world_dropped:
+            self.world_new = new_world_note(self.world_lore, self.world_lines, kept)
 
     @property
     def _world_in_note(self) -> bool:
@@ -266,7 +268,7 @@ class _Build:
                 self.note_parts = []
                 if self.world_new:
                     self.trimmed.append(TrimDrop(WORLD_LABEL, _FULL))
-                    self.world_new = ""
+                    self.world_new, self.world_dropped = "", True
             else:
                 self._drop_header_kind(kind)
             self.fixed = self._fixed_cost()

@@ -8,6 +8,7 @@ from tui.engine.world.state import Person, WorldState
 
 WORLD_KIND = "world"
 WORLD_LABEL = "world state"
+LINES_START = "Where: "  # the state's lines always start with the place (a note finds them)
 
 
 def _person(p: Person) -> str:
@@ -19,7 +20,7 @@ def place_line(state: WorldState) -> str:
     if state.description:
         where += f" ({state.description})"
     exits = ", ".join(state.exits) or "none known"
-    return f"Where: {where}; exits: {exits}"
+    return f"{LINES_START}{where}; exits: {exits}"
 
 
 def segment_lines(state: WorldState) -> list[str]:
