@@ -21,7 +21,13 @@ from tui.engine.context_types import (
     Segment,
     TrimDrop,
 )
-from tui.engine.context_world import fired_by_state, kept_world_notes, new_world_note
+from tui.engine.context_world import (
+    Part,
+    kept_world_notes,
+    new_world_note,
+    placed_in_story,
+    world_note_text,
+)
 from tui.engine.lore import Activation, ScanResult, scan_lore
 from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
 
@@ -136,12 +142,14 @@ class _Build:
         """The late note (late lore, the world state, then the author's note) and lore at
         a depth; or, with `anchor_world`, the world's own note (see context_world)."""
         self.world_new = ""
+        self.world_parts: list[Part] = []
         self.world_kept: list[int] = []
         self.world_dropped = False
+        self.world_first = 0
+        self.world_lore: list[Activation] = []
         if self.spec.anchor_world:
-            state_lore = [a for a in self.late_lore if fired_by_state(a)]
-            self.late_lore = [a for a in self.late_lore if not fired_by_state(a)]
-            self.world_lore = [apply_macros(a.entry.content, self.macros) for a in state_lore]
+            self.world_lore = [a for a in self.late_lore if placed_in_story(a)]
+            self.late_lore = [a for a in self.late_lore if not placed_in_story(a)]
             self.world_lines = apply_macros(self.spec.world, self.macros)
             self._place_world()
         self.note_parts = [self._note_part(a) for a in self.late_lore]
@@ -157,13 +165,17 @@ class _Build:
                 self.layout.note([self._note_part(a)])
             )
 
-    def _place_world(self, first: int = 0) -> None:
-        """The world note to place: what of the state's lines and the lore its names fired
-        the notes kept in the story (from `first` on) do not hold (see context_world)."""
-        self.world_kept = kept_world_notes(self.history, first)
+    def _place_world(self, first: int | None = None) -> None:
+        """The world note to place: what of the state's lines and the lore placed in the
+        story the notes kept there (from `first` on) do not hold (see context_world)."""
+        if first is not None:
+            self.world_first = first
+        self.world_kept = kept_world_notes(self.history, self.world_first)
         kept = [self.history[i].text for i in self.world_kept]
         if not self.world_dropped:
-            self.world_new = new_world_note(self.world_lore, self.world_lines, kept)
+            lore = [self._note_part(a) for a in self.world_lore]
+            self.world_parts = new_world_note(lore, self.world_lines, kept)
+            self.world_new = world_note_text(self.world_parts)
 
     @property
     def _world_in_note(self) -> bool:
@@ -174,16 +186,14 @@ class _Build:
 
     def _late_note(self) -> list[_Piece]:
         if self.world_new and self._world_in_note:
-            world = (WORLD_KIND, WORLD_LABEL, self.world_new)
-            return self.layout.note([world, *self.note_parts], first_apart=True)
+            return self.layout.note([*self.world_parts, *self.note_parts], by_line=True)
         return self.layout.note(self.note_parts)
 
     def _world_pieces(self) -> list[_Piece]:
         """A new world note placed apart: before the action, after a late note higher up."""
         if not self.world_new or self._world_in_note:
             return []
-        return self.layout.message(Message(NOTE, self.world_new, WORLD_LABEL, WORLD_KIND),
-                                   first=False)
+        return self.layout.note(self.world_parts, by_line=True)
 
     def _tail(self) -> None:
         """The pending action and what follows the story: instructions, generation prompt."""
@@ -244,13 +254,23 @@ class _Build:
         self._drop_droppable_parts()
 
     def _drop_late_lore(self) -> None:
-        while self._over() and self.late_lore:
-            a = self.late_lore.pop()
+        """The late note's lore, then the lore a new world note would place (what a kept
+        note holds costs nothing now: it stays)."""
+        while self._over() and (self.late_lore or self._placing()):
+            a = self.late_lore.pop() if self.late_lore else self._placing()[-1]
             self.fired.remove(a)
             label = f"lore: {a.entry.name}"
             self.trimmed.append(TrimDrop(label, _FULL))
             self.note_parts = [p for p in self.note_parts if p[1] != label]
+            if a in self.world_lore:
+                self.world_lore.remove(a)
+                self._place_world()
             self.fixed = self._fixed_cost()
+
+    def _placing(self) -> list[Activation]:
+        """The lore the new world note places."""
+        labels = {label for _kind, label, _text in self.world_parts}
+        return [a for a in self.world_lore if self._note_part(a)[1] in labels]
 
     def _drop_depth_lore(self) -> None:
         while self._over() and self.depth_pieces:
@@ -267,8 +287,8 @@ class _Build:
                 self.trimmed.extend(TrimDrop(label, _FULL) for _k, label, _t in self.note_parts)
                 self.note_parts = []
                 if self.world_new:
-                    self.trimmed.append(TrimDrop(WORLD_LABEL, _FULL))
-                    self.world_new, self.world_dropped = "", True
+                    self.trimmed.extend(TrimDrop(p[1], _FULL) for p in self.world_parts)
+                    self.world_new, self.world_parts, self.world_dropped = "", [], True
             else:
                 self._drop_header_kind(kind)
             self.fixed = self._fixed_cost()
@@ -356,7 +376,14 @@ class _Build:
             ids = self._ids(piece)
             if not ids and not piece.text:
                 continue
-            segments.append(Segment(piece.kind, piece.label, piece.text, len(ids), len(tokens)))
+            last = segments[-1] if segments else None
+            if last and (last.kind, last.label) == (piece.kind, piece.label) and piece.by_line:
+                # One segment for one part of a note tokenized line by line (Layout.note).
+                segments[-1] = Segment(last.kind, last.label, last.text + piece.text,
+                                       last.tokens + len(ids), last.start)
+            else:
+                segments.append(Segment(piece.kind, piece.label, piece.text, len(ids),
+                                        len(tokens)))
             tokens.extend(ids)
         return tokens, segments
 

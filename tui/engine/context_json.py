@@ -18,8 +18,8 @@ built for; lists keep the report's order (segments in prompt order, entries in f
       "dropped": [{"entry": str, "book": str, "reason": str}],
       "trimmed": [{"what": str, "reason": str}],
       "stop": [str],
-      "world": str              # the newest world note as the prompt holds it: the lore the
-                                # state's names fire, then the state's lines ("": none)
+      "world": str              # the world state's lines as the prompt holds them, the
+                                # newest ("": none)
     }
 
 Segment kinds: "bos", "template", "system", "memory", "card", "lore", "summary", "story",
@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from tui.engine.context import ContextReport
+from tui.engine.context_world import note_lines
 from tui.engine.lore import Activation
 from tui.engine.world.prompt import WORLD_KIND
 
@@ -80,6 +81,6 @@ def report_to_json(report: ContextReport) -> dict[str, Any]:
         ],
         "trimmed": [{"what": t.what, "reason": t.reason} for t in report.trimmed],
         "stop": list(report.stop),
-        "world": next((s.text.strip() for s in reversed(report.segments)
-                       if s.kind == WORLD_KIND), ""),
+        "world": next((lines for s in reversed(report.segments) if s.kind == WORLD_KIND
+                       if (lines := note_lines(s.text.strip())) is not None), ""),
     }

@@ -17,6 +17,7 @@ class _Piece:
     label: str
     text: str
     special: bool  # template markers: parse special tokens
+    by_line: bool = False  # a line or line break of a note part (Layout.note, `by_line`)
 
 
 def apply_macros(text: str, macros: dict[str, str]) -> str:
@@ -58,7 +59,7 @@ class Layout:
 
     def message(self, msg: Message, first: bool, open_end: bool = False) -> list[_Piece]:
         if msg.role == NOTE:  # a note kept in the story (the world state's): as placed
-            return self.note([(msg.kind, msg.label, msg.text)])
+            return self.note([(msg.kind, msg.label, msg.text)], by_line=True)
         t = self.template
         if t is None and msg.speaker:
             lead = "" if first else "\n"
@@ -82,21 +83,27 @@ class Layout:
             pieces.append(_Piece("template", f"{msg.role} end", suffix, True))
         return pieces
 
-    def note(self, parts: list[tuple[str, str, str]], first_apart: bool = False) -> list[_Piece]:
+    def note(self, parts: list[tuple[str, str, str]], by_line: bool = False) -> list[_Piece]:
         """The late block: author's note and late lore, as one short bracketed note. With
-        `first_apart`, the first part's line break is a piece of its own, so the first part's
-        tokens are those of a note holding it alone (the world note, see context_world)."""
+        `by_line` (world notes, see context_world), every line is a piece and every line
+        break one of its own, so a note placed in parts and the same text kept in the story
+        as one message come out as the same tokens."""
         parts = [p for p in parts if p[2].strip()]
         if not parts:
             return []
         body: list[_Piece] = []
         for i, (kind, label, text) in enumerate(parts):
             sep = "\n" if i < len(parts) - 1 else ""
-            if first_apart and i == 0 and sep:
-                body.append(_Piece(kind, label, text.strip(), False))
-                body.append(_Piece("template", "note break", sep, False))
+            if not by_line:
+                body.append(_Piece(kind, label, text.strip() + sep, False))
                 continue
-            body.append(_Piece(kind, label, text.strip() + sep, False))
+            for n, line in enumerate(text.strip().split("\n")):
+                if n:
+                    body.append(_Piece(kind, label, "\n", False, by_line=True))
+                if line:
+                    body.append(_Piece(kind, label, line, False, by_line=True))
+            if sep:
+                body.append(_Piece("template", "note break", sep, False))
         t = self.template
         if t is None:
             return [

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from tui.engine.context_types import NOTE, PLAYER, Message
 from tui.engine.lore import Activation
-from tui.engine.world.prompt import LINES_START, WORLD_KIND
+from tui.engine.world.prompt import LINES_START, WORLD_KIND, WORLD_LABEL
 
 WORLD_REPEAT_TURNS = 6
+AUTHORS_NOTE_POSITIONS = ("an_top", "an_bottom")  # lore set to go with the author's note
 STATE_REASON = "state: "  # how the lore scan says an entry fired from the state's names
 
 
@@ -28,9 +29,23 @@ def fired_by_state(activation: Activation) -> bool:
     return activation.reason.startswith(STATE_REASON)
 
 
-def world_note_text(lore_texts: list[str], world: str) -> str:
-    """A note: the lore the state fires, then the state's lines (which start `LINES_START`)."""
-    return "\n".join(t.strip() for t in [*lore_texts, world] if t.strip())
+def placed_in_story(activation: Activation) -> bool:
+    """Whether fired lore goes in the world note (kept in the story) rather than the late
+    note: what the state fires, and any keyword entry not set to go with the author's note.
+    A keyword entry fires on many turns in a row; in the late note, which moves every turn,
+    it was read again on each (an imported SillyTavern book's ~480 tokens, every turn)."""
+    entry = activation.entry
+    if fired_by_state(activation):
+        return True
+    return not entry.constant and entry.position not in AUTHORS_NOTE_POSITIONS
+
+
+Part = tuple[str, str, str]  # (kind, label, text): a piece of a note, as Layout.note takes it
+
+
+def world_note_text(parts: list[Part]) -> str:
+    """A note's text as the turn keeps it: its parts, a line each (lore, then the lines)."""
+    return "\n".join(text for _kind, _label, text in parts)
 
 
 def note_lines(text: str) -> str | None:
@@ -59,12 +74,14 @@ def kept_world_notes(history: list[Message], first: int = 0,
     return kept
 
 
-def new_world_note(lore_texts: list[str], lines: str, kept: list[str]) -> str:
+def new_world_note(lore: list[Part], lines: str, kept: list[str]) -> list[Part]:
     """What a new note must hold, given the texts of the kept notes (newest first): the
     lore no kept note holds, and the lines unless the newest kept lines are the same."""
-    lore = [t.strip() for t in lore_texts if t.strip()]
-    missing = [t for t in lore if not any(t in note for note in kept)]
+    parts = [(kind, label, text.strip()) for kind, label, text in lore if text.strip()]
+    missing = [p for p in parts if not any(p[2] in note for note in kept)]
     newest_lines = next((found for note in kept if (found := note_lines(note)) is not None),
                         None)
     lines = lines.strip()
-    return world_note_text(missing, "" if lines == newest_lines else lines)
+    if lines and lines != newest_lines:
+        missing.append((WORLD_KIND, WORLD_LABEL, lines))
+    return missing
