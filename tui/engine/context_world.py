@@ -1,17 +1,17 @@
-"""The world state's notes kept in the story (docs/architecture.md, "World state").
+"""The world notes kept in the story (docs/architecture.md, "World state").
 
-The state's lines and the lore its names fire change only when the state does, yet in the late
-note they were read again every turn (the note moves down the story with each turn). So,
-before a new action, they are placed as a note of their own; the turn keeps that text
-(`Turn.world_note`) and later prompts hold it where it was read, so the model's cache holds it
-too.
+The state's lines, the lore its names fire and the lore the story's words fire change far
+less often than every turn, yet in the late note they were read again every turn (the note
+moves down the story with each turn). So, before a new action, they are placed as a note of
+its own; the turn keeps that text (`Turn.world_note`) and later prompts hold it where it was
+read, so the model's cache holds it too.
 
-A note holds only what the story does not hold already: each piece of lore the state fires
-that no kept note holds, and the state's lines unless the newest note with lines has the same
-ones. A note is kept while fewer than `WORLD_REPEAT_TURNS` player actions follow it (and it is
-in the window), so what still applies is placed again near the end of the prompt now and then.
-Taking the lines alone into a new note when only they changed (an item picked up, a step
-down the road) places ~90 tokens, not the lines and every piece of lore again.
+A note holds only what the story does not hold already: each piece of fired lore that no kept
+note holds, and the state's lines unless the newest note with lines has the same ones. A note
+is kept while fewer than `WORLD_REPEAT_TURNS` player actions follow it (and it is in the
+window), so what still applies is placed again near the end of the prompt now and then.
+A change of the lines alone (an item picked up, a step down the road) places ~90 tokens, not
+the lines and every piece of lore again.
 """
 
 from __future__ import annotations

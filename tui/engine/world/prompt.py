@@ -1,6 +1,6 @@
-"""The world state as the narrator reads it: a few lines in a fixed order, placed in the late
-note just before the newest action (docs/architecture.md, "World state"), so a change costs
-only the tail of the prompt that is re-read every turn anyway."""
+"""The world state as the narrator reads it: a few lines in a fixed order, placed in the story
+in a world note just before a new action (docs/architecture.md, "World state"; the late note
+holds them for a Continue), so a change costs only the tail of the prompt."""
 
 from __future__ import annotations
 
