@@ -79,8 +79,9 @@ def test_the_note_is_placed_once_and_kept_while_the_state_holds() -> None:
         assert kept.world_note == ""  # the story holds it already
         assert world_segments(kept)[-1].strip() == placed.world_note
         assert "Carrying" not in "".join(s.text for s in kept.segments if s.kind == "note")
-    again = player.build("> You walk on.")  # now too far back: placed again, near the end
-    assert again.world_note == placed.world_note
+    again = player.build("> You walk on.")  # now too far back: the lines placed again
+    assert again.world_note == "Where: the cottage; exits: the road\nCarrying: brass lantern"
+    assert LANTERN in again.text  # the lore stays where it was read while in the window
 
 
 def test_a_change_of_the_lines_alone_places_the_lines_alone() -> None:

@@ -5,6 +5,7 @@ tokens and report (docs/architecture.md, the context builder)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -23,10 +24,10 @@ from tui.engine.context_types import (
 )
 from tui.engine.context_world import (
     Part,
-    kept_world_notes,
     new_world_note,
     placed_in_story,
     world_note_text,
+    world_notes,
 )
 from tui.engine.lore import Activation, ScanResult, scan_lore
 from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
@@ -170,12 +171,17 @@ class _Build:
         story the notes kept there (from `first` on) do not hold (see context_world)."""
         if first is not None:
             self.world_first = first
-        self.world_kept = kept_world_notes(self.history, self.world_first)
-        kept = [self.history[i].text for i in self.world_kept]
-        if not self.world_dropped:
-            lore = [self._note_part(a) for a in self.world_lore]
-            self.world_parts = new_world_note(lore, self.world_lines, kept)
-            self.world_new = world_note_text(self.world_parts)
+        prefix, n = self.ledger.prefix, len(self.history)
+        # No note before this can be in the window: it holds at most `budget` tokens.
+        floor = bisect_left(prefix, prefix[n - 1] - self.budget, 0, n - 1) if n else 0
+        found, recent = world_notes(self.history, max(self.world_first, floor))
+        if self.world_dropped:
+            return
+        lore = [self._note_part(a) for a in self.world_lore]
+        self.world_parts, used = new_world_note(
+            lore, self.world_lines, [self.history[i].text for i in found], recent)
+        self.world_kept = [found[k] for k in used]
+        self.world_new = world_note_text(self.world_parts)
 
     @property
     def _world_in_note(self) -> bool:

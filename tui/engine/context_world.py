@@ -56,32 +56,49 @@ def note_lines(text: str) -> str | None:
     return text[at + 1:] if at >= 0 else None
 
 
-def kept_world_notes(history: list[Message], first: int = 0,
-                     turns: int = WORLD_REPEAT_TURNS) -> list[int]:
-    """Indices in `history` (from `first` on) of the world notes fewer than `turns` player
-    actions back, newest first; looks at those messages only, so it costs the same at any
-    length."""
-    kept: list[int] = []
+def world_notes(history: list[Message], first: int = 0,
+                turns: int = WORLD_REPEAT_TURNS) -> tuple[list[int], int]:
+    """Indices in `history` (from `first` on: the caller bounds it by the window, so this
+    costs the same at any length) of the world notes, newest first, and how many of them
+    (the first ones) lie fewer than `turns` player actions back."""
+    found: list[int] = []
+    recent = -1
     seen = 0
     for index in range(len(history) - 1, first - 1, -1):
         message = history[index]
         if message.role == NOTE and message.kind == WORLD_KIND:
-            kept.append(index)
-        elif message.role == PLAYER:
+            found.append(index)
+        elif message.role == PLAYER and recent < 0:
             seen += 1
             if seen >= turns:
-                break
-    return kept
+                recent = len(found)
+    return found, len(found) if recent < 0 else recent
 
 
-def new_world_note(lore: list[Part], lines: str, kept: list[str]) -> list[Part]:
-    """What a new note must hold, given the texts of the kept notes (newest first): the
-    lore no kept note holds, and the lines unless the newest kept lines are the same."""
-    parts = [(kind, label, text.strip()) for kind, label, text in lore if text.strip()]
-    missing = [p for p in parts if not any(p[2] in note for note in kept)]
-    newest_lines = next((found for note in kept if (found := note_lines(note)) is not None),
-                        None)
+def new_world_note(lore: list[Part], lines: str, notes: list[str], recent: int
+                   ) -> tuple[list[Part], set[int]]:
+    """What a new note must hold, given the texts of the world notes in the window (newest
+    first; the first `recent` are fewer than `WORLD_REPEAT_TURNS` actions back): the lore no
+    note holds, and the lines unless the newest recent lines are the same. Also which notes
+    (positions in `notes`) it relies on: if the window loses one, what it held is missing.
+
+    Lore stays where it was placed while it is in the window: it is background, read once.
+    The lines are what the narrator must not contradict: they come back near the end."""
+    used: set[int] = set()
+    missing: list[Part] = []
+    for kind, label, text in lore:
+        text = text.strip()
+        holder = next((k for k, note in enumerate(notes) if text in note), None) \
+            if text else None
+        if holder is None and text:
+            missing.append((kind, label, text))
+        elif holder is not None:
+            used.add(holder)
     lines = lines.strip()
-    if lines and lines != newest_lines:
+    newest = next(((k, found) for k, note in enumerate(notes[:recent])
+                   if (found := note_lines(note)) is not None), None)
+    if newest is not None and newest[1] == lines:
+        used.add(newest[0])
+    elif lines:
         missing.append((WORLD_KIND, WORLD_LABEL, lines))
-    return missing
+    return missing, used
