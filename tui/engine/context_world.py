@@ -6,12 +6,12 @@ moves down the story with each turn). So, before a new action, they are placed a
 its own; the turn keeps that text (`Turn.world_note`) and later prompts hold it where it was
 read, so the model's cache holds it too.
 
-A note holds only what the story does not hold already: each piece of fired lore that no kept
-note holds, and the state's lines unless the newest note with lines has the same ones. A note
-is kept while fewer than `WORLD_REPEAT_TURNS` player actions follow it (and it is in the
-window), so what still applies is placed again near the end of the prompt now and then.
-A change of the lines alone (an item picked up, a step down the road) places ~90 tokens, not
-the lines and every piece of lore again.
+A note holds only what the story does not hold already: each piece of fired lore that no note
+in the window holds, and the state's lines unless the newest note with lines, fewer than
+`WORLD_REPEAT_TURNS` player actions back, has the same ones (the lines are what the narrator
+must not contradict: they come back near the end of the prompt now and then). A change of
+the lines alone (an item picked up, a step down the road) places ~90 tokens, not the lines
+and every piece of lore again.
 """
 
 from __future__ import annotations
