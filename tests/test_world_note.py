@@ -215,3 +215,32 @@ def test_enter_keeps_the_history_start_it_was_read_ahead_with() -> None:
         if i % 3 == 0:  # the state changes: a new note, big, now and then
             history.record(c, [AddItem(f"stone {i}")])
     assert moved == []
+
+
+def test_lore_the_story_fires_is_read_once_not_every_turn() -> None:
+    """Keyword lore goes in the world note kept in the story, not the late note, which moves
+    every turn: the next turn fires it again, places nothing, and its prompt's common prefix
+    with the last one runs through the entry."""
+    player = Player(campaign())
+    player.c.world = WorldState()  # no state: the story's words alone fire the lore
+    first = player.turn("> You ask about Marta.", "The smith is away.")
+    assert MARTA in first.world_note
+    entry = next(s for s in first.segments if s.label == "lore: Marta")
+    following = player.build("> You ask Marta's friend.")
+    assert "Marta" in {a.entry.name for a in following.fired}
+    assert following.world_note == "" and following.text.count(MARTA) == 1
+    assert common_prefix(first.tokens, following.tokens) >= entry.start + entry.tokens
+
+
+def test_lore_firing_every_turn_is_in_the_window_once() -> None:
+    """Placed again only when the window lost it: a long run of turns that all fire the
+    same entry never holds two copies (copies every few actions filled half the window)."""
+    player = Player(campaign())
+    player.builder = ContextBuilder(FakeBackend().tokenize, 512, 64, get_template("ChatML"))
+    reply = " ".join(f"w{j}" for j in range(8))
+    placed = 0
+    for i in range(40):
+        report = player.turn(f"> You ask Marta about the road {i}.", reply)
+        assert report.text.count(MARTA) == 1, i
+        placed += MARTA in report.world_note
+    assert 1 < placed < 20  # placed again as the window moved on, not every turn
