@@ -19,7 +19,7 @@ from tui.engine.context import (
     common_prefix,
     gc_paused,
 )
-from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL, lore_names, segment_text
+from tui.engine.world.prompt import WORLD_KIND, lore_names, segment_text
 
 NARRATOR_PROMPT = (
     "You are the narrator of an interactive text adventure. The player's actions follow "
@@ -130,7 +130,8 @@ def _adventure_messages(
         return [Message(NARRATOR, response, "opening", "story")] if response else []
     out = []
     if world_note and action:
-        out.append(Message(NOTE, world_note, f"turn {number} {WORLD_LABEL}", WORLD_KIND))
+        # Lore and the state's lines, as placed (context_world): "note", not "state".
+        out.append(Message(NOTE, world_note, f"turn {number} world note", WORLD_KIND))
     if action:
         out.append(Message(PLAYER, action, f"turn {number} action", "action"))
     if response:
