@@ -23,7 +23,7 @@ from tui.engine.lore import LoreEntry
 from tui.engine.saves import load_save, write_save
 from tui.engine.saves.folder import CHUNK_TURNS
 from tui.engine.templates import get_template
-from tui.engine.world import AddItem, DropItem, Meet, UpdatePerson, WorldState, history
+from tui.engine.world import AddItem, DropItem, Meet, SetFact, UpdatePerson, WorldState, history
 from tui.engine.world.prompt import WORLD_KIND
 
 LANTERN = "The brass lantern burns without oil while its bearer tells the truth."
@@ -101,7 +101,7 @@ def test_lore_fired_anew_is_placed_without_the_unchanged_lines() -> None:
     player.turn("> You wave.", "A smith comes.", Meet("Marta"))
     met = player.turn("> You greet her.", "She nods.")
     assert MARTA in met.world_note and "Present: Marta" in met.world_note
-    player.c.world.facts["hour"] = "dusk"  # a change of the lines only
+    history.record(player.c, [SetFact("hour", "dusk")])  # a change of the lines only
     later = player.build("> You talk.")
     assert later.world_note.startswith("Where:") and MARTA not in later.world_note
 
@@ -244,3 +244,20 @@ def test_lore_firing_every_turn_is_in_the_window_once() -> None:
         assert report.text.count(MARTA) == 1, i
         placed += MARTA in report.world_note
     assert 1 < placed < 20  # placed again as the window moved on, not every turn
+
+
+def test_a_continue_does_not_repeat_what_the_kept_notes_hold() -> None:
+    """A Continue (and the inspector's view with nothing typed) places no note; what the
+    story's notes hold stays out of its late note, what they miss goes in."""
+    player = Player(campaign())
+    player.turn("> You ask about Marta.", "The smith is away.", AddItem("rope"))
+    player.turn("> You wait.", "Nothing happens.")
+    for spec in (adventure_spec(player.c, None, continuing=True),
+                 adventure_spec(player.c, None)):
+        report = player.builder.build(spec)
+        assert report.text.count(MARTA) == 1
+        assert report.text.count("Carrying: rope") == 1
+    history.record(player.c, [SetFact("hour", "dusk")])  # the late note holds the new lines
+    report = player.builder.build(adventure_spec(player.c, None, continuing=True))
+    late = "".join(s.text for s in report.segments[-8:])
+    assert "Facts: hour: dusk" in late and report.text.count(MARTA) == 1

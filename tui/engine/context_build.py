@@ -30,7 +30,7 @@ from tui.engine.context_world import (
     world_notes,
 )
 from tui.engine.lore import Activation, ScanResult, scan_lore
-from tui.engine.world.prompt import WORLD_KIND, WORLD_LABEL
+from tui.engine.world.prompt import WORLD_KIND
 
 TOP_POSITIONS = {"before", "after", "before_examples", "after_examples"}
 
@@ -141,25 +141,18 @@ class _Build:
 
     def _late_segments(self) -> None:
         """The late note (late lore, the world state, then the author's note) and lore at
-        a depth; or, with `anchor_world`, the world's own note (see context_world)."""
+        a depth. Lore and lines the world notes kept in the story hold are not repeated;
+        with `anchor_world`, what they miss goes in a new world note (see context_world)."""
         self.world_new = ""
         self.world_parts: list[Part] = []
         self.world_kept: list[int] = []
-        self.world_dropped = False
+        self.notes_dropped = False
         self.world_first = 0
-        self.world_lore: list[Activation] = []
-        if self.spec.anchor_world:
-            self.world_lore = [a for a in self.late_lore if placed_in_story(a)]
-            self.late_lore = [a for a in self.late_lore if not placed_in_story(a)]
-            self.world_lines = apply_macros(self.spec.world, self.macros)
-            self._place_world()
-        self.note_parts = [self._note_part(a) for a in self.late_lore]
-        if self.spec.world.strip() and not self.spec.anchor_world:
-            self.note_parts.append((WORLD_KIND, WORLD_LABEL, self.spec.world))
-        if self.spec.note.strip():
-            self.note_parts.append(
-                ("note", "author's note", apply_macros(self.spec.note, self.macros))
-            )
+        self.late_all = list(self.late_lore)  # in the order they fired
+        self.world_lore = [a for a in self.late_lore if placed_in_story(a)]
+        self.late_lore = [a for a in self.late_lore if not placed_in_story(a)]
+        self.world_lines = apply_macros(self.spec.world, self.macros)
+        self._place_world()
         self.depth_pieces: dict[int, list[_Piece]] = {}
         for a in self.depth_lore:
             self.depth_pieces.setdefault(max(0, a.entry.depth), []).extend(
@@ -167,21 +160,33 @@ class _Build:
             )
 
     def _place_world(self, first: int | None = None) -> None:
-        """The world note to place: what of the state's lines and the lore placed in the
-        story the notes kept there (from `first` on) do not hold (see context_world)."""
+        """What of the state's lines and the lore placed in the story the world notes kept
+        there (from `first` on) do not hold: a new world note before an action; otherwise
+        (a Continue, the inspector's view, a chat) it goes in the late note."""
         if first is not None:
             self.world_first = first
         prefix, n = self.ledger.prefix, len(self.history)
         # No note before this can be in the window: it holds at most `budget` tokens.
         floor = bisect_left(prefix, prefix[n - 1] - self.budget, 0, n - 1) if n else 0
         found, recent = world_notes(self.history, max(self.world_first, floor))
-        if self.world_dropped:
-            return
         lore = [self._note_part(a) for a in self.world_lore]
-        self.world_parts, used = new_world_note(
+        missing, used = new_world_note(
             lore, self.world_lines, [self.history[i].text for i in found], recent)
         self.world_kept = [found[k] for k in used]
-        self.world_new = world_note_text(self.world_parts)
+        self.world_parts = [] if self.notes_dropped else missing
+        self.note_parts: list[Part] = []
+        if self.spec.anchor_world:
+            self.world_new = world_note_text(self.world_parts)
+            self.note_parts = [self._note_part(a) for a in self.late_lore]
+        else:
+            placing = {label for _kind, label, _text in self.world_parts}
+            self.note_parts = [p for a in self.late_all
+                               if (p := self._note_part(a))[1] in placing or a in self.late_lore]
+            self.note_parts.extend(p for p in self.world_parts if p[0] == WORLD_KIND)
+        if self.spec.note.strip() and not self.notes_dropped:
+            self.note_parts.append(
+                ("note", "author's note", apply_macros(self.spec.note, self.macros))
+            )
 
     @property
     def _world_in_note(self) -> bool:
@@ -265,12 +270,10 @@ class _Build:
         while self._over() and (self.late_lore or self._placing()):
             a = self.late_lore.pop() if self.late_lore else self._placing()[-1]
             self.fired.remove(a)
-            label = f"lore: {a.entry.name}"
-            self.trimmed.append(TrimDrop(label, _FULL))
-            self.note_parts = [p for p in self.note_parts if p[1] != label]
+            self.trimmed.append(TrimDrop(f"lore: {a.entry.name}", _FULL))
             if a in self.world_lore:
                 self.world_lore.remove(a)
-                self._place_world()
+            self._place_world()
             self.fixed = self._fixed_cost()
 
     def _placing(self) -> list[Activation]:
@@ -291,10 +294,11 @@ class _Build:
                 break
             if kind == "note":
                 self.trimmed.extend(TrimDrop(label, _FULL) for _k, label, _t in self.note_parts)
-                self.note_parts = []
                 if self.world_new:
                     self.trimmed.extend(TrimDrop(p[1], _FULL) for p in self.world_parts)
-                    self.world_new, self.world_parts, self.world_dropped = "", [], True
+                self.notes_dropped = True
+                self.late_lore = []
+                self._place_world()
             else:
                 self._drop_header_kind(kind)
             self.fixed = self._fixed_cost()
@@ -340,11 +344,10 @@ class _Build:
         pieces.extend(layout.header(self.header))
         # Where the note goes: before the note_depth-th last player action.
         seq: list[Message] = self.history[start:] + ([pending] if pending else [])
-        # A world note kept in the story goes with the action after it: what is placed
-        # before that action goes before its note, and depths do not count it.
+        # The late note goes after a world note kept before the same action: its state
+        # lines, when they differ, are newer and must be read last. Depths do not count
+        # kept notes.
         note_at = _note_index(seq, self.spec.note_depth)
-        if 0 < note_at < len(seq) and seq[note_at - 1].role == NOTE:
-            note_at -= 1
         ends = _ends_not_counting_notes(seq)
         note_pieces = self._late_note()
         last = len(seq) - 1
