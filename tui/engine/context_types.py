@@ -40,9 +40,9 @@ class PromptSpec:
     continue_last: bool = False  # generate more of the last narrator message
     note: str = ""
     world: str = ""  # the world state's lines, placed with the note (see "World state")
-    # Place the world state's lines and the lore they fire in the story before the pending
-    # action, once, and again only when they change: kept there by the turn (its
-    # `world_note`), they are not read again every turn as the late note is.
+    # Place the world state's lines and the keyword lore that fired in the story before the
+    # pending action, what the story's world notes do not hold yet: kept there by the turn
+    # (its `world_note`), they are not read again every turn as the late note is.
     anchor_world: bool = False
     # Names from the world state whose lore keys fire as if in the newest message:
     # (what, name), e.g. ("item", "brass lantern") (see "World state").
@@ -102,8 +102,8 @@ class ContextReport:
     # Token offset where the pending action begins (len(tokens) when there is none): what
     # comes before it can be read ahead while the player types.
     pending_start: int = -1
-    # The world note this prompt placed before the pending action ("" when the story already
-    # holds the same one): the turn keeps it, so later prompts hold it where it was read.
+    # The world note this prompt placed before the pending action ("" when the story's notes
+    # already hold all of it): the turn keeps it, so later prompts hold it where it was read.
     world_note: str = ""
 
     def tokens_by_kind(self) -> dict[str, int]:
