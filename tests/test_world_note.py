@@ -261,3 +261,24 @@ def test_a_continue_does_not_repeat_what_the_kept_notes_hold() -> None:
     report = player.builder.build(adventure_spec(player.c, None, continuing=True))
     late = "".join(s.text for s in report.segments[-8:])
     assert "Facts: hour: dusk" in late and report.text.count(MARTA) == 1
+
+
+def test_a_chat_places_its_lore_once_too() -> None:
+    """A character chat's keyword lore (a card's book) is placed before the message it fired
+    for and kept by that turn, as in an adventure: the next message reads nothing for it."""
+    from tui.engine.character_library import load_character
+    from tui.engine.chat import campaign_from_card, game_for
+
+    c = campaign_from_card(load_character("Cassia"), "Ada")
+    c.add_lore(LoreEntry(name="Marta", keys=["Marta"], content=MARTA))
+    game = game_for(c)
+    builder = ContextBuilder(FakeBackend().tokenize, 4096, 64, get_template("ChatML"))
+    first = builder.build(game.request_action(Mode.DO, "Have you met Marta?").spec)
+    assert MARTA in first.world_note
+    turn = c.begin_turn("chat", "Have you met Marta?")
+    turn.responses.append("Once, at the forge.")
+    turn.world_note = first.world_note
+    following = builder.build(game.request_action(Mode.DO, "Where is Marta now?").spec)
+    assert following.world_note == "" and following.text.count(MARTA) == 1
+    entry = next(s for s in first.segments if s.label == "lore: Marta")
+    assert common_prefix(first.tokens, following.tokens) >= entry.start + entry.tokens

@@ -16,7 +16,16 @@ from tui.core.text import clean
 from tui.engine.adventure import TurnMessageCache
 from tui.engine.campaign import OPENING, Campaign
 from tui.engine.cards import Card, CardError, card_from_dict
-from tui.engine.context import NARRATOR, PLAYER, HeaderPart, Message, PromptSpec, apply_macros
+from tui.engine.context import (
+    NARRATOR,
+    NOTE,
+    PLAYER,
+    HeaderPart,
+    Message,
+    PromptSpec,
+    apply_macros,
+)
+from tui.engine.world.prompt import WORLD_KIND
 
 CHAT = "chat"  # Turn.mode of a player's chat message
 
@@ -122,12 +131,14 @@ def card_header(card: Card, persona: Persona) -> list[HeaderPart]:
 
 
 def _chat_messages(
-    mode: str, action: str, response: str, _world_note: str, number: int, names: Hashable
+    mode: str, action: str, response: str, world_note: str, number: int, names: Hashable
 ) -> list[Message]:
     char, user = names  # type: ignore[misc]
     if mode == OPENING:
         return [Message(NARRATOR, response, "greeting", "story", char)] if response else []
     out = []
+    if world_note and action:  # the lore its prompt placed (see context_world)
+        out.append(Message(NOTE, world_note, f"message {number} world note", WORLD_KIND))
     if action:
         out.append(Message(PLAYER, action, f"message {number}", "action", user))
     if response:
@@ -182,6 +193,8 @@ def chat_spec(
         history=history,
         pending=pending,
         continue_last=continuing and not impersonate,
+        # Keyword lore is placed in the chat before the message it fired for, and kept.
+        anchor_world=pending is not None and not continuing and not impersonate,
         note=campaign.authors_note,
         # Post-history instructions share the note's block in the builder; with no author's
         # note, depth 0 puts that block after the newest message, where they belong.
