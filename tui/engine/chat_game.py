@@ -137,8 +137,7 @@ class ChatGame(Game):
             assert request.action is not None
             turn = campaign.begin_turn(CHAT, request.action.text)
             turn.responses.append(text)
-        if request.kind in ("action", "retry") and turn.world_note != result.report.world_note:
-            turn.world_note = result.report.world_note  # as its prompt placed it
+        self._keep_world_note(request, turn, result)
         if result.report.lore_next_state is not None:
             campaign.lore_state = result.report.lore_next_state
         self.save()

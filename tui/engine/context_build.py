@@ -124,7 +124,7 @@ class _Build:
 
     def _note_part(self, a: Activation) -> tuple[str, str, str]:
         lp = self._lore_part(a)
-        return (lp.kind, lp.label, lp.text)
+        return (lp.kind, lp.label, lp.text.strip())  # a note strips its parts anyway
 
     def _header(self) -> None:
         """The header parts that apply to this prompt style, with top lore inserted after
@@ -161,8 +161,9 @@ class _Build:
 
     def _place_world(self, first: int | None = None) -> None:
         """What of the state's lines and the lore placed in the story the world notes kept
-        there (from `first` on) do not hold: a new world note before an action; otherwise
-        (a Continue, the inspector's view, a chat) it goes in the late note."""
+        there (from `first` on) do not hold: a new world note before an action or a chat
+        message; otherwise (a Continue, the inspector's view) it goes in the late note.
+        `placing` is the lore that holds."""
         if first is not None:
             self.world_first = first
         prefix, n = self.ledger.prefix, len(self.history)
@@ -174,14 +175,16 @@ class _Build:
             lore, self.world_lines, [self.history[i].text for i in found], recent)
         self.world_kept = [found[k] for k in used]
         self.world_parts = [] if self.notes_dropped else missing
+        placed = set(self.world_parts)
+        self.placing = [a for a, part in zip(self.world_lore, lore, strict=True)
+                        if part in placed]
         self.note_parts: list[Part] = []
         if self.spec.anchor_world:
             self.world_new = world_note_text(self.world_parts)
             self.note_parts = [self._note_part(a) for a in self.late_lore]
         else:
-            placing = {label for _kind, label, _text in self.world_parts}
-            self.note_parts = [p for a in self.late_all
-                               if (p := self._note_part(a))[1] in placing or a in self.late_lore]
+            self.note_parts = [self._note_part(a) for a in self.late_all
+                               if a in self.late_lore or a in self.placing]
             self.note_parts.extend(p for p in self.world_parts if p[0] == WORLD_KIND)
         if self.spec.note.strip() and not self.notes_dropped:
             self.note_parts.append(
@@ -267,19 +270,16 @@ class _Build:
     def _drop_late_lore(self) -> None:
         """The late note's lore, then the lore a new world note would place (what a kept
         note holds costs nothing now: it stays)."""
-        while self._over() and (self.late_lore or self._placing()):
-            a = self.late_lore.pop() if self.late_lore else self._placing()[-1]
+        while self._over() and (self.late_lore or self.placing):
+            if self.late_lore:
+                a = self.late_lore.pop()
+            else:
+                a = self.placing[-1]
+                self.world_lore.remove(a)
             self.fired.remove(a)
             self.trimmed.append(TrimDrop(f"lore: {a.entry.name}", _FULL))
-            if a in self.world_lore:
-                self.world_lore.remove(a)
             self._place_world()
             self.fixed = self._fixed_cost()
-
-    def _placing(self) -> list[Activation]:
-        """The lore the new world note places."""
-        labels = {label for _kind, label, _text in self.world_parts}
-        return [a for a in self.world_lore if self._note_part(a)[1] in labels]
 
     def _drop_depth_lore(self) -> None:
         while self._over() and self.depth_pieces:

@@ -229,12 +229,17 @@ class Game:
             assert request.action is not None
             turn = self.campaign.begin_turn(request.action.mode.value, request.action.text)
             turn.responses.append(text)
-        if request.kind != "continue" and turn.world_note != result.report.world_note:
-            turn.world_note = result.report.world_note  # as its prompt placed it
+        self._keep_world_note(request, turn, result)
         if result.report.lore_next_state is not None:
             self.campaign.lore_state = result.report.lore_next_state
         self.save()
         return turn
+
+    @staticmethod
+    def _keep_world_note(request: TurnRequest, turn: Turn, result: GenerationResult) -> None:
+        """The turn keeps the world note its prompt placed (a Continue's placed none)."""
+        if request.kind != "continue" and turn.world_note != result.report.world_note:
+            turn.world_note = result.report.world_note
 
     def undo(self) -> Turn | None:
         turn = self.campaign.undo()
