@@ -18,9 +18,12 @@ class FakeBackend(Backend):
     """A scripted model for fast UI tests: word tokens, replies from a list, cancellable."""
 
     def __init__(self, replies: list[str] | None = None, n_ctx: int = 2048,
-                 delay: float = 0.0, chat_template: str | None = "<|im_start|>") -> None:
+                 delay: float = 0.0, chat_template: str | None = "<|im_start|>",
+                 gate: threading.Event | None = None) -> None:
         self.replies = list(replies or ["The door creaks open onto a dark hall."])
         self.delay = delay
+        # Replies wait for this, when given: a turn that stays under way until the test says.
+        self.gate = gate
         self.vocab: dict[str, int] = {}
         self.inverse: dict[int, str] = {}
         self.prompts: list[Prompt] = []
@@ -60,6 +63,9 @@ class FakeBackend(Backend):
         self.prompts.append(prompt)
         reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
         try:
+            while self.gate is not None and not self.gate.wait(0.01):
+                if cancel.is_set():
+                    return
             for piece in _WORD.findall(reply):
                 if cancel.is_set():
                     return

@@ -348,7 +348,8 @@ async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
     from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
     from tui.widgets.action_bar import ActionBar
 
-    rooms = Rooms(short_dir, lambda name: FakeBackend(["word " * 100], delay=0.02))
+    reply_may_go = threading.Event()  # Ana's turn stays under way until Bo has been refused
+    rooms = Rooms(short_dir, lambda name: FakeBackend(["word " * 20], gate=reply_may_go))
     try:
         ana = rooms.member("fp-ana", "ana")
         assert ana.client.enter("open", "inn", a_save(rooms.home("fp-ana"))) == "inn"
@@ -367,6 +368,7 @@ async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
             await pilot.press(*"run away", "enter")
             await wait_until(pilot, lambda: "Ana is taking a turn" in notices(app))
             await wait_until(pilot, lambda: room.query_one(ActionBar).input.value == "run away")
+            reply_may_go.set()
             ana.turns_done(1)  # the room's save written before the folder goes
     finally:
         rooms.close()
