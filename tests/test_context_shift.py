@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.backends.local import LocalBackend, common_prefix, find_shifted_run
+from tui.backends.local import LocalBackend, common_prefix, find_shifted_run, plan_reuse
 from tui.core.backend import Prompt
 from tui.core.sampler import Sampler
 
@@ -117,3 +117,50 @@ def test_after_a_trim_the_shifted_cache_reads_only_what_is_new(
     stats = warm.last_prefill
     assert stats.shifted and stats.read <= 8  # only what is new after the kept story
     assert warm_text.strip()
+
+
+def test_a_short_run_then_a_long_one_is_planned_as_two_cuts() -> None:
+    """The window's start reached a kept note: the note's opening stays, the story before it
+    and its first sentences go; two spans cut, two runs kept."""
+    header, story, opening = [1, 2, 3], list(range(100, 140)), [7, 8, 9]
+    first, rest = list(range(200, 220)), list(range(300, 360))
+    cached = header + story + opening + first + rest
+    tokens = header + opening + rest + [5, 6]
+    plan = plan_reuse(cached, tokens, 3)
+    assert plan.runs == ((3 + len(story), 3), (3 + len(story) + 3 + len(first), len(rest)))
+    assert plan.held == 3 + 3 + len(rest)
+    assert plan_reuse(cached, header + [4] * 20 + rest, 3).runs == ()  # too long an opening
+
+
+@pytest.mark.model
+def test_a_cut_before_and_inside_a_kept_note_reads_only_what_is_new(
+        smol_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window's start reached a kept note: the story before it and its first sentences
+    are cut, its opening stays. Both kept runs are shifted down in turn, each to follow what
+    is kept before it: only the action is read, and the cache's positions run on without a
+    gap (llama.cpp refuses to decode after a gap, so the reply itself shows it)."""
+    import llama_cpp
+
+    monkeypatch.delenv("GRUE_CONTEXT_SHIFT", raising=False)
+    warm = LocalBackend(smol_path, n_ctx=2048, seed=7, n_threads=2)
+    warm.load()
+    try:
+        header = warm.prefix_tokens() + warm.tokenize("You are the narrator of a story.\n")
+        old = warm.tokenize(_story(6, "Ada"))
+        opening = warm.tokenize("\n[Lore:")
+        first = warm.tokenize(" The tower was built by the old kings of the north.")
+        rest = warm.tokenize(" " + _story(8, "Bo") + "]")
+        action = warm.tokenize("\n> You open the door.\n")
+        _generate(warm, header + old + opening + first + rest)
+        prompt = header + opening + rest + action
+        text = _generate(warm, prompt)
+        stats = warm.last_prefill
+        assert stats.shifted and stats.reused >= len(header + opening + rest)
+        assert stats.read <= len(action)
+        llm = warm._llm
+        memory = llama_cpp.llama_get_memory(llm._ctx.ctx)
+        assert llama_cpp.llama_memory_seq_pos_max(memory, 0) == llm.n_tokens - 1
+        assert llm.input_ids[: len(prompt)].tolist() == prompt
+        assert text.strip()
+    finally:
+        warm.close()

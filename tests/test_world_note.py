@@ -5,12 +5,13 @@ change or lie too far back; so a turn no longer reads them again as it did in th
 from __future__ import annotations
 
 import threading
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from fakes import FakeBackend
 
-from tui.backends.local import LocalBackend
+from tui.backends.local import LocalBackend, plan_reuse
 from tui.core.sampler import Sampler
 from tui.engine.actions import Mode
 from tui.engine.adventure import adventure_spec
@@ -282,3 +283,44 @@ def test_a_chat_places_its_lore_once_too() -> None:
     assert following.world_note == "" and following.text.count(MARTA) == 1
     entry = next(s for s in first.segments if s.label == "lore: Marta")
     assert common_prefix(first.tokens, following.tokens) >= entry.start + entry.tokens
+
+
+# A lore entry of many sentences (an imported book's entries run to 200-300 tokens).
+LEGEND = " ".join(f"The old tower's legend, part {i}, tells of a lamp that walks."
+                  for i in range(6))
+
+
+def test_a_note_the_start_reaches_loses_its_first_sentences_not_the_window() -> None:
+    """A big kept note leaving the window with its turn left a hole the start cannot fill
+    without moving back (a full re-read): the Eldoria book's prompts fell to 79 % of their
+    budget. Now the note loses its first sentences, a few at a time, never getting them back;
+    each cut is a span the model's cache drops and shifts past, so the turn reads only what
+    is new."""
+    c = campaign()
+    c.authors_note = ""  # the note at depth 3 moves every turn: only the cut is looked at
+    c.add_lore(LoreEntry(name="Legend", keys=["tower"], content=LEGEND))
+    builder = ContextBuilder(FakeBackend().tokenize, 1024, 64, get_template("ChatML"),
+                             chunk_fraction=0)  # a backend that shifts: trimmed per message
+    player = Player(c)
+    player.builder = builder
+    reply = " ".join(f"w{j}" for j in range(60))
+    fills, partial_cuts, last = [], [], None
+    for i in range(60):
+        action = "> You climb the tower." if i % 9 == 0 else f"> You walk on {i}."
+        report = player.turn(action, reply)
+        cut = [s for s in report.segments if s.label.endswith("(cut)")]
+        if cut:
+            partial_cuts.append((cut[0].label, cut[0].text))
+        if i > 20:
+            fills.append(report.total_tokens / report.budget)
+        if last is not None and report.history_start >= last.history_start:
+            common = common_prefix(last.tokens, report.tokens)
+            plan = plan_reuse(last.tokens, report.tokens, common)
+            kept_to = max([common] + [at + length for at, length in plan.runs])
+            assert kept_to >= last.pending_start, i  # only the new turn is read
+        last = report
+    assert partial_cuts  # the start did reach a big note
+    assert min(fills) >= 0.9
+    for (label, text), (next_label, next_text) in pairwise(partial_cuts):
+        if label == next_label:  # the same note: its end only ever shrinks
+            assert text.endswith(next_text)

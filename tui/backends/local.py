@@ -148,6 +148,43 @@ def find_shifted_run(cached: list[int], tokens: list[int], common: int,
         position += 1
 
 
+MAX_OPENING = 16  # tokens of a short run kept before the long one (a kept note's opening)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """How a prompt finds the cache: its first `common` tokens where they are, then `runs`
+    of the cached tokens ((start in the cache, length), in order) shifted down to follow
+    them, the spans between dropped. `held`: the prompt's leading tokens the cache then holds."""
+
+    common: int
+    runs: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def held(self) -> int:
+        return self.common + sum(length for _start, length in self.runs)
+
+
+def plan_reuse(cached: list[int], tokens: list[int], common: int,
+               probe: int = MIN_SHIFT_RUN) -> Reuse:
+    """What of `cached` a prompt `tokens` can keep past their `common` prefix: one long run
+    after a cut span (the window trimmed old story), or a short run and then a long one (the
+    window's start reached a kept note: the note's opening stays, its first sentences and
+    the story before it are cut, two spans). Nothing when no long run follows."""
+    start, run = find_shifted_run(cached, tokens, common, probe)
+    if run:
+        return Reuse(common, ((start, run),))
+    for opening in range(1, MAX_OPENING + 1):
+        start, run = find_shifted_run(cached, tokens, common + opening, probe)
+        if not run:
+            continue
+        head = tokens[common : common + opening]
+        for at in range(start - opening, common, -1):  # the nearest before the long run
+            if cached[at : at + opening] == head:
+                return Reuse(common, ((at, opening), (start, run)))
+    return Reuse(common)
+
+
 def _token_buffer(count: int) -> Any:
     """A zeroed array for at least `count` tokens. Sizes are rounded up to a power of two:
     ctypes makes (and keeps) a new array type for every length."""
@@ -522,17 +559,15 @@ class LocalBackend(Backend):
         cached = llm.input_ids[: llm.n_tokens].tolist()
         common = common_prefix(cached, tokens)
         if common < llm.n_tokens:
-            return common + self._shiftable_run(cached, tokens, common)[1]
+            return self._reuse(cached, tokens, common).held
         return common
 
-    def _shiftable_run(self, cached: list[int], tokens: list[int], common: int
-                       ) -> tuple[int, int]:
-        """(start in `cached`, length) of the story a shift would keep; length 0 when too
-        short to be worth it or when this cache cannot shift."""
-        start, run = find_shifted_run(cached, tokens, common)
-        if run < MIN_SHIFT_RUN or not self.can_shift():
-            return start, 0
-        return start, run
+    def _reuse(self, cached: list[int], tokens: list[int], common: int) -> Reuse:
+        """What a shift would keep of the cache (`plan_reuse`); nothing past `common` when
+        this cache cannot shift."""
+        if not self.can_shift():
+            return Reuse(common)
+        return plan_reuse(cached, tokens, common)
 
     def _read(self, tokens: list[int], target: int, cancel: threading.Event) -> bool:
         """Make the cache hold `tokens[:target]`: keep the cached prefix of the previous
@@ -562,27 +597,34 @@ class LocalBackend(Backend):
         `cached` and `tokens` agree on their first `common` tokens. When `tokens` goes on
         with a run that `cached` holds further along (old story was cut out between them),
         the cut span is removed from the KV cache and the run is shifted down to follow the
-        common prefix, so only what is new after it must be read. Returns n (at least
+        common prefix, so only what is new after it must be read. A short run may come
+        first (`plan_reuse`): two cut spans, each run shifted down in turn. Returns n (at least
         `common`, which is what is kept when there is nothing to shift or the model's memory
         cannot shift).
         """
         llm = self._llm
-        start, run = self._shiftable_run(cached, tokens, common)
-        if not run:
+        plan = self._reuse(cached, tokens, common)
+        if not plan.runs:
             llm.n_tokens = common  # eval() drops the KV cache past n_tokens
             return common
         ctx = llm._ctx
-        gap = start - common
-        dropped = ctx.kv_cache_seq_rm(-1, start + run, -1) and \
-            ctx.kv_cache_seq_rm(-1, common, start)
+        last_start, last_length = plan.runs[-1]
+        dropped = ctx.kv_cache_seq_rm(-1, last_start + last_length, -1)
+        edge = common
+        for start, length in plan.runs:  # the spans between the kept runs
+            dropped = dropped and ctx.kv_cache_seq_rm(-1, edge, start)
+            edge = start + length
         if not dropped:
             ctx.kv_cache_seq_rm(-1, common, -1)
             llm.n_tokens = common
             return common
-        ctx.kv_cache_seq_shift(0, start, start + run, -gap)  # sequence 0: the only one used
-        llm.input_ids[common : common + run] = cached[start : start + run]
-        llm.n_tokens = common + run
-        return common + run
+        to = common
+        for start, length in plan.runs:  # each down to follow what is kept before it
+            ctx.kv_cache_seq_shift(0, start, start + length, to - start)  # sequence 0 only
+            llm.input_ids[to : to + length] = cached[start : start + length]
+            to += length
+        llm.n_tokens = to
+        return to
 
     def can_shift(self) -> bool:
         """Whether to drop a span of the KV cache and shift what follows (context shifting).

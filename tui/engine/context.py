@@ -30,7 +30,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tui.engine.context_build import TOP_POSITIONS, _Build
+from tui.engine.context_build import TOP_POSITIONS, FrontMemory, _Build
 from tui.engine.context_layout import Layout, apply_macros
 from tui.engine.context_ledger import (
     _NO_LEDGER,
@@ -112,6 +112,7 @@ class ContextBuilder:
         self.chunk_fraction = chunk_fraction  # 0: trim per message (the backend can shift)
         self.min_fill = 0.9  # a steady start keeps the window at least this full
         self._last_start: tuple[int, object] = (0, None)
+        self._front = FrontMemory()
         self.incremental = True  # False: every build costs the whole history again
         self._ledger = _NO_LEDGER
         self._aside: ContextBuilder | None = None
@@ -126,6 +127,7 @@ class ContextBuilder:
         if self._aside is None:
             aside = copy.copy(self)  # shares the token cache and the layout
             aside._ledger, aside._last_start, aside._aside = _NO_LEDGER, (0, None), None
+            aside._front = FrontMemory()
             self._aside = aside
         return self._aside
 
@@ -155,6 +157,7 @@ class ContextBuilder:
             budget=self.budget,
             prefix_tokens=self.prefix_tokens,
             history_start=self._history_start,
+            front=self._front if self.chunk_fraction == 0 else None,
         ).run()
 
     def _history_start(

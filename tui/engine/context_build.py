@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from tui.engine.context_layout import Layout, _Piece, apply_macros
 from tui.engine.context_ledger import TokenCache, _Ledger
@@ -37,6 +37,19 @@ TOP_POSITIONS = {"before", "after", "before_examples", "after_examples"}
 _FULL = "context window full"
 
 
+@dataclass
+class FrontMemory:
+    """What a builder's last build began its window with (docs/architecture.md, "The context
+    builder"): the first history message (its index and the object, to know the history is
+    the same) and how many leading pieces of it were cut. A kept world note the start
+    reaches loses its first sentences one build at a time, never getting them back: only a
+    cut that grows is a span the model's cache can drop and shift past."""
+
+    index: int = -1
+    message: object = None
+    cut: int = 0
+
+
 class _Build:
     """One build: what is still in the prompt and what was trimmed. `run` names the steps."""
 
@@ -51,8 +64,10 @@ class _Build:
         budget: int,
         prefix_tokens: list[int],
         history_start: Callable[[list[int], int, int, int, int], int],
+        front: FrontMemory | None = None,
     ) -> None:
         self.cache = cache
+        self.front = front  # None: no partial note at the window's start (no shifting)
         self.layout = layout
         self.n_ctx = n_ctx
         self.budget = budget
@@ -91,7 +106,10 @@ class _Build:
             self.fixed = self._fixed_cost()
             self.trimmed = [t for t in self.trimmed if not t.what.startswith("story messages")]
             start = self._history_window()
-        return self._report(self._render(start), start)
+        pieces = self._render(start)
+        front = self._front_note(start, self.budget - len(self.prefix_tokens) - self._cost(pieces))
+        pieces[self.front_at:self.front_at] = front
+        return self._report(pieces, start)
 
     # -- what goes in
 
@@ -342,6 +360,7 @@ class _Build:
         layout, pending, depth_pieces = self.layout, self.pending, self.depth_pieces
         pieces: list[_Piece] = []
         pieces.extend(layout.header(self.header))
+        self.front_at = len(pieces)  # where the end of a note the start reached goes
         # Where the note goes: before the note_depth-th last player action.
         seq: list[Message] = self.history[start:] + ([pending] if pending else [])
         # The late note goes after a world note kept before the same action: its state
@@ -371,6 +390,47 @@ class _Build:
         for depth in sorted(depth_pieces, reverse=True):
             pieces.extend(depth_pieces[depth])
         pieces.extend(self.fixed_tail)
+        return pieces
+
+    def _front_note(self, start: int, spare: int) -> list[_Piece]:
+        """The end of the world note just before the window's start, as much of it as the
+        `spare` tokens hold, whole sentences (`Layout.note`). A lore entry of 240 tokens
+        leaving the window with its note took 12 % of a 2,000-token budget at once, and the
+        start cannot move back to fill it without reading the whole prompt again; cutting
+        the note's first sentences instead is a span the cache drops and shifts past."""
+        memory, history = self.front, self.history
+        if memory is None:
+            return []
+        first = start - 1
+        cut = -1
+        if start > 0 and first >= max(0, self.spec.min_start) and history[first].role == NOTE \
+                and 0 <= memory.index <= first and history[memory.index] is memory.message:
+            cut = memory.cut if memory.index == first else 0
+        pieces: list[_Piece] = []
+        if cut >= 0:
+            whole = self.layout.message(history[first], first=False)
+            head, body, tail = whole[:1], whole[1:-1], whole[-1:]
+            costs = [len(self._ids(p)) for p in body]
+            room = spare - self._cost(head) - self._cost(tail)
+            # What it holds may be placed anew too (the window lost the note): the newer copy
+            # is read last; the older is the end of a note on its way out, in room no story
+            # could use without reading the whole prompt again.
+            kept = sum(costs[cut:])
+            while cut < len(body) and (kept > room or not body[cut].text.strip()):
+                kept -= costs[cut]
+                cut += 1
+            if cut < len(body):
+                label = f"{history[first].label} (cut)"
+                pieces = [*head, *(replace(p, label=label) for p in body[cut:]), *tail]
+                self.trimmed.append(TrimDrop(f"{history[first].label}: its first "
+                                             f"{sum(costs[:cut])} tokens",
+                                             "older than the window holds"))
+        if pieces:
+            memory.index, memory.message, memory.cut = first, history[first], cut
+        elif start < len(history):
+            memory.index, memory.message, memory.cut = start, history[start], 0
+        else:
+            memory.index, memory.message, memory.cut = -1, None, 0
         return pieces
 
     def _assemble(self, pieces: list[_Piece]) -> tuple[list[int], list[Segment]]:

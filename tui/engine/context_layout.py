@@ -17,7 +17,23 @@ class _Piece:
     label: str
     text: str
     special: bool  # template markers: parse special tokens
-    by_line: bool = False  # a line or line break of a note part (Layout.note, `by_line`)
+    by_line: bool = False  # a sentence or line break of a note part (Layout.note, `by_line`)
+
+
+# Where a sentence ends inside a line: its punctuation and any closing quote, bracket or
+# asterisk, before a space (which goes with the next sentence, as the tokenizer reads it).
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’*)\]]*(?=\s)")
+
+
+def sentences(line: str) -> list[str]:
+    """A line cut after each sentence; joined, the pieces are the line."""
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(line):
+        pieces.append(line[start : match.end()])
+        start = match.end()
+    if start < len(line):
+        pieces.append(line[start:])
+    return pieces
 
 
 def apply_macros(text: str, macros: dict[str, str]) -> str:
@@ -85,9 +101,10 @@ class Layout:
 
     def note(self, parts: list[tuple[str, str, str]], by_line: bool = False) -> list[_Piece]:
         """The late block: author's note and late lore, as one short bracketed note. With
-        `by_line` (world notes, see context_world), every line is a piece and every line
-        break one of its own, so a note placed in parts and the same text kept in the story
-        as one message come out as the same tokens."""
+        `by_line` (world notes, see context_world), every sentence of every line is a piece
+        and every line break one of its own, so a note placed in parts and the same text
+        kept in the story as one message come out as the same tokens, and a kept note the
+        window's start reaches can lose its first sentences alone (`_Build._front_note`)."""
         parts = [p for p in parts if p[2].strip()]
         if not parts:
             return []
@@ -100,8 +117,8 @@ class Layout:
             for n, line in enumerate(text.strip().split("\n")):
                 if n:
                     body.append(_Piece(kind, label, "\n", False, by_line=True))
-                if line:
-                    body.append(_Piece(kind, label, line, False, by_line=True))
+                body.extend(_Piece(kind, label, sentence, False, by_line=True)
+                            for sentence in sentences(line))
             if sep:
                 body.append(_Piece("template", "note break", sep, False))
         t = self.template
