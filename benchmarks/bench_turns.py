@@ -177,7 +177,7 @@ def play(args: argparse.Namespace, think: float) -> list[TurnStats]:
         result = generate(backend, builder, request, sampler.with_changes(seed=number),
                           threading.Event(), on_text)
         ttft = (first[0] if first else time.perf_counter()) - started
-        read_enter = backend.last_prefill.read + 1  # + the last token, read by the sampler
+        read_enter = backend.last_prefill.read  # the last token too, when read again
         report = result.report
         action_tokens = report.total_tokens - report.pending_start
         game.commit(request, result)

@@ -211,7 +211,7 @@ def narrate(run: Run, step: Step, sampler: Sampler) -> tuple[float, int, str]:
     result = generate(run.backend, run.builder, request, sampler, threading.Event(),
                       lambda _text: None)
     seconds = time.perf_counter() - started
-    read = run.backend.last_prefill.read + 1
+    read = run.backend.last_prefill.read
     turn = run.game.commit(request, result)
     return seconds, read, turn.response if turn is not None else ""
 
@@ -227,7 +227,7 @@ def update(run: Run, step: Step) -> tuple[float, int, int, bool]:
         text = propose(run.backend, run.builder, request, threading.Event())
         outcome = settle(campaign, request, text)
         seconds = time.perf_counter() - started
-        read = run.backend.last_prefill.read + 1
+        read = run.backend.last_prefill.read
         out = len(run.backend.tokenize(text, special=False))
         run.applied += len(outcome.applied)
         run.refused += len(outcome.refused)

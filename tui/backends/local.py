@@ -441,13 +441,21 @@ class LocalBackend(Backend):
             raise BackendError(f"generation failed: {exc}") from exc
 
     def _prefill(self, tokens: list[int], cancel: threading.Event) -> bool:
-        """Evaluate the prompt (all but its last token) in chunks, checking `cancel`.
+        """Evaluate the prompt in chunks, checking `cancel`.
 
         llama.cpp cannot stop inside one evaluation, so a long prompt evaluated at once
-        would make Esc wait seconds. `create_completion` then finds all but the last token
-        cached. False if cancelled.
+        would make Esc wait seconds. `create_completion` then finds the whole prompt cached
+        and, when the context's logits are the live ones of its last token, samples the
+        first word at once (read ahead with the typed action, Enter reads nothing). False if
+        cancelled. `last_prefill` counts the last token when the sampler must read it again
+        (its logits gone: a retry, a cache put back or shifted).
         """
-        return self._read(tokens, len(tokens) - 1, cancel)
+        done = self._read(tokens, len(tokens), cancel)
+        stats = self.last_prefill
+        if done and tokens and self._llm._requires_eval:
+            self.last_prefill = PrefillStats(reused=max(0, stats.reused - 1),
+                                             read=stats.read + 1, shifted=stats.shifted)
+        return done
 
     def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
         """Read `tokens` into the cache ahead of time (the next prompt up to where the
@@ -551,6 +559,7 @@ class LocalBackend(Backend):
                 llm._ctx.ctx, kept.data, kept.size, 0):
             llm.input_ids[: len(kept.tokens)] = kept.tokens
             llm.n_tokens = len(kept.tokens)
+        llm._requires_eval = True  # the context's logits are another prompt's
 
     def cached_prefix(self, tokens: list[int]) -> int | None:
         if self._llm is None or self.vocab_only:
@@ -582,13 +591,20 @@ class LocalBackend(Backend):
             reused = min(self.shift_cache(cached, tokens, common), target)
             if llm.n_tokens > target:
                 llm.n_tokens = target  # eval() drops the KV cache past n_tokens
+            # The context's logits are no longer those of the last token held: the sampler
+            # must read that token again (llama-cpp-python's `generate` does, when told).
+            llm._requires_eval = True
         self.last_prefill = PrefillStats(reused=reused, read=max(0, target - reused),
                                          shifted=reused > common)
         while llm.n_tokens < target:
             if cancel.is_set():
                 return False
             start = llm.n_tokens
-            llm.eval(tokens[start : min(target, start + PREFILL_CHUNK)])
+            end = min(target, start + PREFILL_CHUNK)
+            if end == len(tokens) and end - start > 1:
+                end -= 1  # the prompt's last token alone, as the sampler would read it: the
+                # same logits whether read ahead or after Enter, so replies do not change
+            llm.eval(tokens[start:end])
         return not cancel.is_set()
 
     def shift_cache(self, cached: list[int], tokens: list[int], common: int) -> int:

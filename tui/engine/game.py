@@ -141,10 +141,10 @@ def read_ahead(backend: Backend, builder: ContextBuilder, spec: PromptSpec,
     """Read the next prompt ahead while the player reads and types (docs/architecture.md,
     "Reading ahead"), from `Game.read_ahead_spec`: up to where the action goes while none is
     typed (Enter then reads the action's tokens), else the whole prompt with the typed action
-    but its last token (Enter reads one token if the player sends what was read). Tokens
-    read; on the model's owner thread."""
+    (Enter reads nothing if the player sends what was read: the first word is sampled from
+    the logits of its last token, read last). Tokens read; on the model's owner thread."""
     report = builder.build(spec)
-    end = report.pending_start if spec.pending_is_placeholder else report.total_tokens - 1
+    end = report.pending_start if spec.pending_is_placeholder else report.total_tokens
     return backend.read_ahead(report.tokens[:end], cancel)
 
 
