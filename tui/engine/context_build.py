@@ -403,9 +403,11 @@ class _Build:
             return []
         first = start - 1
         cut = -1
-        if start > 0 and first >= max(0, self.spec.min_start) and history[first].role == NOTE \
-                and 0 <= memory.index <= first and history[memory.index] is memory.message:
-            cut = memory.cut if memory.index == first else 0
+        if start > 0 and first >= max(0, self.spec.min_start) and history[first].role == NOTE:
+            if memory.index < 0:  # this builder's first prompt: read whole anyway
+                cut = 0
+            elif memory.index <= first and history[memory.index] is memory.message:
+                cut = memory.cut if memory.index == first else 0
         pieces: list[_Piece] = []
         if cut >= 0:
             whole = self.layout.message(history[first], first=False)
