@@ -447,15 +447,9 @@ class LocalBackend(Backend):
         would make Esc wait seconds. `create_completion` then finds the whole prompt cached
         and, when the context's logits are the live ones of its last token, samples the
         first word at once (read ahead with the typed action, Enter reads nothing). False if
-        cancelled. `last_prefill` counts the last token when the sampler must read it again
-        (its logits gone: a retry, a cache put back or shifted).
+        cancelled.
         """
-        done = self._read(tokens, len(tokens), cancel)
-        stats = self.last_prefill
-        if done and tokens and self._llm._requires_eval:
-            self.last_prefill = PrefillStats(reused=max(0, stats.reused - 1),
-                                             read=stats.read + 1, shifted=stats.shifted)
-        return done
+        return self._read(tokens, len(tokens), cancel)
 
     def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
         """Read `tokens` into the cache ahead of time (the next prompt up to where the
@@ -492,6 +486,16 @@ class LocalBackend(Backend):
                 if aside is not None:
                     self._aside[slot] = aside
             self._copy_in(story)
+            self._read_last_again()
+
+    def _read_last_again(self) -> None:
+        """Make the context's logits the live ones of the last token held, reading that
+        token again (a copy put back has none): done in the pause, so that Enter, sending
+        the prompt read ahead, samples at once."""
+        llm = self._llm
+        if llm.n_tokens and llm._requires_eval:
+            llm.n_tokens -= 1
+            llm.eval([int(llm.input_ids[llm.n_tokens])])
 
     def can_keep_cache(self) -> bool:
         import llama_cpp
@@ -516,6 +520,7 @@ class LocalBackend(Backend):
         if partial is not None:
             self._aside["beside"] = partial
         self._copy_in(story)
+        self._read_last_again()
         return False
 
     def save_cache(self) -> _KeptCache | None:
@@ -594,6 +599,11 @@ class LocalBackend(Backend):
             # The context's logits are no longer those of the last token held: the sampler
             # must read that token again (llama-cpp-python's `generate` does, when told).
             llm._requires_eval = True
+        if 0 < target == len(tokens) == llm.n_tokens and llm._requires_eval:
+            # The whole prompt is held but its last token's logits are gone (a cache put
+            # back or cut short): read that token again now, in the pause when reading ahead.
+            llm.n_tokens = target - 1
+            reused = min(reused, target - 1)
         self.last_prefill = PrefillStats(reused=reused, read=max(0, target - reused),
                                          shifted=reused > common)
         while llm.n_tokens < target:
