@@ -107,8 +107,7 @@ class _Build:
             self.trimmed = [t for t in self.trimmed if not t.what.startswith("story messages")]
             start = self._history_window()
         pieces = self._render(start)
-        front = self._front_note(start, self.budget - len(self.prefix_tokens) - self._cost(pieces))
-        pieces[self.front_at:self.front_at] = front
+        pieces[self.front_at:self.front_at] = self._front_note(start, pieces)
         return self._report(pieces, start)
 
     # -- what goes in
@@ -392,12 +391,13 @@ class _Build:
         pieces.extend(self.fixed_tail)
         return pieces
 
-    def _front_note(self, start: int, spare: int) -> list[_Piece]:
+    def _front_note(self, start: int, rendered: list[_Piece]) -> list[_Piece]:
         """The end of the world note just before the window's start, as much of it as the
-        `spare` tokens hold, whole sentences (`Layout.note`). A lore entry of 240 tokens
-        leaving the window with its note took 12 % of a 2,000-token budget at once, and the
-        start cannot move back to fill it without reading the whole prompt again; cutting
-        the note's first sentences instead is a span the cache drops and shifts past."""
+        room the `rendered` prompt leaves holds, whole sentences (`Layout.note`). A lore
+        entry of 240 tokens leaving the window with its note took 12 % of a 2,000-token
+        budget at once, and the start cannot move back to fill it without reading the whole
+        prompt again; cutting the note's first sentences instead is a span the cache drops
+        and shifts past. The room is costed only then: most builds have no such note."""
         memory, history = self.front, self.history
         if memory is None:
             return []
@@ -413,7 +413,8 @@ class _Build:
             whole = self.layout.message(history[first], first=False)
             head, body, tail = whole[:1], whole[1:-1], whole[-1:]
             costs = [len(self._ids(p)) for p in body]
-            room = spare - self._cost(head) - self._cost(tail)
+            room = self.budget - len(self.prefix_tokens) - self._cost(rendered) \
+                - self._cost(head) - self._cost(tail)
             # What it holds may be placed anew too (the window lost the note): the newer copy
             # is read last; the older is the end of a note on its way out, in room no story
             # could use without reading the whole prompt again.
