@@ -85,3 +85,19 @@ def test_world_info_new_entry_with_a_tab_in_one_write(server: StandIn, grue_home
         saved = saved_when(grue_home, lambda c: len(c.world_info.entries) > len(before))
     added = [(e.name, e.keys) for e in saved.world_info.entries if e.name not in before]
     assert added == [("Pod", ["pod", "pods"])]
+
+
+def test_escape_and_the_next_words_in_one_write_close_the_editor_then_type(
+        server: StandIn, grue_home: Path) -> None:
+    """Esc then "look" in one read is "alt+l", "o", "o", "k" to the terminal's parser: the
+    editor stayed open and took "ook around". Now Esc closes it and the action goes out."""
+    with start(server, grue_home) as grue:
+        turns = len(saved_when(grue_home, lambda c: True).turns)
+        mark = grue.mark()
+        grue.write(keys("<f2>"))
+        grue.wait_for("Ctrl+S", 30, mark)  # the memory editor is open
+        time.sleep(0.3)
+        grue.write(keys("<escape>", "look around", "<enter>"))
+        saved = saved_when(grue_home, lambda c: len(c.turns) > turns)
+    assert "look around" in saved.turns[-1].action
+    assert "ook around" not in saved.memory

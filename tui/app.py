@@ -72,6 +72,17 @@ def takes_key_itself(widget: Widget | None, event: events.Key) -> bool:
     return not getattr(widget, "read_only", False)
 
 
+def escape_then_key(event: events.Key) -> tuple[events.Key, events.Key] | None:
+    """Esc and the letter or digit typed just after it, when the terminal's parser read them
+    as one Alt key: Esc followed by "l" in one read is "alt+l" (SSH packs keystrokes; a
+    fast "Esc, then type" does it too). None for any other key."""
+    char = event.character
+    if not event.key.startswith("alt+") or char is None or len(char) != 1 \
+            or not char.isalnum():
+        return None
+    return events.Key("escape", "\x1b"), events.Key(char, char)
+
+
 @dataclass
 class KeyHold:
     """Keys held behind `key` until its action has run (`done`) and any screen it opened
@@ -129,6 +140,11 @@ class GrueApp(App[None]):
             if hold is not None and event is hold.key:
                 hold.done = True
                 self.call_after_refresh(self._release_keys, hold.number, KEY_HOLD_REFRESHES)
+            return
+        split = escape_then_key(event)
+        if split is not None and event.key not in self.screen.active_bindings:
+            for key in split:  # no Alt key is bound: the player pressed Esc, then the key
+                await self.on_event(key)
             return
         if self.key_hold is not None:
             self.key_hold.keys.append(event)
