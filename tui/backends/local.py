@@ -449,15 +449,17 @@ class LocalBackend(Backend):
         first word at once (read ahead with the typed action, Enter reads nothing). False if
         cancelled.
         """
-        return self._read(tokens, len(tokens), cancel)
+        return self._read(tokens, cancel)
 
-    def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
-        """Read `tokens` into the cache ahead of time (the next prompt up to where the
-        player's action goes), cancellable between chunks; `last_prefill` says what it cost.
-        A prompt that starts with them then reads only what follows. On the model's thread."""
+    def read_ahead(self, tokens: list[int], cancel: threading.Event, whole: bool = True
+                   ) -> int:
+        """Read `tokens` into the cache ahead of time, cancellable between chunks;
+        `last_prefill` says what it cost. `whole`: they are the whole next prompt (the typed
+        action read too), else its start (up to where the action goes), which a prompt then
+        reads on from. On the model's thread."""
         if self._llm is None or self.vocab_only:
             return 0
-        self._read(list(tokens), len(tokens), cancel)
+        self._read(list(tokens), cancel, whole)
         return self.last_prefill.read
 
     @contextlib.contextmanager
@@ -510,11 +512,11 @@ class LocalBackend(Backend):
             return True
         story = self._copy_out()
         if story is None and self._llm.n_tokens:  # too large to keep: read it in place
-            return self._read(list(tokens), len(tokens), cancel)
+            return self._read(list(tokens), cancel, whole=False)
         beside = self._aside.pop("beside", None)
         if beside is not None:
             self._copy_in(beside)
-        if self._read(list(tokens), len(tokens), cancel):
+        if self._read(list(tokens), cancel, whole=False):
             return True
         partial = self._copy_out()
         if partial is not None:
@@ -583,12 +585,15 @@ class LocalBackend(Backend):
             return Reuse(common)
         return plan_reuse(cached, tokens, common)
 
-    def _read(self, tokens: list[int], target: int, cancel: threading.Event) -> bool:
-        """Make the cache hold `tokens[:target]`: keep the cached prefix of the previous
-        prompt; when the prompt dropped a span of old story from the middle (the window
-        trimmed), drop that span from the cache and shift what follows (`shift_cache`)
-        instead of reading it again; read the rest in chunks. False if cancelled."""
+    def _read(self, tokens: list[int], cancel: threading.Event, whole: bool = True) -> bool:
+        """Make the cache hold `tokens`: keep the cached prefix of the previous prompt; when
+        the prompt dropped a span of old story from the middle (the window trimmed), drop
+        that span from the cache and shift what follows (`shift_cache`) instead of reading it
+        again; read the rest in chunks. `whole`: `tokens` are a whole prompt, whose last
+        token is read alone and last, so the sampler starts from its live logits; else the
+        start of one, read on from later. False if cancelled."""
         llm = self._llm
+        target = len(tokens)
         cached = llm.input_ids[: llm.n_tokens].tolist()
         common = min(common_prefix(cached, tokens), target)
         reused = common
@@ -599,7 +604,7 @@ class LocalBackend(Backend):
             # The context's logits are no longer those of the last token held: the sampler
             # must read that token again (llama-cpp-python's `generate` does, when told).
             llm._requires_eval = True
-        if 0 < target == len(tokens) == llm.n_tokens and llm._requires_eval:
+        if whole and 0 < target == llm.n_tokens and llm._requires_eval:
             # The whole prompt is held but its last token's logits are gone (a cache put
             # back or cut short): read that token again now, in the pause when reading ahead.
             llm.n_tokens = target - 1
@@ -611,7 +616,7 @@ class LocalBackend(Backend):
                 return False
             start = llm.n_tokens
             end = min(target, start + PREFILL_CHUNK)
-            if end == len(tokens) and end - start > 1:
+            if whole and end == target and end - start > 1:
                 end -= 1  # the prompt's last token alone, as the sampler would read it: the
                 # same logits whether read ahead or after Enter, so replies do not change
             llm.eval(tokens[start:end])

@@ -124,10 +124,12 @@ class Backend(ABC):
     # may mean tokenizing on a server) when it does not.
     reads_ahead = False
 
-    def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
-        """Read the start of the next prompt into the model's cache while the player types,
-        so the prompt that begins with it reads only what follows; stop once `cancel` is set.
-        Tokens read; 0 where there is no cache of our own to fill (remote servers)."""
+    def read_ahead(self, tokens: list[int], cancel: threading.Event, whole: bool = True
+                   ) -> int:
+        """Read the next prompt into the model's cache while the player types, the whole
+        prompt (`whole`: the typed action too) or its start, so the prompt reads only what
+        follows; stop once `cancel` is set. Tokens read; 0 where there is no cache of our
+        own to fill (remote servers)."""
         return 0
 
     def keeping_cache(self, resume: threading.Event | None = None, slot: str = "resume"

@@ -63,7 +63,7 @@ class PromptSpec:
     # trimmed as if the action cost this many tokens, so the real one finds the same start.
     reserve_tokens: int = 0
     # The pending action stands for one not typed yet: reading ahead stops before it. A
-    # typed action is read too (all but the prompt's last token), so Enter reads ~1 token.
+    # typed action is read too, the whole prompt, so Enter samples at once.
     pending_is_placeholder: bool = False
 
 

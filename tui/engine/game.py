@@ -144,8 +144,9 @@ def read_ahead(backend: Backend, builder: ContextBuilder, spec: PromptSpec,
     (Enter reads nothing if the player sends what was read: the first word is sampled from
     the logits of its last token, read last). Tokens read; on the model's owner thread."""
     report = builder.build(spec)
-    end = report.pending_start if spec.pending_is_placeholder else report.total_tokens
-    return backend.read_ahead(report.tokens[:end], cancel)
+    if spec.pending_is_placeholder:
+        return backend.read_ahead(report.tokens[: report.pending_start], cancel, whole=False)
+    return backend.read_ahead(report.tokens, cancel)
 
 
 # Requests whose empty result adds nothing: there is no player text to keep.
