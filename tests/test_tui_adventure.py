@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,38 @@ async def test_escape_cancels_and_keys_undo_redo_retry() -> None:
         await pilot.press("f7")  # redo
         await pilot.pause(0.1)
         assert len(game.campaign.turns) == 2
+
+
+async def test_an_action_stopped_before_a_word_comes_back_into_the_input() -> None:
+    """Esc before the model wrote anything records nothing; the typed line was lost with
+    it. Now it goes back into the input, unless the player typed something else since."""
+    gate = threading.Event()
+    backend = FakeBackend(["The door creaks."], gate=gate)
+    game = new_game()
+    app = GrueApp(game=game, host=host_with(backend))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press(*"say hello there", "enter")
+        await wait_until(pilot, lambda: screen.pending is not None)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: screen.pending is None, timeout=10)
+        assert len(game.campaign.turns) == 1
+        assert screen.action_bar.input.value == "say hello there"
+        assert "> You say" not in " ".join(story_texts(app))
+        screen.action_bar.input.value = ""
+        await pilot.press(*"open the door", "enter")
+        await wait_until(pilot, lambda: screen.pending is not None)
+        await pilot.press(*"wait", "escape")  # typed while it waited: that stays
+        await wait_until(pilot, lambda: screen.pending is None, timeout=10)
+        assert screen.action_bar.input.value == "wait"
+        assert len(game.campaign.turns) == 1
+        gate.set()
+        screen.action_bar.input.value = ""
+        await pilot.press(*"open the door", "enter")
+        await wait_until(pilot, lambda: screen.pending is None and len(game.campaign.turns) == 2)
+        assert screen.action_bar.input.value == ""  # answered: nothing comes back
 
 
 async def test_slash_commands_and_memory_editor() -> None:

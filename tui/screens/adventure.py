@@ -160,6 +160,7 @@ class AdventureScreen(Screen[None]):
         self.buffer = StreamBuffer()
         self.cancel_event: threading.Event | None = None
         self.pending: TurnRequest | None = None
+        self.sent_line = ""  # the line the pending action was typed as (see finish_generation)
         self.model_ready = False
         self.warned_unsupported = ""
         self.summarizing = False
@@ -301,6 +302,7 @@ class AdventureScreen(Screen[None]):
         if request.action and request.action.text:
             self.story.add_action(self.action_text(request.action.text))
         self.start(request)
+        self.sent_line = line
 
     # --- commands: the engine's table runs them, this screen renders what they return ------
 
@@ -403,6 +405,7 @@ class AdventureScreen(Screen[None]):
 
     def start(self, request: TurnRequest) -> None:
         self.pending = request
+        self.sent_line = ""  # send_line sets it after this
         self.summary_due = False  # checked again after this turn
         self.world_due = None  # a new turn makes the last one's update moot
         # Enter ends the idle work: a story-so-far update waits for the next pause, and
@@ -439,10 +442,20 @@ class AdventureScreen(Screen[None]):
         self.finish_generation(message)
         self.refresh_world()  # a retry's take replaced the one whose changes applied
 
+    def give_back_line(self, request: TurnRequest, line: str) -> None:
+        """An action stopped before the model wrote a word records nothing: its line goes
+        back into the input, if the player has not typed another since, so Enter sends it
+        again (or the player edits it) instead of typing it again."""
+        bar = self.action_bar
+        if request.kind == "action" and line and not bar.input.value:
+            bar.input.value = line
+            bar.input.cursor_position = len(line)
+
     def finish_generation(self, message: GenerationDone) -> None:
         """Commit and show a finished generation (the chat screen extends this)."""
         self.flush_stream()
         self.pending = None
+        sent, self.sent_line = self.sent_line, ""
         result = message.result
         if self.leaving:
             return
@@ -450,6 +463,7 @@ class AdventureScreen(Screen[None]):
             self.story.finish_live(None)
             self.redraw()
             self.status.set(state="stopped")
+            self.give_back_line(message.request, sent)
             self.start_read_ahead()
             return
         try:
