@@ -7,8 +7,10 @@ the TUI. Everything printed from the model or a file is cleaned of control chara
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import TextIO
 
 from tui.core.backend import Backend, BackendError, CacheTooLarge, NoJsonSchema
@@ -60,6 +62,22 @@ from tui.plain_wrap import WrappingWriter, wrapped
 RECAP_TURNS = 3
 
 
+@contextlib.contextmanager
+def ctrl_c_sets(cancel: threading.Event) -> Iterator[None]:
+    """While a generation runs, Ctrl+C (SIGINT) stops it as Esc does in the TUI: the model
+    stops at its next token, and what it wrote so far is kept. A KeyboardInterrupt would land
+    anywhere, in the middle of the model's cache bookkeeping too. Only the main thread may
+    set a signal handler; elsewhere (tests) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, lambda _signum, _frame: cancel.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 class HangUp(Exception):
     """SIGHUP or SIGTERM arrived while waiting for the player's next line."""
 
@@ -79,6 +97,7 @@ class PlainSession:
         self.builder: ContextBuilder | None = None
         self.warned_unsupported = ""
         self.stop = threading.Event()  # set on a hang-up: the model stops, nothing is committed
+        self.turn_cancel: threading.Event | None = None  # the generation's: Ctrl+C or a hang-up
         self.hung_up = 0  # the signal that ended the session
         self.reading = False  # waiting for the player's line
         self.read_ahead_job: tuple[threading.Thread, threading.Event] | None = None
@@ -161,6 +180,11 @@ class PlainSession:
                 if not self.hung_up:
                     raise
                 break
+            except KeyboardInterrupt:
+                if not self.reading:
+                    raise
+                self.say("")  # Ctrl+C at the prompt leaves as /quit does, saying how to resume
+                break
             finally:
                 self.reading = False
                 self.stop_read_ahead()
@@ -192,6 +216,8 @@ class PlainSession:
         input ends at once, a generation at its next token (and is not committed)."""
         self.hung_up = signum
         self.stop.set()
+        if self.turn_cancel is not None:
+            self.turn_cancel.set()
         if self.reading:
             raise HangUp()
 
@@ -317,7 +343,7 @@ class PlainSession:
         result = self.stream(request, lead="")
         if result is None:
             return None
-        if not result.text.strip():
+        if not result.text.strip() and not result.cancelled:
             self.notice("(the model wrote nothing; try /retry)")
         self.game.commit(request, result)
         settings = self.game.campaign.settings
@@ -328,7 +354,8 @@ class PlainSession:
 
     def stream(self, request: TurnRequest, lead: str | None) -> GenerationResult | None:
         """Print a generation as it streams: after a blank line and `lead` (None: straight
-        on, for a continuation). None when the player stopped it with Ctrl+C."""
+        on, for a continuation). None on a hang-up, or when Ctrl+C stopped an action before
+        the model wrote a word (a turn stopped later keeps what was written)."""
         assert self.builder is not None
         settings = self.game.campaign.settings
         sampler = settings.sampler
@@ -353,11 +380,15 @@ class PlainSession:
                 self.out.flush()
                 printed[0] = safe
 
+        cancel = threading.Event()
+        self.turn_cancel = cancel
+        if self.stop.is_set():
+            cancel.set()
         try:
-            result = generate(self.backend, self.builder, request, sampler, self.stop, show)
-        except KeyboardInterrupt:
-            self.notice("[stopped]")
-            return None
+            with ctrl_c_sets(cancel):
+                result = generate(self.backend, self.builder, request, sampler, cancel, show)
+        finally:
+            self.turn_cancel = None
         if self.stop.is_set():  # hung up: what was written is not kept
             return None
         final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
@@ -365,6 +396,12 @@ class PlainSession:
         rest = final[len(shown):] if final.startswith(shown) else "\n" + final
         self.out.write(rest + "\n")
         self.out.flush()
+        if result.cancelled:
+            if not final.strip() and request.kind == "action":
+                self.notice("[stopped before a word: nothing kept; send the line again]")
+                return None
+            self.notice("[stopped: what was written is kept; /undo takes it back]"
+                        if final.strip() else "[stopped: nothing kept]")
         unsupported = ", ".join(result.unsupported)
         if unsupported and unsupported != self.warned_unsupported:
             self.warned_unsupported = unsupported  # said once, not every turn

@@ -92,7 +92,7 @@ class PlainChatSession(PlainSession):
             self.suggestion = self.chat.impersonation_text(result)
             self.notice("/send sends this as your message; or type your own")
             return result
-        if not result.text.strip():
+        if not result.text.strip() and not result.cancelled:
             self.notice("(the model wrote nothing; try /retry)")
         self.chat.commit(request, result)
         messages = self.chat.messages()
