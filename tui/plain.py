@@ -416,12 +416,20 @@ class PlainSession:
             return
         campaign = self.game.campaign
         before = campaign.summary_upto
+        cancel = threading.Event()
+        self.turn_cancel = cancel
+        if self.stop.is_set():
+            cancel.set()
         try:
-            if update_summary_if_due(self.backend, self.builder, campaign, self.stop):
-                self.game.save()
-                self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
-                            f"was {before})")
-        except KeyboardInterrupt:
+            with ctrl_c_sets(cancel):
+                changed = update_summary_if_due(self.backend, self.builder, campaign, cancel)
+        finally:
+            self.turn_cancel = None
+        if changed:
+            self.game.save()
+            self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
+                        f"was {before})")
+        elif cancel.is_set() and not self.hung_up:
             self.notice("[summary skipped]")
 
     def run_command(self, command: Command) -> bool:
