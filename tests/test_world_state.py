@@ -151,16 +151,24 @@ def test_a_retry_prompt_sees_the_state_before_the_take_it_replaces() -> None:
     assert "brass lantern" in game.request_action(Mode.DO, "look").spec.world
 
 
-def test_lantern_road_starts_at_the_cottage_with_the_lantern_on_its_hook() -> None:
+def test_lantern_road_starts_at_the_cottage_and_taking_the_lantern_leaves_no_contradiction(
+        ) -> None:
+    """The state said the lantern hung on its hook (in the place and in a fact) and kept
+    saying so once it was carried: the narrator read "Carrying: brass lantern" beside it."""
     c = campaign_from_scenario(find_scenario("lantern-road"))
     state = c.world_state()
     assert state.place == "the cottage by the Lantern Road"
     assert state.exits == ["the Lantern Road", "the Thornwood", "the cottage door"]
     assert state.items == []
-    assert "hook" in state.facts["brass lantern"]
+    assert state.facts["brass lantern"] == "unlit"
     lines = segment_lines(state)
     assert [line.split(":")[0] for line in lines] == ["Where", "Carrying", "Quests", "Facts"]
     assert lines[1] == "Carrying: nothing"
+    assert "hook" in c.turns[0].response  # the opening says where it hangs
+    history.record(c, [AddItem("brass lantern")])
+    taken = "\n".join(segment_lines(c.world_state()))
+    assert "Carrying: brass lantern" in taken
+    assert "hook" not in taken and "by the door" not in taken
 
 
 @pytest.mark.parametrize("name", ["lantern-road", "derelict-meridian", "rain-on-ninth"])
