@@ -25,7 +25,8 @@ class ReadingBackend(FakeBackend):
         self.reads: list[tuple[list[int], threading.Event]] = []
         self.release = threading.Event()
 
-    def read_ahead(self, tokens: list[int], cancel: threading.Event) -> int:
+    def read_ahead(self, tokens: list[int], cancel: threading.Event, whole: bool = True
+                   ) -> int:
         self.reads.append((list(tokens), cancel))
         while not (self.release.is_set() or cancel.is_set()):
             cancel.wait(0.01)
