@@ -405,7 +405,6 @@ class AdventureScreen(Screen[None]):
 
     def start(self, request: TurnRequest) -> None:
         self.pending = request
-        self.sent_line = ""  # send_line sets it after this
         self.summary_due = False  # checked again after this turn
         self.world_due = None  # a new turn makes the last one's update moot
         # Enter ends the idle work: a story-so-far update waits for the next pause, and
@@ -442,15 +441,6 @@ class AdventureScreen(Screen[None]):
         self.finish_generation(message)
         self.refresh_world()  # a retry's take replaced the one whose changes applied
 
-    def give_back_line(self, request: TurnRequest, line: str) -> None:
-        """An action stopped before the model wrote a word records nothing: its line goes
-        back into the input, if the player has not typed another since, so Enter sends it
-        again (or the player edits it) instead of typing it again."""
-        bar = self.action_bar
-        if request.kind == "action" and line and not bar.input.value:
-            bar.input.value = line
-            bar.input.cursor_position = len(line)
-
     def finish_generation(self, message: GenerationDone) -> None:
         """Commit and show a finished generation (the chat screen extends this)."""
         self.flush_stream()
@@ -463,7 +453,8 @@ class AdventureScreen(Screen[None]):
             self.story.finish_live(None)
             self.redraw()
             self.status.set(state="stopped")
-            self.give_back_line(message.request, sent)
+            if message.request.kind == "action":  # nothing recorded: the line is not lost
+                self.action_bar.give_back(sent)
             self.start_read_ahead()
             return
         try:

@@ -136,10 +136,7 @@ class RoomScreen(Screen[None]):
         """A refused action ("Ana is taking a turn") goes back into an empty input, so the
         player sends it again with Enter instead of typing it again."""
         line = self.unanswered.pop(number, None) if isinstance(number, int) else None
-        bar = self.query_one(ActionBar)
-        if line and not bar.input.value:
-            bar.input.value = line
-            bar.input.cursor_position = len(line)
+        self.query_one(ActionBar).give_back(line or "")
 
     def joined(self, event: dict[str, Any]) -> None:
         self.redraw(event)

@@ -78,6 +78,13 @@ class ActionBar(Horizontal):
         self.query_one("#mode", Static).update(Text(self._label()))
         self.input.placeholder = PLACEHOLDERS[mode]
 
+    def give_back(self, line: str) -> None:
+        """Put a line sent but not played back into the input, cursor at its end, so Enter
+        sends it again; not over anything the player has typed since."""
+        if line and not self.input.value:
+            self.input.value = line
+            self.input.cursor_position = len(line)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         value = event.value
