@@ -221,6 +221,20 @@ class PlainSession:
         if self.reading:
             raise HangUp()
 
+    @contextlib.contextmanager
+    def model_work(self) -> Iterator[threading.Event]:
+        """The cancel event of model work the player waits for (a turn, a story-so-far
+        update): set by Ctrl+C while it runs, and by a hang-up (before it, too)."""
+        cancel = threading.Event()
+        if self.stop.is_set():
+            cancel.set()
+        self.turn_cancel = cancel
+        try:
+            with ctrl_c_sets(cancel):
+                yield cancel
+        finally:
+            self.turn_cancel = None
+
     def end_after_hang_up(self) -> int:
         """Save what was committed and leave; the terminal may be gone (no error for it)."""
         try:
@@ -380,15 +394,8 @@ class PlainSession:
                 self.out.flush()
                 printed[0] = safe
 
-        cancel = threading.Event()
-        self.turn_cancel = cancel
-        if self.stop.is_set():
-            cancel.set()
-        try:
-            with ctrl_c_sets(cancel):
-                result = generate(self.backend, self.builder, request, sampler, cancel, show)
-        finally:
-            self.turn_cancel = None
+        with self.model_work() as cancel:
+            result = generate(self.backend, self.builder, request, sampler, cancel, show)
         if self.stop.is_set():  # hung up: what was written is not kept
             return None
         final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
@@ -416,15 +423,8 @@ class PlainSession:
             return
         campaign = self.game.campaign
         before = campaign.summary_upto
-        cancel = threading.Event()
-        self.turn_cancel = cancel
-        if self.stop.is_set():
-            cancel.set()
-        try:
-            with ctrl_c_sets(cancel):
-                changed = update_summary_if_due(self.backend, self.builder, campaign, cancel)
-        finally:
-            self.turn_cancel = None
+        with self.model_work() as cancel:
+            changed = update_summary_if_due(self.backend, self.builder, campaign, cancel)
         if changed:
             self.game.save()
             self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
