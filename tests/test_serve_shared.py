@@ -86,10 +86,14 @@ class Raw:
                     return message
         raise AssertionError(f"{self.player}: no answer")
 
-    def generate(self, number: int, tokens: list[int], max_tokens: int = 6) -> None:
-        send(self.sock, {"op": "generate", "id": number, "tokens": tokens,
-                         "sampler": Sampler(max_tokens=max_tokens, seed=1).to_dict(),
-                         "stop": []})
+    def generate(self, number: int, tokens: list[int], max_tokens: int = 6, slot: str = "",
+                 schema: dict[str, Any] | None = None) -> None:
+        message = {"op": "generate", "id": number, "tokens": tokens,
+                   "sampler": Sampler(max_tokens=max_tokens, seed=1).to_dict(), "stop": [],
+                   "slot": slot}
+        if schema is not None:
+            message["schema"] = schema
+        send(self.sock, message)
 
     def tokenize(self, text: str) -> list[int]:
         send(self.sock, {"op": "tokenize", "id": -1, "text": text})
@@ -302,6 +306,72 @@ def test_the_fair_queue_takes_players_in_turn() -> None:
     queue.put(Job("A", 9))
     assert [j.n for j in queue.remove(lambda j: j.player == "A")] == [9]
     assert queue.take(0) is None
+
+
+def test_the_fair_queue_takes_a_job_somebody_waits_for_before_a_background_one() -> None:
+    class Job:
+        def __init__(self, player: str, n: int, background: bool = False) -> None:
+            self.player, self.n, self.background = player, n, background
+
+    queue: FairQueue[Job] = FairQueue(background=lambda job: job.background)
+    for job in [Job("A", 1, True), Job("A", 2), Job("B", 1), Job("C", 1, True), Job("D", 1)]:
+        queue.put(job)
+    # A player's own jobs stay in order: A's turn waits behind A's update, then goes first.
+    expected = [("B", 1), ("D", 1), ("A", 1), ("A", 2), ("C", 1)]
+    assert [(j.player, j.n) for j in queue.order()] == expected
+    taken = []
+    while len(queue):
+        job = queue.take(0)
+        assert job is not None
+        taken.append((job.player, job.n))
+    assert taken == expected
+
+
+def test_another_players_update_waits_for_a_turn_somebody_waits_for(model: Path) -> None:
+    """A world or story-so-far update (a job with a slot) runs in its player's pause; a turn
+    another player is waiting for goes first, even when the update came first."""
+    players = {name: Raw(model, name) for name in "ABC"}
+    tokens = [1, *players["A"].tokenize(STORY)]
+    players["C"].generate(1, tokens, max_tokens=200)  # keeps the model busy meanwhile
+    players["C"].wait(lambda m: m.get("started"))
+    players["A"].generate(1, tokens, slot="world")
+    players["A"].wait(lambda m: "queued" in m)
+    players["B"].generate(1, tokens)
+    for raw in players.values():
+        raw.wait(lambda m: m.get("id") == 1 and m.get("done"))
+    send(players["A"].sock, {"op": "stats", "id": 99})
+    served = players["A"].wait(lambda m: m.get("id") == 99)["served"]
+    started = {s["player"]: s["started"] for s in served}
+    assert started["C"] < started["B"] < started["A"], served
+    for raw in players.values():
+        raw.close()
+
+
+def test_a_turn_halts_another_players_running_update_which_then_reads_on(
+        model: Path) -> None:
+    """Enter never waits for someone else's update: the running update stops, the turn
+    runs, and the update runs again from what it had read (its slot's cache) to a whole
+    answer, not a cancelled one."""
+    from tui.engine.world.propose import SCHEMA
+
+    updater, player = Raw(model, "A"), Raw(model, "B")
+    long_prompt = [1, *updater.tokenize(STORY * 24)]
+    updater.generate(1, long_prompt, max_tokens=120, slot="world", schema=SCHEMA)
+    updater.wait(lambda m: m.get("started"))
+    time.sleep(0.3)  # into its reading
+    player.generate(1, [1, *player.tokenize(STORY)])
+    turn_end = player.wait(lambda m: m.get("done"))
+    update_end = updater.wait(lambda m: m.get("done"))
+    send(player.sock, {"op": "stats", "id": 99})
+    served = {s["player"]: s for s in player.wait(lambda m: m.get("id") == 99)["served"]}
+    assert served["B"]["finished"] < served["A"]["started"], served  # it waited for the turn
+    assert turn_end["cancelled"] is False and update_end["cancelled"] is False
+    assert sum(1 for m in updater.messages if m.get("started")) == 2
+    text = "".join(m["text"] for m in updater.messages if "text" in m)
+    assert isinstance(json.loads(text)["changes"], list)
+    assert update_end["read"] < len(long_prompt) - 32  # it read on from where it stopped
+    updater.close()
+    player.close()
 
 
 async def test_the_status_line_shows_the_place_in_the_queue() -> None:

@@ -5,6 +5,10 @@ player, who then goes to the back (if they have more). So between two jobs of on
 every other player with a job waiting gets one: no player waits for two jobs of another
 (docs/architecture.md, "grue serve"). One model thread takes jobs one at a time, so each
 player has at most one job in flight.
+
+Jobs nobody is waiting for (`background`: a world state or story-so-far update, run in a
+player's pause) are taken only when no player's next job is one somebody waits for, so
+another player's update never stands between Enter and the first word.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ J = TypeVar("J", bound=HasPlayer)
 
 
 class FairQueue(Generic[J]):
-    def __init__(self) -> None:
+    def __init__(self, background: Callable[[J], bool] | None = None) -> None:
+        self._background = background or (lambda _job: False)
         self._cond = threading.Condition()
         self._waiting: dict[str, deque[J]] = {}
         self._rotation: deque[str] = deque()
@@ -44,14 +49,21 @@ class FairQueue(Generic[J]):
                 return None
             if self._closed:
                 return None
-            player = self._rotation.popleft()
-            jobs = self._waiting[player]
-            job = jobs.popleft()
-            if jobs:
-                self._rotation.append(player)
-            else:
-                del self._waiting[player]
-            return job
+            return self._pop(self._waiting, self._rotation)
+
+    def _pop(self, waiting: dict[str, deque[J]], rotation: deque[str]) -> J:
+        """The next job of the first player in `rotation` whose next job is waited for (else
+        of the first player), who then goes to the back if they have more."""
+        player = next((p for p in rotation if not self._background(waiting[p][0])),
+                      rotation[0])
+        rotation.remove(player)
+        jobs = waiting[player]
+        job = jobs.popleft()
+        if jobs:
+            rotation.append(player)
+        else:
+            del waiting[player]
+        return job
 
     def remove(self, which: Callable[[J], bool]) -> list[J]:
         """Take the waiting jobs `which` picks out of the queue (cancelled, disconnected)."""
@@ -69,18 +81,14 @@ class FairQueue(Generic[J]):
         return removed
 
     def order(self) -> list[J]:
-        """Every waiting job in the order the model will take them (if nothing else comes):
-        round k takes each player's k-th job, players in rotation order."""
+        """Every waiting job in the order the model will take them (if nothing else comes)."""
         with self._cond:
-            queues = [list(self._waiting[player]) for player in self._rotation]
+            waiting = {player: deque(jobs) for player, jobs in self._waiting.items()}
+            rotation = deque(self._rotation)
         order: list[J] = []
-        depth = 0
-        while True:
-            round_ = [jobs[depth] for jobs in queues if len(jobs) > depth]
-            if not round_:
-                return order
-            order += round_
-            depth += 1
+        while rotation:
+            order.append(self._pop(waiting, rotation))
+        return order
 
     def waiting(self) -> dict[str, int]:
         """Jobs waiting per player, players in rotation order."""

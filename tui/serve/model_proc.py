@@ -100,10 +100,37 @@ class Job:
     sampler: Sampler
     stop: list[str]
     queued: int  # event number when it came in
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: threading.Event = field(default_factory=threading.Event)  # by the game
     place: int = -1  # the place in line last told to the game
     slot: str = ""  # "" the story; else a side prompt's own cache ("world", "resume")
     schema: dict[str, Any] | None = None  # a JSON schema: constrained output (world updates)
+    halt: threading.Event = field(default_factory=threading.Event)  # stops the model's work
+    preempted: bool = False  # halted to let a job somebody waits for go first; runs again
+    sent_text: bool = False  # text went out: the job can no longer start again unseen
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def background(self) -> bool:
+        """Nobody waits for it: a side prompt (an update run in the player's pause)."""
+        return bool(self.slot)
+
+    def preempt(self) -> bool:
+        """Stop it to run again later, if none of its text went out yet."""
+        with self.lock:
+            if self.sent_text or self.halt.is_set():
+                return False
+            self.preempted = True
+            self.halt.set()
+            return True
+
+    def may_send_text(self) -> bool:
+        """Whether its text may go out now (not when preempted); once it has, it is never
+        preempted (the game would get the text twice)."""
+        with self.lock:
+            if self.preempted:
+                return False
+            self.sent_text = True
+            return True
 
     @property
     def cache_key(self) -> str:
@@ -118,12 +145,16 @@ class Job:
 class ModelService:
     """The model, its queue, the per-player caches, and the tokenizer beside them."""
 
-    def __init__(self, backend: Backend, tokenizer: Backend, caches: PlayerCaches) -> None:
+    def __init__(self, backend: Backend, tokenizer: Backend, caches: PlayerCaches,
+                 updates_yield: bool = True) -> None:
         self.backend = backend
         self.tokenizer = tokenizer
         self.tokenizer_lock = threading.Lock()
         self.caches = caches
-        self.queue: FairQueue[Job] = FairQueue()
+        # False: updates wait in line like turns (what the serve benchmark compares against).
+        self.updates_yield = updates_yield
+        self.queue: FairQueue[Job] = FairQueue(
+            background=(lambda job: job.background) if updates_yield else None)
         self.events = itertools.count(1)
         self.running: Job | None = None
         self.running_since = 0.0  # when the running job started (epoch seconds)
@@ -166,7 +197,14 @@ class ModelService:
             return self.tokenizer.detokenize(tokens)
 
     def submit(self, job: Job) -> None:
+        """Queue a job. One somebody waits for halts a running background job (an update in
+        another player's pause), which goes back in line and reads on from what it had read:
+        Enter never waits for someone else's update."""
         self.queue.put(job)
+        running = self.running
+        if self.updates_yield and running is not None and running.background \
+                and not job.background:
+            running.preempt()
         self.tell_places()
 
     def cancel(self, client: Client, job_id: int | None = None) -> None:
@@ -179,6 +217,7 @@ class ModelService:
         running = self.running
         if running is not None and mine(running):
             running.cancel.set()
+            running.halt.set()
         self.tell_places()
 
     def tell_places(self) -> None:
@@ -213,13 +252,25 @@ class ModelService:
                 end = self._serve(job)
             finally:
                 self.running = None
+            if end is None:  # preempted: back in line, after what preempted it
+                self._requeue(job)
+                continue
             # Logged before the game hears of the end, so a stats request after it sees it.
             self.served.append({"player": job.player, "id": job.id, "queued": job.queued,
                                 "started": started, "finished": next(self.events)})
             job.reply(**end)
 
-    def _serve(self, job: Job) -> dict[str, Any]:
-        """Run one job, streaming its text; the last message for it (done, or an error)."""
+    def _requeue(self, job: Job) -> None:
+        with job.lock:
+            job.preempted = False
+            if not job.cancel.is_set():
+                job.halt.clear()
+        self.queue.put(job)
+        self.tell_places()
+
+    def _serve(self, job: Job) -> dict[str, Any] | None:
+        """Run one job, streaming its text; the last message for it (done, or an error), or
+        None when it was preempted before any of its text went out."""
         if job.cancel.is_set() or not job.client.open:
             return {"done": True, "cancelled": True}
         job.reply(started=True)
@@ -227,14 +278,17 @@ class ModelService:
         prompt = Prompt(job.tokens, job.text)
         try:
             if job.schema is not None:
-                text = self.backend.complete_json(prompt, job.schema, job.sampler, job.cancel)
-                if text:
+                text = self.backend.complete_json(prompt, job.schema, job.sampler, job.halt)
+                if text and job.may_send_text():
                     job.reply(text=text)
             else:
-                for piece in self.backend.stream(prompt, job.sampler, job.stop, job.cancel):
+                for piece in self.backend.stream(prompt, job.sampler, job.stop, job.halt):
+                    if not job.may_send_text():
+                        break
                     job.reply(text=piece)
                     if not job.client.open:
                         job.cancel.set()
+                        job.halt.set()
         except NoJsonSchema as exc:
             return {"error": one_line(str(exc), 300), "no_json_schema": True}
         except BackendError as exc:
@@ -245,6 +299,8 @@ class ModelService:
         read = {"reused": getattr(prefill, "reused", 0), "read": getattr(prefill, "read", 0)}
         self.last_read[job.player] = read
         self.tokens_read[job.player] = self.tokens_read.get(job.player, 0) + read["read"]
+        if job.preempted and not job.cancel.is_set():
+            return None
         return {"done": True, "cancelled": job.cancel.is_set(), **read}
 
     def _switch_to(self, player: str) -> None:
@@ -372,6 +428,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--log", type=Path, default=None, help="llama.cpp's log lines")
     p.add_argument("--watch-stdin", action="store_true",
                    help="exit when standard input closes (the server went away)")
+    p.add_argument("--updates-in-line", action="store_true",
+                   help="updates wait in line like turns (for benchmarks/bench_serve_updates.py)")
     return p.parse_args(argv)
 
 
@@ -391,7 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendError as exc:
         print(f"grue serve model: {one_line(str(exc), 300)}", file=sys.stderr, flush=True)
         return 1
-    service = ModelService(backend, tokenizer, PlayerCaches(args.cache_players))
+    service = ModelService(backend, tokenizer, PlayerCaches(args.cache_players),
+                           updates_yield=not args.updates_in_line)
     service.start()
     listener = listen(args.socket)
     print(f"grue serve model: {backend.info.name} ready on {args.socket}", flush=True)
