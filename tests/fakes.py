@@ -35,6 +35,9 @@ class FakeBackend(Backend):
         self.json_replies: list[str] = ['{"changes": []}']
         self.json_prompts: list[Prompt] = []
         self.json_unsupported = False
+        # A stand-in for the local model, whose cache is its own: an update is a prompt apart.
+        # False plays a server's one cache: the update is asked after the story's prompt.
+        self.keeps_side_prompts_apart = True
 
     @property
     def info(self) -> ModelInfo:

@@ -71,6 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         str(N_CTX),
         "--interrupt_requests",
         "false",
+        "--verbose",  # llama.cpp's timings: the tokens each request read (see server_reads)
+        "true",
     ]
     url = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
@@ -300,3 +302,63 @@ def test_adventure_and_chat_turns_through_the_server(backend: OpenAIBackend) -> 
     result = play_turn(backend, builder, request,
                        settings.sampler.with_changes(max_tokens=400), cancel, stop_after_two)
     assert result.cancelled and len(got) <= 3
+
+
+def server_reads(log: Path) -> int:
+    """The prompt tokens the server read (not found in its cache) for its last request."""
+    import re
+
+    found = re.findall(r"prompt eval time =.*?/\s*(\d+) tokens", log.read_text(errors="replace"))
+    return int(found[-1]) if found else -1
+
+
+def test_world_updates_leave_the_story_cached_on_the_server(server: tuple[str, Path]) -> None:
+    """A server keeps one cache, of its last prompt (llama_cpp.server, KoboldCpp). The world
+    update, sent as a prompt of its own, evicted the story: every next turn read its whole
+    prompt again (at turn 10,000 on a 13B model, the whole window, every turn). Asked in the
+    next action's place instead, after the story's own prompt, the update reads only its
+    question and the newest turn, and the turn after it only what is new."""
+    from tui.engine.actions import Mode
+    from tui.engine.campaign import Settings, campaign_from_scenario
+    from tui.engine.chat import game_for
+    from tui.engine.game import generate as play_turn
+    from tui.engine.game import make_builder
+    from tui.engine.scenario import find_scenario
+    from tui.engine.world.propose import propose, settle, world_request
+
+    url, log = server
+    backend = OpenAIBackend(url, timeout=60.0)
+    backend.load()
+    assert not backend.keeps_side_prompts_apart
+    settings = Settings(template="ChatML", max_new_tokens=100, seed=5)
+    game = game_for(campaign_from_scenario(find_scenario("lantern-road"), settings))
+    builder = make_builder(backend, game.campaign)
+
+    def turn(action: str) -> tuple[int, int]:
+        """(tokens the server read, the prompt's tokens)."""
+        request = game.request_action(Mode.DO, action)
+        result = play_turn(backend, builder, request, settings.sampler, threading.Event(),
+                           lambda _text: None)
+        game.commit(request, result)
+        return server_reads(log), result.report.total_tokens
+
+    turns = []
+    for action in ["look around", "take the brass lantern", "open the mailbox",
+                   "read the letter", "walk to the road"]:
+        turns.append(turn(action))
+        update = world_request(game.campaign, game.read_ahead_spec())
+        if update is None:  # the model wrote nothing: no update to ask
+            continue
+        assert update.story is not None and update.question is not None
+        text = propose(backend, builder, update, threading.Event())
+        settle(game.campaign, update, text)  # parsed and checked, or refused: never raises
+        question = len(backend.tokenize(update.question.text))
+        newest = len(backend.tokenize(game.campaign.turns[-1].response)) + 16
+        assert 0 < server_reads(log) < question + newest + 64  # the story was cached
+    assert all(read < total // 4 for read, total in turns[1:]), turns
+    # The update asked apart, as before: the next turn reads its whole prompt again.
+    update = world_request(game.campaign)
+    assert update is not None and update.story is None
+    settle(game.campaign, update, propose(backend, builder, update, threading.Event()))
+    read, total = turn("follow the lamp posts")
+    assert read > total // 2, (read, total)

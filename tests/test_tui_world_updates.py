@@ -16,7 +16,7 @@ from tui.engine.campaign import Campaign, Settings, campaign_from_scenario
 from tui.engine.game import Game
 from tui.engine.saves import load_save
 from tui.engine.scenario import find_scenario
-from tui.engine.world.propose import TOO_LARGE, UNAVAILABLE
+from tui.engine.world.propose import AFTER_STORY, TOO_LARGE, UNAVAILABLE
 from tui.screens.adventure import AdventureScreen
 from tui.widgets.world_panel import WorldPanel
 
@@ -36,10 +36,12 @@ def notices(app) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(n.message) for n in app._notifications]
 
 
+@pytest.mark.parametrize("apart", [True, False], ids=["local", "server"])
 async def test_after_a_turn_the_quiet_line_appears_and_the_state_changed(
-        tmp_path: Path) -> None:
+        tmp_path: Path, apart: bool) -> None:
     backend = FakeBackend(["You take the lantern and walk to the edge of the wood."])
     backend.json_replies = [LANTERN]
+    backend.keeps_side_prompts_apart = apart
     game = Game(adventure(), save_folder=tmp_path)
     app = app_for(game, backend)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
@@ -55,7 +57,12 @@ async def test_after_a_turn_the_quiet_line_appears_and_the_state_changed(
         state = game.campaign.world_state()
         assert state.place == "Thornwood edge" and "[b]brass[/b] lantern" in state.items
         assert len(backend.json_prompts) == 1
-        assert "take lantern" in backend.json_prompts[0].text
+        asked = backend.json_prompts[0].text
+        assert "take lantern" in asked
+        # On a server the update is asked after the story's own prompt (its cache holds the
+        # story); locally it is a prompt of its own, its worked examples cached beside.
+        assert (AFTER_STORY in asked) is not apart
+        assert asked.startswith(backend.prompts[0].text[:200]) is not apart
         await wait_until(pilot, lambda: not screen.world_updating)
         game.flush_saves(10)
         assert load_save(game.last_saved).world_state() == state

@@ -361,8 +361,11 @@ class PlainSession:
             self.notice("(the model wrote nothing; try /retry)")
         self.game.commit(request, result)
         settings = self.game.campaign.settings
-        self.world_due = world_request(self.game.campaign) if settings.world_updates and \
-            not self.world_unavailable and not result.cancelled else None
+        story = None if self.backend.keeps_side_prompts_apart \
+            else self.game.read_ahead_spec(mode=self.mode)
+        self.world_due = world_request(self.game.campaign, story) \
+            if settings.world_updates and not self.world_unavailable and not result.cancelled \
+            else None
         self.update_summary()
         return result
 

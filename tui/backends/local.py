@@ -234,6 +234,7 @@ def default_threads() -> int:
 
 class LocalBackend(Backend):
     reads_ahead = True
+    keeps_side_prompts_apart = True
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ GONE = "the shared model stopped (the server is restarting it): try again in a m
 class SharedBackend(Backend):
     reads_ahead = False  # the model's time is shared: nothing is read before Enter
     supports_json_schema = True  # if the model process's backend can (its hello says)
+    keeps_side_prompts_apart = True
 
     def __init__(self, socket_path: str | Path, player: str = "",
                  connect_wait: float = CONNECT_WAIT) -> None:

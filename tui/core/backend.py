@@ -132,6 +132,14 @@ class Backend(ABC):
         own to fill (remote servers)."""
         return 0
 
+    # Whether a side prompt (a world or story-so-far update) runs apart from the story's cache:
+    # True where the cache is ours (`keeping_cache` puts it back; the shared model keeps a slot
+    # per side prompt). False on a server, which keeps one cache of the last prompt
+    # (KoboldCpp, llama_cpp.server): a side prompt sent there evicts the story, and the next
+    # turn reads the whole window again. So the world update is asked there as the story's own
+    # next prompt with a question in the action's place (`world.propose`).
+    keeps_side_prompts_apart = False
+
     def keeping_cache(self, resume: threading.Event | None = None, slot: str = "resume"
                       ) -> AbstractContextManager[object]:
         """Around a prompt that is not the story's (the story-so-far update, the world

@@ -147,6 +147,22 @@ class ContextBuilder:
         with gc_paused():
             return self._build(spec)
 
+    def ask_after(self, spec: PromptSpec, question: Message) -> tuple[list[int], str]:
+        """`spec`'s prompt up to where its pending message goes, then `question` in that
+        place and the reply's opening: tokens and text. The window is `spec`'s own, so a
+        server that cached the story for the next turn reads only the question (the world
+        update on a server, docs/architecture.md "World state"). It may exceed the budget:
+        the caller sees how much room is left for the answer."""
+        report = self.build(spec)
+        cut = report.pending_start
+        tokens = report.tokens[:cut]
+        text = "".join(s.text for s in report.segments if s.start < cut)
+        for piece in [*self.layout.message(question, first=False),
+                      *self.layout.generation(False, spec.reply_role, spec.reply_speaker)]:
+            tokens += self.cache.ids(piece.text, piece.special)
+            text += piece.text
+        return tokens, text
+
     def _build(self, spec: PromptSpec) -> ContextReport:
         return _Build(
             spec,

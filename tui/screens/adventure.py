@@ -491,7 +491,9 @@ class AdventureScreen(Screen[None]):
             self.summary_due = True  # checked once the next prompt is read ahead
             settings = self.game.campaign.settings
             if settings.world_updates and not self.world_unavailable:
-                self.world_due = world_request(self.game.campaign)
+                story = self.game.read_ahead_spec() if self.host.updates_after_story \
+                    else None
+                self.world_due = world_request(self.game.campaign, story)
         self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------

@@ -3,10 +3,12 @@
 checked against the state, and recorded on the turn it was asked for.
 
 Three steps, on two threads, so the model thread never changes the campaign:
-1. `world_request(campaign)` (the UI thread): the prompt and which turn and take it is for;
+1. `world_request(campaign, story)` (the UI thread): the prompt and which turn and take it is
+   for;
 2. `propose(backend, builder, request, cancel)` (the model thread): the constrained text,
    generated beside the story's KV cache (`Backend.keeping_cache`, as the story-so-far
-   update does), so the next turn does not read the story again;
+   update does), so the next turn does not read the story again; on a server, which keeps
+   one cache, asked after the story's own next prompt instead (`AFTER_STORY`);
 3. `settle(campaign, request, text)` (the UI thread): parsed, validated and recorded with
    `history.record` on the newest turn's chosen take -- or dropped when that turn or take is
    no longer the newest (the player retried, undid or continued meanwhile).
@@ -106,6 +108,8 @@ class WorldRequest:
     take: int
     response: str
     spec: PromptSpec
+    story: PromptSpec | None = None  # the next turn's prompt, nothing typed (on a server)
+    question: Message | None = None  # what is asked in its action's place
 
 
 @dataclass
@@ -162,9 +166,22 @@ def request_text(campaign: Campaign, turn: Turn) -> str:
     return "\n".join(parts)
 
 
-def world_request(campaign: Campaign) -> WorldRequest | None:
+# Asked after the story, in the room the story keeps for an action and its reply (a
+# 160-token reply leaves ~220 tokens): short, so the answer fits, and without the state's
+# lines, which the story's world notes hold; the grammar gives the shape.
+AFTER_STORY = (
+    "[Out of the story, for the game's record: what changed in the newest turn? JSON, at "
+    f"most {MAX_CHANGES} changes, [] if nothing: add_item or drop_item (taken; lost, given or "
+    "used up), move, meet (someone new), update_person (attitude; alive false if they "
+    "died), add_quest, finish_quest, set_fact.]")
+MIN_ANSWER = 48  # tokens: room for an answer of a change or two; less, and it is not asked
+
+
+def world_request(campaign: Campaign, story: PromptSpec | None = None) -> WorldRequest | None:
     """The update to ask for after the newest narration; None when there is none to read
-    (a chat, no turn, an empty reply). On the thread that changes the campaign."""
+    (a chat, no turn, an empty reply). `story`: the next turn's prompt with nothing typed
+    (`Game.read_ahead_spec`), for a backend that asks it there. On the thread that changes
+    the campaign."""
     turn = campaign.last_turn()
     if campaign.kind == "chat" or turn is None or not turn.response.strip():
         return None
@@ -173,7 +190,9 @@ def world_request(campaign: Campaign) -> WorldRequest | None:
         history=list(EXAMPLE_MESSAGES),
         pending=Message(PLAYER, request_text(campaign, turn), "world update request", "world"),
     )
-    return WorldRequest(turn, turn.chosen, turn.response, spec)
+    question = None if story is None else \
+        Message(PLAYER, AFTER_STORY, "world update request", "world")
+    return WorldRequest(turn, turn.chosen, turn.response, spec, story, question)
 
 
 # The update's own prompt stays aside between updates: its instructions, read once, are
@@ -189,6 +208,17 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
     back afterwards, finished or cancelled."""
     if cancel.is_set():
         return ""
+    if not backend.keeps_side_prompts_apart and request.story and request.question:
+        # A server keeps one cache, of the last prompt: a prompt of its own would evict the
+        # story, and every next turn would read the whole window again. Asked in the next
+        # action's place, in the next turn's window, the update reads only its question and
+        # the next turn finds the story cached up to the action.
+        tokens, text = builder.ask_after(request.story, request.question)
+        room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
+        if room >= MIN_ANSWER:
+            answer = backend.complete_json(Prompt(tokens, text), SCHEMA,
+                                           sampler.with_changes(max_tokens=room), cancel)
+            return "" if cancel.is_set() else answer
     if not backend.can_keep_cache():
         # Run in place, the update would evict the story: the next turn would read all of
         # it again, every turn (a 13B model's 4,096-token cache is over 3 GB).
