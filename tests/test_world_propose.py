@@ -319,3 +319,35 @@ def test_a_sentence_or_an_identifier_is_not_a_name() -> None:
     assert outcome.refused == ["\"Awesome! I'm glad you're here\" is not a name",
                                "'the_thornwood' is not a name"]
     assert outcome.line == "met Abel"
+
+
+def test_a_quest_or_a_fact_must_read_as_text_and_come_from_the_turn() -> None:
+    """Seen with SmolLM2 asked after the story, without worked examples (a server): quests
+    "new_fact", "1", "Fantasy: 2019-01-22 20:30:52.167..." and "MikeMikeMike...", a fact
+    "update_person = True". A quest or a fact needs no name of the turn's, but some word of
+    it must be the turn's, and it must read as words."""
+    c = campaign()
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_quest", "quest": "new_fact"},
+        {"op": "add_quest", "quest": "Fantasy: 2019-01-22 20:30:52.167"},
+        {"op": "add_quest", "quest": "1"},
+    ]}))
+    assert outcome.refused == ["'new_fact' is not text", "'Fantasy: 2019-01-22 20:30:52.167' "
+                               "is not text", "'1' is not text"]
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_quest", "quest": "Mike" * 20},
+        {"op": "set_fact", "key": "update_person", "value": "True"},
+        {"op": "add_quest", "quest": "Fix the last change in the JSON"},
+    ]}))
+    assert outcome.refused == [f"{'Mike' * 10!r} is not text", "'update_person' is not text",
+                               "Fix the last change in the JSON is not in the turn's text"]
+    assert not outcome.applied
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_quest", "quest": "learn what Abel knows of the Thornwood"},
+        {"op": "set_fact", "key": "brass lantern", "value": "from the bench"},
+    ]}))
+    assert not outcome.refused
+    assert outcome.line == "quest: learn what Abel knows of the Thornwood · " \
+        "brass lantern = from the bench"

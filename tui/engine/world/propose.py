@@ -28,10 +28,12 @@ from tui.engine.campaign import Campaign, Turn
 from tui.engine.context import NARRATOR, PLAYER, ContextBuilder, HeaderPart, Message, PromptSpec
 from tui.engine.world.changes import (
     AddItem,
+    AddQuest,
     Change,
     DropItem,
     Meet,
     Move,
+    SetFact,
     UpdatePerson,
     change_from_dict,
     describe,
@@ -282,6 +284,29 @@ def _looks_like_a_name(name: str) -> bool:
     return len(name.split()) <= NAME_WORDS and not _NOT_IN_NAMES.search(name)
 
 
+TEXT_WORDS = 16  # a quest or a fact's value: a short line
+LONGEST_WORD = 30  # letters; "MikeMikeMike..." is a model repeating itself, not a word
+
+
+def _looks_like_text(text: str, words: int = TEXT_WORDS) -> bool:
+    """Words a person would write: SmolLM2 asked without examples wrote the quests
+    "new_fact", "1" and "Fantasy: 2019-01-22 20:30:52.167" and the fact key
+    "update_person"."""
+    found = _WORD.findall(text)
+    return bool(found) and len(text.split()) <= words and not _NOT_IN_NAMES.search(text) \
+        and any(len(w) > 2 for w in found) and max(map(len, found)) <= LONGEST_WORD
+
+
+def _written(change: Change) -> list[str]:
+    """What a quest or a fact change says in words (a quest finished must be an open one,
+    which the state checks)."""
+    if isinstance(change, AddQuest):
+        return [change.quest]
+    if isinstance(change, SetFact):
+        return [change.key, change.value]
+    return []
+
+
 def _named(change: Change) -> str | None:
     """What a change says the turn was about: the item, place or person (None: a quest or
     a fact, which a turn may imply without naming)."""
@@ -298,15 +323,21 @@ def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str 
     """Why a change the model proposed is likely a misreading, though it fits the state. A
     small model invents (SmolLM2 "met Awesome (moohoorr)", in no text) and "meets" someone
     already met under part of their name ("Adele" for Adele Crane); so an item, place or
-    person must be named in the turn's action or narration. The player's own commands are
-    not second-guessed like this."""
+    person must be named in the turn's action or narration, and a new quest or a fact's key
+    must share a word with it and read as words. The player's own commands are not
+    second-guessed like this."""
     named = _named(change)
     if named is not None and not _looks_like_a_name(named):
         return f"{named[:40]!r} is not a name"
-    if named is not None and turn_text:
-        said = {w.removesuffix("s") for w in _words(turn_text)}
-        if not _naming(named) & said:
-            return f"{named} is not in the turn's text"
+    said = {w.removesuffix("s") for w in _words(turn_text)}
+    if named is not None and turn_text and not _naming(named) & said:
+        return f"{named} is not in the turn's text"
+    written = _written(change)
+    for text in written:
+        if text and not _looks_like_text(text):
+            return f"{text[:40]!r} is not text"
+    if written and turn_text and not _naming(written[0]) & said:
+        return f"{written[0]} is not in the turn's text"
     if not isinstance(change, Meet):
         return None
     new = _words(change.name)
