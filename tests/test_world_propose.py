@@ -351,3 +351,9 @@ def test_a_quest_or_a_fact_must_read_as_text_and_come_from_the_turn() -> None:
     assert not outcome.refused
     assert outcome.line == "quest: learn what Abel knows of the Thornwood · " \
         "brass lantern = from the bench"
+    c.world.quests.append("sell the tower key")  # open, but this turn does not touch it
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "finish_quest", "quest": "sell the tower key"},
+        {"op": "finish_quest", "quest": "learn what Abel knows of the Thornwood"}]}))
+    assert outcome.refused == ["sell the tower key is not in the turn's text"]
+    assert outcome.line == "✓ learn what Abel knows of the Thornwood"

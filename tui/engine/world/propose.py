@@ -31,6 +31,7 @@ from tui.engine.world.changes import (
     AddQuest,
     Change,
     DropItem,
+    FinishQuest,
     Meet,
     Move,
     SetFact,
@@ -298,9 +299,9 @@ def _looks_like_text(text: str, words: int = TEXT_WORDS) -> bool:
 
 
 def _written(change: Change) -> list[str]:
-    """What a quest or a fact change says in words (a quest finished must be an open one,
-    which the state checks)."""
-    if isinstance(change, AddQuest):
+    """What a quest or a fact change says in words (a quest finished must also be an open
+    one, which the state checks)."""
+    if isinstance(change, AddQuest | FinishQuest):
         return [change.quest]
     if isinstance(change, SetFact):
         return [change.key, change.value]
@@ -323,8 +324,8 @@ def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str 
     """Why a change the model proposed is likely a misreading, though it fits the state. A
     small model invents (SmolLM2 "met Awesome (moohoorr)", in no text) and "meets" someone
     already met under part of their name ("Adele" for Adele Crane); so an item, place or
-    person must be named in the turn's action or narration, and a new quest or a fact's key
-    must share a word with it and read as words. The player's own commands are not
+    person must be named in the turn's action or narration, and a quest or a fact's key must
+    share a word with it and read as words. The player's own commands are not
     second-guessed like this."""
     named = _named(change)
     if named is not None and not _looks_like_a_name(named):
