@@ -420,6 +420,46 @@ async def test_the_status_line_shows_the_place_in_the_queue() -> None:
         assert "queued" not in (status.shown or "")
 
 
+def test_an_update_waiting_in_line_does_not_show_as_a_queued_turn(model: Path) -> None:
+    """The status line's "queued: 2nd" is for a turn the player waits for. An update waits
+    in line behind every turn now; shown, it would read as if the player's turn were stuck."""
+    from tui.engine.world.propose import SCHEMA
+
+    busy = Raw(model, "A")
+    tokens = [1, *busy.tokenize(STORY)]
+    shared = SharedBackend(model, player="B")
+    shared.load()
+    places: list[int] = []
+    shared.on_queue = places.append
+    busy.generate(1, tokens, max_tokens=300)
+    busy.wait(lambda m: m.get("started"))
+    reading = threading.Thread(target=busy.wait, args=(lambda m: m.get("done"),), daemon=True)
+    reading.start()  # a game reads its replies as they come
+    done = threading.Event()
+
+    def update() -> None:
+        with shared.keeping_cache(slot="world"):
+            shared.complete_json(Prompt(tokens, ""), SCHEMA, Sampler(max_tokens=40, seed=2),
+                                 threading.Event())
+        done.set()
+
+    threading.Thread(target=update, daemon=True).start()
+    assert done.wait(WAIT)
+    assert not [p for p in places if p > 0], places  # it waited, unseen
+    reading.join(WAIT)
+    busy.generate(2, tokens, max_tokens=300)
+    busy.wait(lambda m: m.get("id") == 2 and m.get("started"))
+    reading = threading.Thread(target=busy.wait, args=(lambda m: m.get("id") == 2 and
+                                                       m.get("done"),), daemon=True)
+    reading.start()
+    "".join(shared.stream(Prompt(tokens, ""), Sampler(max_tokens=4, seed=1), [],
+                          threading.Event()))
+    assert 1 in places  # a turn waiting is shown
+    reading.join(WAIT)
+    busy.close()
+    shared.close()
+
+
 def test_the_status_shows_the_queue(model: Path, short_dir: Path) -> None:
     """`grue serve --status` shows the job running, who waits with how many jobs, and the
     prompt tokens read per player: asked of the model process as the server asks it."""

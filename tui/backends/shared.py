@@ -202,6 +202,9 @@ class SharedBackend(Backend):
         if schema is not None:
             message["schema"] = schema
         self._send(message)
+        # A side prompt waits in line behind every turn and nobody waits for it: its place
+        # is not shown ("queued: 2nd" would read as the player's turn being stuck).
+        tell = (lambda _place: None) if self._slot else self._tell_queue
         finished = cancel_sent = False
         try:
             while True:
@@ -212,9 +215,9 @@ class SharedBackend(Backend):
                 if reply is None or reply.get("id") != number:
                     continue
                 if "queued" in reply:
-                    self._tell_queue(int(reply["queued"]))
+                    tell(int(reply["queued"]))
                 elif reply.get("started"):
-                    self._tell_queue(0)
+                    tell(0)
                 elif "text" in reply:
                     yield str(reply["text"])
                 elif "error" in reply:
@@ -227,7 +230,7 @@ class SharedBackend(Backend):
                     self.last_stats = reply
                     return
         finally:
-            self._tell_queue(0)
+            tell(0)
             if not finished and not cancel_sent and self._sock is not None:
                 with contextlib.suppress(BackendError):  # a stream dropped half way
                     self._send({"op": "cancel", "id": number})
