@@ -460,6 +460,56 @@ def test_an_update_waiting_in_line_does_not_show_as_a_queued_turn(model: Path) -
     shared.close()
 
 
+def test_a_game_that_stops_reading_does_not_hold_up_everyone(model: Path) -> None:
+    """The model thread sends every piece of a reply to its game. A game that stopped reading
+    (stuck) filled its socket, and the send blocked the model for every player until that
+    game's connection closed. Now a send that cannot go out for `SEND_STALL` seconds drops
+    that game (it reconnects at its next request) and the model goes on."""
+    from tui.backends.shared_protocol import SEND_STALL
+
+    stuck, other = Raw(model, "A"), Raw(model, "B")
+    tokens = [1, *stuck.tokenize(STORY)]
+    stuck.generate(1, tokens, max_tokens=1500)  # and never read again
+    other.generate(1, tokens, max_tokens=4)
+    started = time.monotonic()
+    end = other.wait(lambda m: m.get("id") == 1 and m.get("done"))
+    assert end["cancelled"] is False
+    assert time.monotonic() - started < WAIT
+    stuck.sock.settimeout(WAIT)
+    try:  # the stuck game's connection was closed by the model: what was sent, then the end
+        while stuck.sock.recv(65536):
+            pass
+    except TimeoutError:
+        pytest.fail("the stuck game's connection stayed open")
+    except ConnectionResetError:
+        pass
+    assert SEND_STALL < WAIT / 2
+    stuck.close()
+    other.close()
+
+
+def test_a_room_member_or_a_game_that_stops_reading_is_dropped_not_waited_for() -> None:
+    """`Peer` is how the model process and the rooms service send to a game (a room sends
+    every event to every member under the room's lock: one stuck member held up the room)."""
+    from tui.backends.shared_protocol import SEND_STALL, Peer
+    from tui.serve.rooms import Member
+
+    ours, theirs = socket.socketpair()
+    member = Member(ours, 1)
+    assert isinstance(member, Peer)
+    started = time.monotonic()
+    while member.open:  # the other end never reads: its buffer fills, then the send stalls
+        member.send({"ev": "story", "text": "x" * 1000})
+        assert time.monotonic() - started < WAIT
+    assert time.monotonic() - started >= SEND_STALL - 1
+    theirs.settimeout(WAIT)
+    while theirs.recv(65536):  # what went out, then the end: the connection was shut
+        pass
+    member.send({"ev": "more"})  # dropped games are sent nothing, and nothing blocks
+    ours.close()
+    theirs.close()
+
+
 def test_the_status_shows_the_queue(model: Path, short_dir: Path) -> None:
     """`grue serve --status` shows the job running, who waits with how many jobs, and the
     prompt tokens read per player: asked of the model process as the server asks it."""

@@ -7,9 +7,11 @@ messages themselves are listed in docs/architecture.md, "grue serve".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
+import threading
 from typing import Any
 
 MAX_MESSAGE = 16 * 1024 * 1024  # a prompt of 100,000 tokens is ~700 KB of JSON
@@ -31,6 +33,36 @@ def encode(message: dict[str, Any]) -> bytes:
 
 def send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(encode(message))
+
+
+# Seconds a game's socket may stay full (the game not reading) before the server drops it:
+# the model thread sends every piece of a reply, a room sends every event to every member,
+# and one blocked send held up every player.
+SEND_STALL = 10
+
+
+class Peer:
+    """A connected game as a server sees it: sends from several threads take turns; a send
+    that fails, or cannot go out for `SEND_STALL` seconds, drops the game (its connection is
+    shut, as a message may be half sent; the game reconnects at its next request)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.open = True
+        self._send_lock = threading.Lock()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                        struct.pack("ll", SEND_STALL, 0))  # sends only: reads wait on
+
+    def send(self, message: dict[str, Any]) -> None:
+        if not self.open:
+            return
+        try:
+            with self._send_lock:
+                send(self.sock, message)
+        except OSError:
+            self.open = False
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _read_exact(sock: socket.socket, size: int) -> bytes:

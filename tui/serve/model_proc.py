@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.backends.factory import make_backend, resolve_model_path
-from tui.backends.shared_protocol import SOCKET_ENV, ProtocolError, receive, send
+from tui.backends.shared_protocol import SOCKET_ENV, Peer, ProtocolError, receive
 from tui.core.backend import Backend, BackendConfig, BackendError, NoJsonSchema, Prompt
 from tui.core.sampler import Sampler
 from tui.core.text import one_line
@@ -71,23 +71,12 @@ class PlayerCaches:
         return list(self._kept)
 
 
-class Client:
-    """One connected game: its socket (sends from several threads take turns)."""
+class Client(Peer):
+    """One connected game of the model process."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+        super().__init__(sock)
         self.player = ""
-        self.lock = threading.Lock()
-        self.open = True
-
-    def send(self, message: dict[str, Any]) -> None:
-        if not self.open:
-            return
-        try:
-            with self.lock:
-                send(self.sock, message)
-        except OSError:
-            self.open = False
 
 
 @dataclass(eq=False)

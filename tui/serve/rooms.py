@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tui.backends.shared_protocol import ProtocolError, receive, send
+from tui.backends.shared_protocol import Peer, ProtocolError, receive
 from tui.core.backend import Backend, BackendError
 from tui.core.log import log_exception
 from tui.core.text import clean, one_line
@@ -37,26 +37,15 @@ MAX_ACTION = 2000  # characters of one action
 MAX_NAME_BASE = 16  # a display name shortened before a "-2" is added
 
 
-class Member:
-    """One connected game: its socket (sends from several threads take turns)."""
+class Member(Peer):
+    """One connected game in the rooms service."""
 
     def __init__(self, sock: socket.socket, number: int) -> None:
-        self.sock = sock
+        super().__init__(sock)
         self.number = number
         self.player = ""  # the key's fingerprint
         self.name = ""
         self.room: Room | None = None
-        self._lock = threading.Lock()
-        self.open = True
-
-    def send(self, message: dict[str, Any]) -> None:
-        if not self.open:
-            return
-        try:
-            with self._lock:
-                send(self.sock, message)
-        except OSError:
-            self.open = False
 
 
 class Room:
