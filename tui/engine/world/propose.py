@@ -112,7 +112,6 @@ class WorldRequest:
     response: str
     spec: PromptSpec
     story: PromptSpec | None = None  # the next turn's prompt, nothing typed (on a server)
-    question: Message | None = None  # what is asked in its action's place
 
 
 @dataclass
@@ -177,6 +176,7 @@ AFTER_STORY = (
     f"most {MAX_CHANGES} changes, [] if nothing: add_item or drop_item (taken; lost, given or "
     "used up), move, meet (someone new), update_person (attitude; alive false if they "
     "died), add_quest, finish_quest, set_fact.]")
+AFTER_STORY_QUESTION = Message(PLAYER, AFTER_STORY, "world update request", "world")
 MIN_ANSWER = 48  # tokens: room for an answer of a change or two; less, and it is not asked
 
 
@@ -193,9 +193,7 @@ def world_request(campaign: Campaign, story: PromptSpec | None = None) -> WorldR
         history=list(EXAMPLE_MESSAGES),
         pending=Message(PLAYER, request_text(campaign, turn), "world update request", "world"),
     )
-    question = None if story is None else \
-        Message(PLAYER, AFTER_STORY, "world update request", "world")
-    return WorldRequest(turn, turn.chosen, turn.response, spec, story, question)
+    return WorldRequest(turn, turn.chosen, turn.response, spec, story)
 
 
 # The update's own prompt stays aside between updates: its instructions, read once, are
@@ -211,12 +209,12 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
     back afterwards, finished or cancelled."""
     if cancel.is_set():
         return ""
-    if not backend.keeps_side_prompts_apart and request.story and request.question:
+    if not backend.keeps_side_prompts_apart and request.story is not None:
         # A server keeps one cache, of the last prompt: a prompt of its own would evict the
         # story, and every next turn would read the whole window again. Asked in the next
         # action's place, in the next turn's window, the update reads only its question and
         # the next turn finds the story cached up to the action.
-        tokens, text = builder.ask_after(request.story, request.question)
+        tokens, text = builder.ask_after(request.story, AFTER_STORY_QUESTION)
         room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
         if room >= MIN_ANSWER:
             answer = backend.complete_json(Prompt(tokens, text), SCHEMA,
