@@ -361,11 +361,11 @@ class PlainSession:
             self.notice("(the model wrote nothing; try /retry)")
         self.game.commit(request, result)
         settings = self.game.campaign.settings
-        story = None if self.backend.keeps_side_prompts_apart \
-            else self.game.read_ahead_spec(mode=self.mode)
-        self.world_due = world_request(self.game.campaign, story) \
-            if settings.world_updates and not self.world_unavailable and not result.cancelled \
-            else None
+        self.world_due = None
+        if settings.world_updates and not self.world_unavailable and not result.cancelled:
+            story = None if self.backend.keeps_side_prompts_apart \
+                else self.game.read_ahead_spec(mode=self.mode)  # built only when asked
+            self.world_due = world_request(self.game.campaign, story)
         self.update_summary()
         return result
 
