@@ -62,12 +62,8 @@ def test_a_cancelled_stream_does_not_spoil_the_next_request() -> None:
     release = threading.Event()
 
     def slow(req: Request, conn) -> None:  # type: ignore[no-untyped-def]
-        try:
-            send_sse(conn, [completion_event("first")], terminate=False, keep_alive=True)
-            release.wait(5)
-        finally:
-            server.route("POST", "/v1/completions")(
-                lambda req, conn: send_sse(conn, EVENTS, keep_alive=True))
+        send_sse(conn, [completion_event("first")], terminate=False, keep_alive=True)
+        release.wait(5)
 
     with keep_alive_server() as server:
         backend = OpenAIBackend(server.url, server="generic")
@@ -76,6 +72,10 @@ def test_a_cancelled_stream_does_not_spoil_the_next_request() -> None:
         cancel = threading.Event()
         threading.Timer(0.3, cancel.set).start()
         assert run(backend, cancel) == "first"
+        # The next request is answered in full; the route changes before the slow handler is
+        # let go, so the request cannot reach `slow` (it did when the handler changed it).
+        server.route("POST", "/v1/completions")(
+            lambda req, conn: send_sse(conn, EVENTS, keep_alive=True))
         release.set()
         assert run(backend) == "Hello there"
         backend.close()
