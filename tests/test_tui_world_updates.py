@@ -71,13 +71,9 @@ async def test_after_a_turn_the_quiet_line_appears_and_the_state_changed(
         assert game.campaign.world_state().place != "Thornwood edge"
 
 
-@pytest.mark.parametrize("why", ["no schema", "cache too large"])
-async def test_a_backend_without_json_schema_is_said_once(tmp_path: Path, why: str) -> None:
+async def test_a_backend_without_json_schema_is_said_once(tmp_path: Path) -> None:
     backend = FakeBackend(["You look around."])
-    if why == "no schema":
-        backend.json_unsupported = True
-    else:
-        backend.can_keep_cache = lambda: False  # type: ignore[method-assign]
+    backend.json_unsupported = True
     game = Game(adventure(), save_folder=tmp_path)
     async with app_for(game, backend).run_test(size=(80, 24), notifications=True) as pilot:
         screen = pilot.app.screen
@@ -88,9 +84,32 @@ async def test_a_backend_without_json_schema_is_said_once(tmp_path: Path, why: s
             await wait_until(pilot, lambda: screen.pending is None and not screen.world_updating
                              and screen.world_due is None)
             await pilot.pause(0.2)
-        said = UNAVAILABLE if why == "no schema" else TOO_LARGE
-        assert notices(pilot.app).count(said) == 1
+        assert notices(pilot.app).count(UNAVAILABLE) == 1
         assert not backend.json_prompts  # the model was not asked
+
+
+async def test_a_local_cache_too_large_to_set_aside_asks_after_the_story(
+        tmp_path: Path) -> None:
+    """A 13B model's cache passes the 1 GB a prompt apart may copy aside within ~1,300
+    tokens: the updates used to be paused ("state updates paused") for the rest of the game.
+    They are asked after the story's own prompt instead, every turn."""
+    backend = FakeBackend(["You take the lantern and walk to the edge of the wood."])
+    backend.json_replies = [LANTERN]
+    backend.can_keep_cache = lambda: False  # type: ignore[method-assign]
+    game = Game(adventure(), save_folder=tmp_path)
+    async with app_for(game, backend).run_test(size=(80, 24), notifications=True) as pilot:
+        screen = pilot.app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        for action in ("take lantern", "look"):
+            await pilot.press(*action, "enter")
+            await wait_until(pilot, lambda: screen.pending is None and not screen.world_updating
+                             and screen.world_due is None)
+            await pilot.pause(0.2)
+        assert not [n for n in notices(pilot.app) if n == TOO_LARGE or "paused" in n]
+        assert len(backend.json_prompts) == 2
+        assert all(AFTER_STORY in p.text for p in backend.json_prompts)
+        assert game.campaign.world_state().place == "Thornwood edge"
 
 
 @pytest.mark.parametrize("setting", [False])

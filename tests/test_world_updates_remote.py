@@ -8,6 +8,7 @@ import json
 import threading
 from pathlib import Path
 
+from fakes import FakeBackend
 from remote_standin import StandIn, completion_event, send_json, send_sse
 
 from tui.backends.remote import KoboldBackend, OpenAIBackend
@@ -15,7 +16,7 @@ from tui.core.backend import NoJsonSchema, Prompt
 from tui.core.sampler import Sampler
 from tui.engine.campaign import Campaign
 from tui.engine.game import Game
-from tui.engine.world.propose import SCHEMA, UNAVAILABLE
+from tui.engine.world.propose import AFTER_STORY, SCHEMA, UNAVAILABLE
 from tui.plain import PlainSession
 
 MODELS = {"object": "list", "data": [{"id": "stand-in", "object": "model"}]}
@@ -136,3 +137,22 @@ def test_line_mode_says_once_that_a_server_refusing_the_schema_cannot_update(
         asked = [r for r in s.requests if "response_format" in (r.json() or {})]
         assert len(asked) == 1
         backend.close()
+
+
+def test_line_mode_asks_after_the_story_where_the_local_cache_is_too_large(
+        tmp_path: Path) -> None:
+    """The local model's cache too large to copy aside: line mode asks the update after the
+    story's prompt, every turn, and never says that updates are paused."""
+    backend = FakeBackend(["You take the brass lantern."])
+    backend.json_replies = [ANSWER, '{"changes": []}']
+    backend.can_keep_cache = lambda: False  # type: ignore[method-assign]
+    game = Game(Campaign(title="t"), save_folder=tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    session = PlainSession(game, backend, out, err)
+    lines = PausingLines(["take the lantern", "look", "look again"])
+    lines.session = session
+    assert session.run(lines) == 0  # type: ignore[arg-type]
+    assert "paused" not in err.getvalue() + out.getvalue()
+    assert len(backend.json_prompts) >= 2
+    assert all(AFTER_STORY in p.text for p in backend.json_prompts)
+    assert "brass lantern" in game.campaign.world_state().items

@@ -135,12 +135,6 @@ class ModelHost:
         """Whether the loaded backend keeps a cache to read into (not a remote server's)."""
         return self.backend is not None and self.backend.reads_ahead
 
-    @property
-    def updates_after_story(self) -> bool:
-        """Whether the world update is asked after the story's next prompt (a server's one
-        cache: `Backend.keeps_side_prompts_apart`), so it needs that prompt's spec."""
-        return self.backend is not None and not self.backend.keeps_side_prompts_apart
-
     def read_ahead(self, campaign: Campaign, spec: PromptSpec, cancel: threading.Event) -> int:
         """Read the next prompt up to the action while the player types (see game.py);
         tokens read. Queued behind any generation; cancel when the player presses Enter."""

@@ -363,9 +363,8 @@ class PlainSession:
         settings = self.game.campaign.settings
         self.world_due = None
         if settings.world_updates and not self.world_unavailable and not result.cancelled:
-            story = None if self.backend.keeps_side_prompts_apart \
-                else self.game.read_ahead_spec(mode=self.mode)  # built only when asked
-            self.world_due = world_request(self.game.campaign, story)
+            self.world_due = world_request(self.game.campaign,
+                                           self.game.read_ahead_spec(mode=self.mode))
         self.update_summary()
         return result
 

@@ -137,7 +137,8 @@ class Backend(ABC):
     # per side prompt). False on a server, which keeps one cache of the last prompt
     # (KoboldCpp, llama_cpp.server): a side prompt sent there evicts the story, and the next
     # turn reads the whole window again. So the world update is asked there as the story's own
-    # next prompt with a question in the action's place (`world.propose`).
+    # next prompt with a question in the action's place (`world.propose`); so it is too where
+    # the cache is ours but too large to copy aside (`can_keep_cache`).
     keeps_side_prompts_apart = False
 
     def keeping_cache(self, resume: threading.Event | None = None, slot: str = "resume"

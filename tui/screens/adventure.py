@@ -491,9 +491,8 @@ class AdventureScreen(Screen[None]):
             self.summary_due = True  # checked once the next prompt is read ahead
             settings = self.game.campaign.settings
             if settings.world_updates and not self.world_unavailable:
-                story = self.game.read_ahead_spec() if self.host.updates_after_story \
-                    else None
-                self.world_due = world_request(self.game.campaign, story)
+                self.world_due = world_request(self.game.campaign,
+                                               self.game.read_ahead_spec())
         self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------

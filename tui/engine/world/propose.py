@@ -8,7 +8,8 @@ Three steps, on two threads, so the model thread never changes the campaign:
 2. `propose(backend, builder, request, cancel)` (the model thread): the constrained text,
    generated beside the story's KV cache (`Backend.keeping_cache`, as the story-so-far
    update does), so the next turn does not read the story again; on a server, which keeps
-   one cache, asked after the story's own next prompt instead (`AFTER_STORY`);
+   one cache, and where the local cache is too large to set aside, asked after the story's
+   own next prompt instead (`AFTER_STORY`);
 3. `settle(campaign, request, text)` (the UI thread): parsed, validated and recorded with
    `history.record` on the newest turn's chosen take -- or dropped when that turn or take is
    no longer the newest (the player retried, undid or continued meanwhile).
@@ -111,7 +112,9 @@ class WorldRequest:
     take: int
     response: str
     spec: PromptSpec
-    story: PromptSpec | None = None  # the next turn's prompt, nothing typed (on a server)
+    # The next turn's prompt, nothing typed: where the update is asked after the story (a
+    # server; a local cache too large to set aside).
+    story: PromptSpec | None = None
 
 
 @dataclass
@@ -183,8 +186,9 @@ MIN_ANSWER = 48  # tokens: room for an answer of a change or two; less, and it i
 def world_request(campaign: Campaign, story: PromptSpec | None = None) -> WorldRequest | None:
     """The update to ask for after the newest narration; None when there is none to read
     (a chat, no turn, an empty reply). `story`: the next turn's prompt with nothing typed
-    (`Game.read_ahead_spec`), for a backend that asks it there. On the thread that changes
-    the campaign."""
+    (`Game.read_ahead_spec`), where `propose` asks the update after it (a server; a local
+    cache too large to set aside); without it the update is a prompt apart or not asked.
+    On the thread that changes the campaign."""
     turn = campaign.last_turn()
     if campaign.kind == "chat" or turn is None or not turn.response.strip():
         return None
@@ -209,11 +213,14 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
     back afterwards, finished or cancelled."""
     if cancel.is_set():
         return ""
-    if not backend.keeps_side_prompts_apart and request.story is not None:
-        # A server keeps one cache, of the last prompt: a prompt of its own would evict the
-        # story, and every next turn would read the whole window again. Asked in the next
-        # action's place, in the next turn's window, the update reads only its question and
-        # the next turn finds the story cached up to the action.
+    if request.story is not None and (not backend.keeps_side_prompts_apart
+                                      or not backend.can_keep_cache()):
+        # A server keeps one cache, of the last prompt, and a local cache too large to copy
+        # aside (a 13B model's 4,096 tokens are over 3 GB) cannot be kept across a prompt
+        # of its own: either way that prompt would evict the story, and every next turn
+        # would read the whole window again. Asked in the next action's place, in the next
+        # turn's window, the update reads only its question and the next turn finds the
+        # story cached up to the action (the tail past it is dropped as the turn reads on).
         tokens, text = builder.ask_after(request.story, AFTER_STORY_QUESTION)
         room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
         if room >= MIN_ANSWER:
@@ -221,8 +228,8 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
                                            sampler.with_changes(max_tokens=room), cancel)
             return "" if cancel.is_set() else answer
     if not backend.can_keep_cache():
-        # Run in place, the update would evict the story: the next turn would read all of
-        # it again, every turn (a 13B model's 4,096-token cache is over 3 GB).
+        # No room after the story (a reply length set very short), and run in place the
+        # update would evict the story: the next turn would read all of it again.
         raise CacheTooLarge(TOO_LARGE)
     report = builder.aside().build(request.spec)  # the story's builder keeps its memory
     with backend.keeping_cache(resume=_KEEP, slot="world"):
