@@ -124,3 +124,37 @@ def test_line_mode_games_save_inline(tmp_path: Path) -> None:
     assert game.writer is None and game.saved_word == "saved"
     path = game.save()
     assert path is not None and load_save(path).title == game.campaign.title
+
+
+async def test_saved_shows_when_the_report_is_handled_before_the_writer_is_idle(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer reports a save from its thread, then marks itself idle: when the screen
+    handled the report first, it took the save being reported for a newer one on its way,
+    and "saving…" stayed on the status line until the next save (seen after a turn)."""
+    handled = threading.Event()
+    original = AdventureScreen.on_save_finished
+
+    def on_save_finished(self, message):  # type: ignore[no-untyped-def]
+        original(self, message)
+        handled.set()
+
+    monkeypatch.setattr(AdventureScreen, "on_save_finished", on_save_finished)
+    game = new_game()
+    app = GrueApp(game=game, host=host_with(FakeBackend(["A letter flutters out."])))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        report = game.on_saved
+        assert report is not None
+
+        def report_and_wait(result):  # type: ignore[no-untyped-def]
+            handled.clear()
+            report(result)
+            assert handled.wait(10)  # the writer is still busy with this save meanwhile
+
+        game.on_saved = report_and_wait
+        await play_a_turn(pilot, screen, 2)
+        await wait_until(pilot, lambda: handled.is_set() and not game.writer.pending)
+        await pilot.pause(0.2)
+        assert screen.status.state == "saved"

@@ -826,7 +826,7 @@ class AdventureScreen(Screen[None]):
             self.notify(result.error, severity="error", timeout=10)
             self.status.set(state=f"{NOT_SAVED}: {result.error}")
             return
-        if self.game.writer is not None and self.game.writer.pending:
+        if self.game.writer is not None and self.game.writer.waiting:
             return  # a newer save is on its way; its own report settles the line
         state = self.status.state
         if SAVING in state:

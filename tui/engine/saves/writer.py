@@ -82,6 +82,13 @@ class SaveWriter:
         with self._lock:
             return self._busy or bool(self._queue)
 
+    @property
+    def waiting(self) -> bool:
+        """A save waits to be written: while a listener hears how one went, a newer one (the
+        save being written is not waiting; `pending` counts it until its listeners return)."""
+        with self._lock:
+            return bool(self._queue)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued save is written (or failed). False on timeout."""
         with self._lock:
