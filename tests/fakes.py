@@ -83,7 +83,7 @@ class FakeBackend(Backend):
     supports_json_schema = True
 
     def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
-                      cancel: threading.Event) -> str:
+                      cancel: threading.Event, opening: str = "") -> str:
         if self.json_unsupported:
             raise NoJsonSchema("fake: no JSON schema here")
         self.json_prompts.append(prompt)

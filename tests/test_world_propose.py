@@ -20,6 +20,7 @@ from tui.engine.world.propose import (
     AFTER_STORY_QUESTION,
     MAX_CHANGES,
     MODEL_OPS,
+    OPENING,
     SCHEMA,
     WORLD_SAMPLER,
     parse,
@@ -266,6 +267,41 @@ def test_real_model_reads_the_instructions_and_examples_once(smol_backend: Backe
     assert read < len(report.tokens) - len(smol_backend.tokenize(report.text[:examples]))
 
 
+@pytest.mark.model
+def test_real_model_is_given_the_answers_opening(smol_backend: Backend) -> None:
+    """Every answer starts `{"changes":[`: the local model finds that in its prompt instead
+    of sampling it (4 of the 5 tokens of the usual answer, an empty list, each costing about
+    two free tokens under a grammar), and the text returned is still the whole answer."""
+    from tui.core.backend import Prompt
+
+    assert isinstance(smol_backend, LocalBackend)
+    c = campaign()
+    request = world_request(c)
+    assert request is not None
+    report = make_builder(smol_backend, c).aside().build(request.spec)
+    opening = smol_backend.tokenize(OPENING, special=False)
+    for seed in range(3):
+        text = smol_backend.complete_json(Prompt(report.tokens, report.text), SCHEMA,
+                                          WORLD_SAMPLER.with_changes(seed=seed),
+                                          threading.Event(), OPENING)
+        assert text.startswith(OPENING) and matches_schema(json.loads(text)), text
+        given = report.tokens + opening
+        assert smol_backend.cached_prefix(given) == len(given)  # read, not sampled
+
+
+def test_the_grammar_goes_on_only_from_the_first_lists_opening() -> None:
+    from tui.backends.json_grammar import schema_grammar
+
+    rest = schema_grammar(SCHEMA, OPENING)
+    root = [line for line in rest.splitlines() if line.startswith("root ::=")]
+    assert root == ['root ::= (changes-item ("," space changes-item ("," space '
+                    'changes-item)?)?)? "]" space "}" space']
+    for wrong in ('{"changes":', '{"other":[', "["):
+        with pytest.raises(ValueError, match="no grammar continues"):
+            schema_grammar(SCHEMA, wrong)
+
+
+@pytest.mark.model
 def test_real_model_update_keeps_the_storys_cache(smol_backend: Backend) -> None:
     """The update reads its prompt beside the story's cache: the next turn's prompt, read
     ahead before the update, costs almost nothing after it."""
@@ -307,7 +343,8 @@ def test_real_model_update_with_a_cache_too_large_to_set_aside_is_asked_after_th
                    WORLD_SAMPLER.with_changes(seed=3))
     json.loads(text)  # the grammar's shape
     question = builder.ask_after(game.read_ahead_spec(), AFTER_STORY_QUESTION)[0]
-    assert smol_backend.last_prefill.read == len(question) - ahead.pending_start
+    opening = smol_backend.tokenize(OPENING, special=False)
+    assert smol_backend.last_prefill.read == len(question) + len(opening) - ahead.pending_start
     assert not settle(c, request, text).stale  # recorded on its turn, or refused
     action = builder.build(game.request_action(Mode.DO, "open the door").spec)
     assert smol_backend.cached_prefix(action.tokens) >= ahead.pending_start

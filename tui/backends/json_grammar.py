@@ -16,8 +16,10 @@ SPACE_RULE = 'space ::= ""'
 CHAR_RULE = r'char ::= [^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 
 
-def schema_grammar(schema: dict[str, Any]) -> str:
-    """The GBNF grammar that admits exactly the schema's JSON, written without spaces."""
+def schema_grammar(schema: dict[str, Any], opening: str = "") -> str:
+    """The GBNF grammar that admits exactly the schema's JSON, written without spaces.
+    `opening`: the answer's start, already written into the prompt: `{"<name>":[`, where
+    `name` is the schema's first property, a list; the grammar admits the rest of it."""
     try:
         from llama_cpp.llama_grammar import json_schema_to_gbnf
     except ImportError as exc:  # llama-cpp-python missing: no converter
@@ -26,4 +28,20 @@ def schema_grammar(schema: dict[str, Any]) -> str:
     for line in str(json_schema_to_gbnf(json.dumps(schema))).splitlines():
         name = line.split("::=", 1)[0].strip()
         rules.append(SPACE_RULE if name == "space" else CHAR_RULE if name == "char" else line)
+    if opening:
+        rules = [line for line in rules if not line.startswith("root ::=")]
+        rules.append(_rest_after(schema, opening, rules))
     return "\n".join(rules) + "\n"
+
+
+def _rest_after(schema: dict[str, Any], opening: str, rules: list[str]) -> str:
+    """The root rule of what follows `opening` (`{"<name>":[`): the list's items and its
+    end, then the object's end. ValueError for any other opening."""
+    name = next(iter(schema.get("properties", {})), "")
+    if opening != '{"' + name + '":[':
+        raise ValueError(f"no grammar continues {opening!r}")
+    head = f'{name} ::= "[" space '
+    rule = next((line for line in rules if line.startswith(head)), None)
+    if rule is None:
+        raise ValueError(f"{name!r} is not a list")
+    return f'root ::= {rule[len(head):]} "}}" space'

@@ -380,20 +380,27 @@ class LocalBackend(Backend):
     supports_json_schema = True
 
     def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
-                      cancel: threading.Event) -> str:
+                      cancel: threading.Event, opening: str = "") -> str:
         """llama.cpp's grammar made from `schema` (`json_grammar.schema_grammar`: compact,
-        compiled once per schema) constrains every sampled token."""
-        key = json.dumps(schema)  # the schema's property order is the output's
+        compiled once per schema) constrains every sampled token; `opening` is written into
+        the prompt and the grammar admits what follows it."""
+        key = json.dumps([schema, opening])  # the schema's property order is the output's
         grammar = self._grammars.get(key)
         if grammar is None:
             from llama_cpp import LlamaGrammar
 
             try:
-                grammar = LlamaGrammar.from_string(schema_grammar(schema), verbose=False)
+                grammar = LlamaGrammar.from_string(schema_grammar(schema, opening),
+                                                   verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise BackendError(f"the JSON schema has no grammar: {exc}") from exc
             self._grammars[key] = grammar
-        return "".join(self._generate(prompt, sampler, [], cancel, grammar))
+        if opening:
+            tokens = list(prompt.tokens) + self.tokenize(opening, special=False)
+            prompt = Prompt(tokens, prompt.text + opening)
+            room = self.info.n_ctx - len(tokens)
+            sampler = sampler.with_changes(max_tokens=max(1, min(sampler.max_tokens, room)))
+        return opening + "".join(self._generate(prompt, sampler, [], cancel, grammar))
 
     def _generate(self, prompt: Prompt, sampler: Sampler, stop: list[str],
                   cancel: threading.Event, grammar: Any) -> Iterator[str]:

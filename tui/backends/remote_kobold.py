@@ -195,7 +195,7 @@ class KoboldBackend(Backend):
     supports_json_schema = True
 
     def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
-                      cancel: threading.Event) -> str:
+                      cancel: threading.Event, opening: str = "") -> str:
         """KoboldCpp takes a GBNF `grammar`, made from the schema here; a server that
         answers it with an HTTP error (an old version) raises NoJsonSchema, now and later."""
         if self._json_refused:

@@ -407,7 +407,7 @@ class OpenAIBackend(Backend):
         return fields
 
     def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
-                      cancel: threading.Event) -> str:
+                      cancel: threading.Event, opening: str = "") -> str:
         """A completion constrained to `schema`; a server that refuses the fields (HTTP 400,
         404, 422, 501...) raises NoJsonSchema, now and at every later call."""
         if self._json_refused:

@@ -184,7 +184,7 @@ class SharedBackend(Backend):
             self._slot = previous
 
     def complete_json(self, prompt: Prompt, schema: dict[str, Any], sampler: Sampler,
-                      cancel: threading.Event) -> str:
+                      cancel: threading.Event, opening: str = "") -> str:
         if not self._hello.get("json_schema", False):
             raise NoJsonSchema("the shared model cannot constrain output to a JSON schema")
         return "".join(self._job(prompt, sampler, [], cancel, schema))

@@ -180,6 +180,8 @@ AFTER_STORY = (
     "used up), move, meet (someone new), update_person (attitude; alive false if they "
     "died), add_quest, finish_quest, set_fact.]")
 AFTER_STORY_QUESTION = Message(PLAYER, AFTER_STORY, "world update request", "world")
+# Every answer starts so (the grammar's order): the local model is given it in the prompt.
+OPENING = '{"changes":['
 MIN_ANSWER = 48  # tokens: room for an answer of a change or two; less, and it is not asked
 
 
@@ -225,7 +227,8 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
         room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
         if room >= MIN_ANSWER:
             answer = backend.complete_json(Prompt(tokens, text), SCHEMA,
-                                           sampler.with_changes(max_tokens=room), cancel)
+                                           sampler.with_changes(max_tokens=room), cancel,
+                                           OPENING)
             return "" if cancel.is_set() else answer
     if not backend.can_keep_cache():
         # No room after the story (a reply length set very short), and run in place the
@@ -234,7 +237,8 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
     report = builder.aside().build(request.spec)  # the story's builder keeps its memory
     with backend.keeping_cache(resume=_KEEP, slot="world"):
         text = backend.complete_json(Prompt(report.tokens, report.text), SCHEMA,
-                                     sampler.with_changes(max_tokens=MAX_TOKENS), cancel)
+                                     sampler.with_changes(max_tokens=MAX_TOKENS), cancel,
+                                     OPENING)
     return "" if cancel.is_set() else text
 
 
