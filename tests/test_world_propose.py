@@ -389,6 +389,28 @@ def test_a_sentence_or_an_identifier_is_not_a_name() -> None:
     assert outcome.line == "met Abel"
 
 
+def test_someone_met_is_not_taken_as_an_item_or_gone_to_as_a_place() -> None:
+    """Seen in bench_world with SmolLM2: after "Warden, I found your letter." the item
+    "warden," was recorded as carried (Warden Ilse met two turns before), its trailing comma
+    and all."""
+    c = campaign()
+    c.world.people.append(Person("Warden Ilse"))
+    c.turns[-1] = Turn("say", "Warden, I found your letter.",
+                       ['"Warden, I found your letter," you say. Ilse reads the letter.'], 0)
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_item", "item": "warden,"},
+        {"op": "add_item", "item": "Warden"},
+        {"op": "move", "place": "Ilse"},
+    ]}))
+    assert outcome.refused == ["'warden,' is not a name", "Warden is someone met, not a thing",
+                               "Ilse is someone met, not a place"]
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_item", "item": "Ilse's letter"}]}))
+    assert outcome.line == "+ Ilse's letter"
+
+
 def test_a_quest_or_a_fact_must_read_as_text_and_come_from_the_turn() -> None:
     """Seen with SmolLM2 asked after the story, without worked examples (a server): quests
     "new_fact", "1", "Fantasy: 2019-01-22 20:30:52.167..." and "MikeMikeMike...", a fact

@@ -291,7 +291,8 @@ NAME_WORDS = 6  # "the rusted key to the tower door" is about as long as a name 
 def _looks_like_a_name(name: str) -> bool:
     """Not a sentence or an identifier: SmolLM2 recorded "Awesome! I'm glad you're here"
     as an item, and "warden_ille_selve_1234..." as a place."""
-    return len(name.split()) <= NAME_WORDS and not _NOT_IN_NAMES.search(name)
+    return len(name.split()) <= NAME_WORDS and not _NOT_IN_NAMES.search(name) \
+        and not name.rstrip().endswith(",")  # "warden," (a list cut short)
 
 
 TEXT_WORDS = 16  # a quest or a fact's value: a short line
@@ -331,9 +332,10 @@ def _named(change: Change) -> str | None:
 
 def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str | None:
     """Why a change the model proposed is likely a misreading, though it fits the state. A
-    small model invents (SmolLM2 "met Awesome (moohoorr)", in no text) and "meets" someone
-    already met under part of their name ("Adele" for Adele Crane); so an item, place or
-    person must be named in the turn's action or narration, and a quest or a fact's key must
+    small model invents (SmolLM2 "met Awesome (moohoorr)", in no text), "meets" someone
+    already met under part of their name ("Adele" for Adele Crane) and takes them as an
+    item ("warden,"); so an item, place or person must be named in the turn's action or
+    narration and not be someone met, and a quest or a fact's key must
     share a word with it and read as words. The player's own commands are not
     second-guessed like this."""
     named = _named(change)
@@ -348,6 +350,12 @@ def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str 
             return f"{text[:40]!r} is not text"
     if written and turn_text and not _naming(written[0]) & said:
         return f"{written[0]} is not in the turn's text"
+    if isinstance(change, AddItem | Move):
+        what = "a thing" if isinstance(change, AddItem) else "a place"
+        words = _words(named or "")
+        for person in campaign.world_state().people:
+            if words and words <= _words(person.name):  # "Warden" for Warden Ilse
+                return f"{named} is someone met, not {what}"
     if not isinstance(change, Meet):
         return None
     new = _words(change.name)
