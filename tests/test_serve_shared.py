@@ -579,7 +579,7 @@ def test_the_world_update_runs_on_the_shared_model_beside_the_players_story(
     under the schema's grammar, in a cache slot of its own for that player, so the player's
     next turn still finds the story cached (before, the shared model said "state updates
     unavailable on this server")."""
-    from tui.engine.world.propose import SCHEMA
+    from tui.engine.world.propose import OPENING, SCHEMA
 
     shared = SharedBackend(model, player="A")
     shared.load()
@@ -589,8 +589,11 @@ def test_the_world_update_runs_on_the_shared_model_beside_the_players_story(
     request = [*shared.prefix_tokens(), *shared.tokenize("What changed, as JSON:")]
     with shared.keeping_cache(slot="world"):
         text = shared.complete_json(Prompt(request, ""), SCHEMA,
-                                    Sampler(max_tokens=60, seed=2), threading.Event())
-    assert isinstance(json.loads(text)["changes"], list)
+                                    Sampler(max_tokens=60, seed=2), threading.Event(), OPENING)
+    assert isinstance(json.loads(text)["changes"], list) and text.startswith(OPENING)
+    # The answer's opening was read with the prompt, not sampled under the grammar.
+    given = len(request) + len(shared.tokenize(OPENING, special=False))
+    assert shared.last_stats["reused"] + shared.last_stats["read"] == given
     action = shared.tokenize(" You climb the stairs.")
     "".join(shared.stream(Prompt(story + action, ""), sampler, [], threading.Event()))
     assert shared.last_stats["reused"] >= len(story) - 1  # the story was not evicted

@@ -187,20 +187,23 @@ class SharedBackend(Backend):
                       cancel: threading.Event, opening: str = "") -> str:
         if not self._hello.get("json_schema", False):
             raise NoJsonSchema("the shared model cannot constrain output to a JSON schema")
-        return "".join(self._job(prompt, sampler, [], cancel, schema))
+        return "".join(self._job(prompt, sampler, [], cancel, schema, opening))
 
     def stream(self, prompt: Prompt, sampler: Sampler, stop: list[str],
                cancel: threading.Event) -> Iterator[str]:
         return self._job(prompt, sampler, stop, cancel, None)
 
     def _job(self, prompt: Prompt, sampler: Sampler, stop: list[str],
-             cancel: threading.Event, schema: dict[str, Any] | None) -> Iterator[str]:
+             cancel: threading.Event, schema: dict[str, Any] | None, opening: str = ""
+             ) -> Iterator[str]:
         number = next(self._ids)
         message: dict[str, Any] = {
             "op": "generate", "id": number, "tokens": list(prompt.tokens), "text": prompt.text,
             "sampler": sampler.to_dict(), "stop": list(stop), "slot": self._slot}
         if schema is not None:
             message["schema"] = schema
+            if opening:
+                message["opening"] = opening
         self._send(message)
         # A side prompt waits in line behind every turn and nobody waits for it: its place
         # is not shown ("queued: 2nd" would read as the player's turn being stuck).

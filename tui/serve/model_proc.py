@@ -93,6 +93,7 @@ class Job:
     place: int = -1  # the place in line last told to the game
     slot: str = ""  # "" the story; else a side prompt's own cache ("world", "resume")
     schema: dict[str, Any] | None = None  # a JSON schema: constrained output (world updates)
+    opening: str = ""  # the constrained answer's start, given to the model in the prompt
     halt: threading.Event = field(default_factory=threading.Event)  # stops the model's work
     preempted: bool = False  # halted to let a job somebody waits for go first; runs again
     sent_text: bool = False  # text went out: the job can no longer start again unseen
@@ -267,7 +268,8 @@ class ModelService:
         prompt = Prompt(job.tokens, job.text)
         try:
             if job.schema is not None:
-                text = self.backend.complete_json(prompt, job.schema, job.sampler, job.halt)
+                text = self.backend.complete_json(prompt, job.schema, job.sampler, job.halt,
+                                                  job.opening)
                 if text and job.may_send_text():
                     job.reply(text=text)
             else:
@@ -356,7 +358,11 @@ def _job(service: ModelService, client: Client, message: dict[str, Any]) -> Job:
                id=int(message["id"]), tokens=[int(t) for t in message.get("tokens", [])],
                text=str(message.get("text", "")), sampler=Sampler.from_dict(sampler),
                stop=[str(s) for s in message.get("stop", [])], queued=next(service.events),
-               slot=str(message.get("slot") or "")[:40], schema=_schema(message))
+               slot=str(message.get("slot") or "")[:40], schema=_schema(message),
+               opening=str(message.get("opening") or "")[:MAX_OPENING])
+
+
+MAX_OPENING = 40  # characters: `{"changes":[` and the like
 
 
 def _schema(message: dict[str, Any]) -> dict[str, Any] | None:
