@@ -386,6 +386,8 @@ def test_a_sentence_or_an_identifier_is_not_a_name() -> None:
     ]}))
     assert outcome.refused == ["\"Awesome! I'm glad you're here\" is not a name",
                                "'the_thornwood' is not a name"]
+    number = settle(c, request, '{"changes":[{"op":"add_item","item":"1.0.1.2.1.1"}]}')
+    assert number.refused == ["'1.0.1.2.1.1' is not a name"]  # seen asked after the story
     assert outcome.line == "met Abel"
 
 

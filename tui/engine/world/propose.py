@@ -292,7 +292,8 @@ def _looks_like_a_name(name: str) -> bool:
     """Not a sentence or an identifier: SmolLM2 recorded "Awesome! I'm glad you're here"
     as an item, and "warden_ille_selve_1234..." as a place."""
     return len(name.split()) <= NAME_WORDS and not _NOT_IN_NAMES.search(name) \
-        and not name.rstrip().endswith(",")  # "warden," (a list cut short)
+        and not name.rstrip().endswith(",") \
+        and _WORD.search(name) is not None  # "warden,"; "1.0.1.2.1.1" (asked after the story)
 
 
 TEXT_WORDS = 16  # a quest or a fact's value: a short line
