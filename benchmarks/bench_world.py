@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from world_checker import KINDS, Contradiction, Truth, check, count  # noqa: E402
 
 from tui.backends.local import LocalBackend, route_llama_log  # noqa: E402
+from tui.core.backend import NoJsonSchema  # noqa: E402
 from tui.core.sampler import Sampler  # noqa: E402
 from tui.engine.actions import Mode  # noqa: E402
 from tui.engine.campaign import Campaign, campaign_from_scenario  # noqa: E402
@@ -188,6 +189,7 @@ class Run:
     refused: int = 0  # the model's changes that did not fit the state
     corrections: int = 0  # the player's scripted changes recorded (the model had not)
     shown: list[str] = field(default_factory=list)
+    paused: str = ""  # why the updates stopped (NoJsonSchema), if they did
 
 
 def new_run(name: str, world: bool, args: argparse.Namespace) -> Run:
@@ -226,18 +228,22 @@ def update(run: Run, step: Step) -> tuple[float, int, int, bool]:
     campaign = run.game.campaign
     request = world_request(campaign, run.game.read_ahead_spec(""))  # as the TUI asks
     seconds, read, out, changed = 0.0, 0, 0, False
-    if request is not None:
+    if request is not None and not run.paused:  # paused: the TUI says so once, asks no more
         started = time.perf_counter()
-        text = propose(run.backend, run.builder, request, threading.Event())
-        outcome = settle(campaign, request, text)
+        try:
+            text = propose(run.backend, run.builder, request, threading.Event())
+        except NoJsonSchema as exc:
+            run.paused = f"at turn {len(run.turns) + 1}: {exc}"
+        else:
+            outcome = settle(campaign, request, text)
+            read = run.backend.last_prefill.read
+            out = len(run.backend.tokenize(text, special=False))
+            run.applied += len(outcome.applied)
+            run.refused += len(outcome.refused)
+            changed = bool(outcome.applied)
+            if outcome.applied:
+                run.shown.append(outcome.line)
         seconds = time.perf_counter() - started
-        read = run.backend.last_prefill.read
-        out = len(run.backend.tokenize(text, special=False))
-        run.applied += len(outcome.applied)
-        run.refused += len(outcome.refused)
-        changed = bool(outcome.applied)
-        if outcome.applied:
-            run.shown.append(outcome.line)
     done, _not_needed = record(campaign, list(step.changes))  # /inv add, /move, ...
     run.corrections += len(done)
     return seconds, read, out, changed or bool(done)
@@ -358,6 +364,8 @@ def report(off: Run, on: Run) -> None:
           f"refused (did not fit the state); the player's scripted changes recorded: "
           f"{on.corrections}")
     print("the state at the end (on): " + "; ".join(_state_line(on)))
+    if on.paused:
+        print(f"the updates stopped: {on.paused}")
     n_off = sum(len(t.found) for t in off.turns)
     n_on = sum(len(t.found) for t in on.turns)
     ratio = mean([t.total for t in on.turns]) / mean([t.total for t in off.turns])

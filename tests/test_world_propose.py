@@ -352,6 +352,33 @@ def test_real_model_update_with_a_cache_too_large_to_set_aside_is_asked_after_th
 
 
 @pytest.mark.model
+def test_real_model_update_after_a_full_window_of_short_replies_is_still_asked(
+        smol_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replies of 60 tokens keep 124 tokens after the story for the action and the reply, of
+    which the question takes ~90: once the window was full, the update after the story found
+    too little room (under 48 tokens) and, the cache too large to set aside, was paused."""
+    from test_read_ahead import story_campaign
+
+    from tui.backends import local
+    from tui.engine.game import read_ahead
+
+    c = story_campaign(105)  # a window that ends 42 tokens short of full after the question
+    c.settings.max_new_tokens = 60
+    game = Game(c, autosave=False)
+    builder = make_builder(smol_backend, c)
+    read_ahead(smol_backend, builder, game.read_ahead_spec(), threading.Event())
+    monkeypatch.setattr(local, "MAX_KEPT_CACHE_BYTES", 1024)
+    request = world_request(c, game.read_ahead_spec())
+    assert request is not None
+    tokens = builder.ask_after(game.read_ahead_spec(), AFTER_STORY_QUESTION)[0]
+    assert 24 <= smol_backend.info.n_ctx - len(tokens) < 48  # the window is full
+    text = propose(smol_backend, builder, request, threading.Event(),
+                   WORLD_SAMPLER.with_changes(seed=2))
+    assert text.startswith(OPENING)
+    assert not settle(c, request, text).stale  # recorded, or refused (cut short) with reasons
+
+
+@pytest.mark.model
 def test_real_model_update_without_the_story_is_paused_when_the_cache_is_too_large(
         smol_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     """No story to ask after (no room after it) and a cache too large to copy aside: run in

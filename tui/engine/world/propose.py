@@ -182,7 +182,10 @@ AFTER_STORY = (
 AFTER_STORY_QUESTION = Message(PLAYER, AFTER_STORY, "world update request", "world")
 # Every answer starts so (the grammar's order): the local model is given it in the prompt.
 OPENING = '{"changes":['
-MIN_ANSWER = 48  # tokens: room for an answer of a change or two; less, and it is not asked
+# Tokens: room for the empty list or one change (a longer answer cut short is refused); less,
+# and the update is not asked after the story. Replies of 60 tokens leave ~30 once the window
+# is full (the question is ~80 of the reply's and the action's room).
+MIN_ANSWER = 24
 
 
 def world_request(campaign: Campaign, story: PromptSpec | None = None) -> WorldRequest | None:
