@@ -400,7 +400,8 @@ class LocalBackend(Backend):
             prompt = Prompt(tokens, prompt.text + opening)
             room = self.info.n_ctx - len(tokens)
             sampler = sampler.with_changes(max_tokens=max(1, min(sampler.max_tokens, room)))
-        return opening + "".join(self._generate(prompt, sampler, [], cancel, grammar))
+        text = "".join(self._generate(prompt, sampler, [], cancel, grammar))
+        return "" if cancel.is_set() else opening + text  # never a cut answer's opening
 
     def _generate(self, prompt: Prompt, sampler: Sampler, stop: list[str],
                   cancel: threading.Event, grammar: Any) -> Iterator[str]:
