@@ -413,9 +413,9 @@ def test_a_sentence_or_an_identifier_is_not_a_name() -> None:
     ]}))
     assert outcome.refused == ["\"Awesome! I'm glad you're here\" is not a name",
                                "'the_thornwood' is not a name"]
+    assert outcome.line == "met Abel"
     number = settle(c, request, '{"changes":[{"op":"add_item","item":"1.0.1.2.1.1"}]}')
     assert number.refused == ["'1.0.1.2.1.1' is not a name"]  # seen asked after the story
-    assert outcome.line == "met Abel"
 
 
 def test_someone_met_is_not_taken_as_an_item_or_gone_to_as_a_place() -> None:

@@ -50,7 +50,9 @@ MAX_TOKENS = 512  # enough for MAX_CHANGES changes with every string at its cap
 NARRATION_CHARS = 2000  # the end of a long narration is what changed the state
 UNAVAILABLE = "state updates unavailable on this server"
 TOO_LARGE = ("state updates paused: this model's cache of the story is too large to set aside "
-             "on every turn (/inv, /move and /quest still correct the state)")
+             "on every turn, and replies this short leave no room to ask after the story "
+             "(a higher \"Max new tokens\" in settings does; /inv, /move and /quest still "
+             "correct the state)")
 # Low temperature: the update should say what the narration says, not invent. No repetition
 # penalty: JSON repeats its own punctuation.
 WORLD_SAMPLER = Sampler(temperature=0.2, top_p=0.9, top_k=40, repetition_penalty=1.0,
