@@ -338,7 +338,7 @@ def mean(values: list[float]) -> float:
 def report(off: Run, on: Run) -> None:
     print("\n| mode | contradictions (item / dead / exit) | per turn incl. the pause's work: "
           "median / mean s | Enter to end of narration: median / mean s | update: median s "
-          "| update tokens read / written (mean per turn) | tokens read after Enter (mean) |")
+          "| update tokens read / in the answer (mean per turn) | tokens read after Enter (mean) |")
     for run in (off, on):
         found = [c for t in run.turns for c in t.found]
         kinds = count(found)
