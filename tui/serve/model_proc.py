@@ -42,6 +42,7 @@ CACHE_PLAYERS = 64
 CACHE_BYTES = 1 << 30
 SERVED_LOG = 1000  # jobs remembered for the stats reply
 SLOT_MARK = "\x1f"  # between a player and a side prompt's slot in a cache's name
+MAX_OPENING = 40  # characters of a constrained answer's given opening: `{"changes":[`
 
 
 class PlayerCaches:
@@ -360,9 +361,6 @@ def _job(service: ModelService, client: Client, message: dict[str, Any]) -> Job:
                stop=[str(s) for s in message.get("stop", [])], queued=next(service.events),
                slot=str(message.get("slot") or "")[:40], schema=_schema(message),
                opening=str(message.get("opening") or "")[:MAX_OPENING])
-
-
-MAX_OPENING = 40  # characters: `{"changes":[` and the like
 
 
 def _schema(message: dict[str, Any]) -> dict[str, Any] | None:

@@ -231,20 +231,23 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
         tokens, text = builder.ask_after(request.story, AFTER_STORY_QUESTION)
         room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
         if room >= MIN_ANSWER:
-            answer = backend.complete_json(Prompt(tokens, text), SCHEMA,
-                                           sampler.with_changes(max_tokens=room), cancel,
-                                           OPENING)
-            return "" if cancel.is_set() else answer
+            return _answer(backend, Prompt(tokens, text), sampler.with_changes(max_tokens=room),
+                           cancel)
     if not backend.can_keep_cache():
         # No room after the story (a reply length set very short), and run in place the
         # update would evict the story: the next turn would read all of it again.
         raise CacheTooLarge(TOO_LARGE)
     report = builder.aside().build(request.spec)  # the story's builder keeps its memory
     with backend.keeping_cache(resume=_KEEP, slot="world"):
-        text = backend.complete_json(Prompt(report.tokens, report.text), SCHEMA,
-                                     sampler.with_changes(max_tokens=MAX_TOKENS), cancel,
-                                     OPENING)
-    return "" if cancel.is_set() else text
+        return _answer(backend, Prompt(report.tokens, report.text),
+                       sampler.with_changes(max_tokens=MAX_TOKENS), cancel)
+
+
+def _answer(backend: Backend, prompt: Prompt, sampler: Sampler, cancel: threading.Event
+            ) -> str:
+    """The constrained answer to `prompt`, its opening given; "" when cancelled."""
+    answer = backend.complete_json(prompt, SCHEMA, sampler, cancel, OPENING)
+    return "" if cancel.is_set() else answer
 
 
 def parse(text: str) -> tuple[list[Change], list[str]]:
