@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from proc_info import load_average  # noqa: E402
+
 from tui.backends.local import LocalBackend, route_llama_log  # noqa: E402
 from tui.core.backend import Prompt  # noqa: E402
 from tui.engine.campaign import Turn, campaign_from_scenario  # noqa: E402
@@ -71,8 +73,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     route_llama_log(Path("/tmp/grue-bench-json-opening-llama.log"))
-    with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
+    load = load_average()
     print(f"bench_json_opening: {args.updates} updates, SmolLM2, threads {args.threads}, "
           f"load average {load}, {time.strftime('%Y-%m-%d')}")
     modes = {"sampled": "", "given": OPENING}
@@ -109,8 +110,7 @@ def main() -> None:
               if a != b]
     print(f"answers that differ: {len(differ)} of {args.updates}"
           + "".join(f"\n  sampled {a[:120]!r}\n  given   {b[:120]!r}" for a, b in differ[:3]))
-    with open("/proc/loadavg") as f:
-        print(f"load average at the end: {' '.join(f.read().split()[:3])}")
+    print(f"load average at the end: {load_average()}")
     for backend in backends.values():
         backend.close()
 

@@ -34,6 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from proc_info import load_average  # noqa: E402
+
 from tui.backends.shared_protocol import Reader, send  # noqa: E402
 from tui.core.sampler import Sampler  # noqa: E402
 from tui.engine.world.propose import INSTRUCTIONS, SCHEMA  # noqa: E402
@@ -158,8 +160,7 @@ def main() -> None:
                         help="seconds between one player's Enter and the next one's")
     parser.add_argument("--reply-tokens", type=int, default=40)
     args = parser.parse_args()
-    with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
+    load = load_average()
     print(f"bench_serve_updates: {args.players} players, {args.rounds} rounds, gap "
           f"{args.gap} s, replies {args.reply_tokens} tokens, load average {load}, "
           f"{time.strftime('%Y-%m-%d')}", flush=True)
@@ -188,8 +189,7 @@ def main() -> None:
     print(f"p95 wait, updates yield / in line: "
           f"{pct(yielding.waits, 0.95) / pct(in_line.waits, 0.95):.2f}x; median: "
           f"{statistics.median(yielding.waits) / statistics.median(in_line.waits):.2f}x")
-    with open("/proc/loadavg") as f:
-        print("load average at the end: " + " ".join(f.read().split()[:3]))
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

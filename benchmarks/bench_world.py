@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from proc_info import load_average  # noqa: E402
 from world_checker import KINDS, Contradiction, Truth, check, count  # noqa: E402
 
 from tui.backends.local import LocalBackend, route_llama_log  # noqa: E402
@@ -404,8 +405,7 @@ def main() -> None:
         recheck(args.recheck)
         return
     route_llama_log(Path("/tmp/grue-bench-world-llama.log"))
-    with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
+    load = load_average()
     print(f"bench_world: {min(args.turns, len(SCRIPT))} turns of {SCENARIO.name}, n_ctx "
           f"{N_CTX}, replies <= {args.reply_tokens} tokens, seed {args.seed}, threads "
           f"{args.threads}, updates {'after the story' if args.after_story else 'apart'}, "
@@ -414,8 +414,7 @@ def main() -> None:
     save(args.save, (off, on))
     report(off, on)
     print(f"narrations and truths: {args.save}")
-    with open("/proc/loadavg") as f:
-        print(f"load average at the end: {' '.join(f.read().split()[:3])}")
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from proc_info import load_average  # noqa: E402
+
 from tui.backends.remote import OpenAIBackend  # noqa: E402
 from tui.engine.actions import Mode  # noqa: E402
 from tui.engine.campaign import Settings, campaign_from_scenario  # noqa: E402
@@ -135,8 +137,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--reply-tokens", type=int, default=60)
     args = parser.parse_args()
-    with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
+    load = load_average()
     print(f"bench_world_server: {args.turns} turns of lantern-road on llama_cpp.server "
           f"(SmolLM2, n_ctx 2048, 1 thread), replies <= {args.reply_tokens} tokens, load "
           f"average {load}, {time.strftime('%Y-%m-%d')}", flush=True)
@@ -171,8 +172,7 @@ def main() -> None:
           f"tokens the server read per turn and update: "
           f"{(sum(after.turn_read) + sum(after.update_read)) / args.turns:.0f} against "
           f"{(sum(apart.turn_read) + sum(apart.update_read)) / args.turns:.0f}")
-    with open("/proc/loadavg") as f:
-        print("load average at the end: " + " ".join(f.read().split()[:3]))
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

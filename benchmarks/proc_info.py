@@ -1,4 +1,5 @@
-"""What /proc says about the processes of a `grue serve` run: shared by the serve benchmarks."""
+"""What /proc says: the processes of a `grue serve` run (the serve benchmarks) and the
+machine's load (printed by the benchmarks that compare timings)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,8 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg writes them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
