@@ -35,6 +35,9 @@ class FakeBackend(Backend):
         self.json_replies: list[str] = ['{"changes": []}']
         self.json_prompts: list[Prompt] = []
         self.json_unsupported = False
+        # Updates wait for this, when given: one stays under way until the test says (or it
+        # is cancelled, and answers "").
+        self.json_gate: threading.Event | None = None
         # A stand-in for the local model, whose cache is its own: an update is a prompt apart.
         # False plays a server's one cache: the update is asked after the story's prompt.
         self.keeps_side_prompts_apart = True
@@ -87,4 +90,7 @@ class FakeBackend(Backend):
         if self.json_unsupported:
             raise NoJsonSchema("fake: no JSON schema here")
         self.json_prompts.append(prompt)
+        while self.json_gate is not None and not self.json_gate.wait(0.01):
+            if cancel.is_set():
+                return ""
         return self.json_replies.pop(0) if len(self.json_replies) > 1 else self.json_replies[0]

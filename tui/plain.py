@@ -56,7 +56,7 @@ from tui.engine.game import (
 from tui.engine.saves import SaveError
 from tui.engine.summary import SummaryDraft, apply_summary
 from tui.engine.tidy import shown_so_far, tidy_response
-from tui.engine.world.propose import UNAVAILABLE, WorldRequest, propose, settle, world_request
+from tui.engine.world.propose import UNAVAILABLE, WorldRequest, propose
 from tui.plain_wrap import WrappingWriter, wrapped
 
 RECAP_TURNS = 3
@@ -313,7 +313,7 @@ class PlainSession:
         proposal, self.world_proposal = self.world_proposal, None
         if proposal is None or self.hung_up:
             return
-        outcome = settle(self.game.campaign, *proposal)
+        outcome = self.game.settle_world(*proposal)
         if outcome.refused:
             logger().info("state update refused: %s", "; ".join(outcome.refused))
         if outcome.applied:
@@ -363,8 +363,7 @@ class PlainSession:
         settings = self.game.campaign.settings
         self.world_due = None
         if settings.world_updates and not self.world_unavailable and not result.cancelled:
-            self.world_due = world_request(self.game.campaign,
-                                           self.game.read_ahead_spec(mode=self.mode))
+            self.world_due = self.game.world_update_due(self.game.read_ahead_spec(mode=self.mode))
         self.update_summary()
         return result
 

@@ -30,6 +30,8 @@ from tui.engine.summary import SummaryDraft, apply_summary, draft_summary, needs
 from tui.engine.templates import InstructTemplate, get_template
 from tui.engine.tidy import tidy_response
 from tui.engine.world import history as world_history
+from tui.engine.world.owed import OwedTurns
+from tui.engine.world.propose import Outcome, WorldRequest, settle, world_request
 
 
 @dataclass
@@ -165,6 +167,7 @@ class Game:
         self.writer: SaveWriter | None = None  # None: saves are written on the calling thread
         self.on_saved: Callable[[SaveResult], None] | None = None  # called on the writer thread
         self.unsaved = ""  # without a writer: why the last save failed ("" once one succeeds)
+        self.world_owed = OwedTurns()
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -282,6 +285,24 @@ class Game:
             self.writer.submit(plan, self.on_saved)
             self.last_saved = plan.folder
         return self.last_saved
+
+    # --- the world state's update (docs/architecture.md, "World state") --------------------
+
+    def world_update_due(self, story: PromptSpec) -> WorldRequest | None:
+        """The update to ask in the pause after a narration: it reads the newest turn, and
+        the turns before it whose update Enter cancelled (`OwedTurns`). `story`: the next
+        turn's prompt, nothing typed (`read_ahead_spec`)."""
+        self.world_owed.narrated(self.campaign)
+        return world_request(self.campaign, story, self.world_owed.turns(self.campaign))
+
+    def settle_world(self, request: WorldRequest, text: str) -> Outcome:
+        """Record the model's answer to `request` (`propose.settle`); its turns are owed no
+        more unless the answer came too late for them (stale). The caller saves when
+        changes were applied."""
+        outcome = settle(self.campaign, request, text)
+        if not outcome.stale:
+            self.world_owed.answered(request.turns, request.take)
+        return outcome
 
     @property
     def saved_word(self) -> str:

@@ -50,7 +50,7 @@ from tui.engine.saves import SaveError
 from tui.engine.saves.writer import SaveResult
 from tui.engine.summary import SummaryDraft, apply_summary
 from tui.engine.world.prompt import report_lines
-from tui.engine.world.propose import UNAVAILABLE, WorldRequest, settle, world_request
+from tui.engine.world.propose import UNAVAILABLE, WorldRequest
 from tui.keys import BY_ID, bindings_for, first_key, help_rows
 from tui.model_host import ModelHost
 from tui.screens.context_inspector import ContextInspectorScreen
@@ -406,7 +406,7 @@ class AdventureScreen(Screen[None]):
     def start(self, request: TurnRequest) -> None:
         self.pending = request
         self.summary_due = False  # checked again after this turn
-        self.world_due = None  # a new turn makes the last one's update moot
+        self.world_due = None  # not asked: its turn stays owed and the next update reads it
         # Enter ends the idle work: a story-so-far update waits for the next pause, and
         # what was read ahead so far is kept in the cache.
         self.read_ahead_cancel.set()
@@ -491,8 +491,7 @@ class AdventureScreen(Screen[None]):
             self.summary_due = True  # checked once the next prompt is read ahead
             settings = self.game.campaign.settings
             if settings.world_updates and not self.world_unavailable:
-                self.world_due = world_request(self.game.campaign,
-                                               self.game.read_ahead_spec())
+                self.world_due = self.game.world_update_due(self.game.read_ahead_spec())
         self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------
@@ -614,7 +613,8 @@ class AdventureScreen(Screen[None]):
     # --- the world state's update (docs/architecture.md, "World state") ---------------------
     # The model thread only writes the proposal; this thread records it, on the turn it was
     # asked for (dropped when that turn or take is gone), so nothing changes the campaign on
-    # two threads. Enter, Esc and leaving cancel it; it is not asked for again.
+    # two threads. Enter, Esc and leaving cancel it; its turn stays owed, and the next
+    # update reads it with the newest (`Game.world_update_due`).
 
     def start_world_update(self, request: WorldRequest) -> None:
         self.world_updating = True
@@ -657,7 +657,7 @@ class AdventureScreen(Screen[None]):
 
     def _record_world(self, request: WorldRequest, text: str) -> bool:
         """Settle a proposal; True when it changed the state (saved, its line shown)."""
-        outcome = settle(self.game.campaign, request, text)
+        outcome = self.game.settle_world(request, text)
         if outcome.refused:
             logger().info("state update refused: %s", "; ".join(outcome.refused))
         if not outcome.applied:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,18 @@ class WorldRequest:
     # The next turn's prompt, nothing typed: where the update is asked after the story (a
     # server; a local cache too large to set aside).
     story: PromptSpec | None = None
+    # Turns before `turn` read too, oldest first: their updates were cancelled (`owed`).
+    earlier: tuple[Turn, ...] = ()
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """Every turn the update reads, the newest last."""
+        return (*self.earlier, self.turn)
+
+    def read_text(self) -> str:
+        """The actions and narrations the update reads: what its changes must name."""
+        return "\n".join(f"{t.action}\n{t.response}" for t in self.earlier) + \
+            f"\n{self.turn.action}\n{self.response}"
 
 
 @dataclass
@@ -155,21 +168,26 @@ EXAMPLE_MESSAGES = tuple(Message(role, text, "world update example", "world")
                          for role, text in ((PLAYER, question), (NARRATOR, answer)))
 
 
-def request_text(campaign: Campaign, turn: Turn) -> str:
-    """The state's lines, the newest action and its narration -- nothing older.
+def request_text(campaign: Campaign, turns: Sequence[Turn]) -> str:
+    """The state's lines, then the turns to read (the newest last: earlier ones only when
+    their update was cancelled, `owed`) -- nothing older.
 
     Short on purpose: the prompt is read beside the story's cache, so every token of it is
     read afresh at every update (on a 7B model at 20-50 prompt tokens/s, 500 tokens are
     10-25 s of the player's pause), and the state already holds what older turns changed.
     """
     lines = segment_lines(campaign.world_state()) or ["(nothing recorded yet)"]
-    narration = turn.response.strip()
-    if len(narration) > NARRATION_CHARS:
-        narration = "…" + narration[-NARRATION_CHARS:]
-    parts = ["The state before this turn:", *lines, ""]
-    if turn.action.strip():
-        parts.append(f"The player: {turn.action.strip()}")
-    parts += [f"The narrator: {narration}", "", "What changed, as JSON:"]
+    these = "this turn" if len(turns) == 1 else "these turns"
+    parts = [f"The state before {these}:", *lines, ""]
+    for turn in turns:
+        cap = NARRATION_CHARS if turn is turns[-1] else NARRATION_CHARS // 2
+        narration = turn.response.strip()
+        if len(narration) > cap:
+            narration = "…" + narration[-cap:]
+        if turn.action.strip():
+            parts.append(f"The player: {turn.action.strip()}")
+        parts.append(f"The narrator: {narration}")
+    parts += ["", "What changed, as JSON:"]
     return "\n".join(parts)
 
 
@@ -182,6 +200,15 @@ AFTER_STORY = (
     "used up), move, meet (someone new), update_person (attitude; alive false if they "
     "died), add_quest, finish_quest, set_fact.]")
 AFTER_STORY_QUESTION = Message(PLAYER, AFTER_STORY, "world update request", "world")
+
+
+def after_story_question(turns: int) -> Message:
+    """The question for the newest `turns` turns (more than one when earlier updates were
+    cancelled: `owed`)."""
+    if turns <= 1:
+        return AFTER_STORY_QUESTION
+    text = AFTER_STORY.replace("the newest turn", f"the last {turns} turns")
+    return Message(PLAYER, text, "world update request", "world")
 # Every answer starts so (the grammar's order): the local model is given it in the prompt.
 OPENING = '{"changes":['
 # Tokens: room for the empty list or one change (a longer answer cut short is refused); less,
@@ -190,21 +217,25 @@ OPENING = '{"changes":['
 MIN_ANSWER = 24
 
 
-def world_request(campaign: Campaign, story: PromptSpec | None = None) -> WorldRequest | None:
+def world_request(campaign: Campaign, story: PromptSpec | None = None,
+                  owed: Sequence[Turn] = ()) -> WorldRequest | None:
     """The update to ask for after the newest narration; None when there is none to read
     (a chat, no turn, an empty reply). `story`: the next turn's prompt with nothing typed
     (`Game.read_ahead_spec`), where `propose` asks the update after it (a server; a local
     cache too large to set aside); without it the update is a prompt apart or not asked.
+    `owed`: the turns whose update is still owed (`OwedTurns.turns`), read before the newest.
     On the thread that changes the campaign."""
     turn = campaign.last_turn()
     if campaign.kind == "chat" or turn is None or not turn.response.strip():
         return None
+    earlier = tuple(t for t in owed if t is not turn and t.response.strip())
     spec = PromptSpec(
         header=[HeaderPart("system", "world update instructions", INSTRUCTIONS)],
         history=list(EXAMPLE_MESSAGES),
-        pending=Message(PLAYER, request_text(campaign, turn), "world update request", "world"),
+        pending=Message(PLAYER, request_text(campaign, [*earlier, turn]),
+                        "world update request", "world"),
     )
-    return WorldRequest(turn, turn.chosen, turn.response, spec, story)
+    return WorldRequest(turn, turn.chosen, turn.response, spec, story, earlier)
 
 
 # The update's own prompt stays aside between updates: its instructions, read once, are
@@ -228,7 +259,8 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
         # would read the whole window again. Asked in the next action's place, in the next
         # turn's window, the update reads only its question and the next turn finds the
         # story cached up to the action (the tail past it is dropped as the turn reads on).
-        tokens, text = builder.ask_after(request.story, AFTER_STORY_QUESTION)
+        tokens, text = builder.ask_after(request.story,
+                                           after_story_question(len(request.turns)))
         room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
         if room >= MIN_ANSWER:
             return _answer(backend, Prompt(tokens, text), sampler.with_changes(max_tokens=room),
@@ -396,7 +428,7 @@ def settle(campaign: Campaign, request: WorldRequest, text: str) -> Outcome:
     if not is_current(campaign, request):
         return Outcome(stale=True)
     changes, refused = parse(text)
-    turn_text = f"{request.turn.action}\n{request.response}"
+    turn_text = request.read_text()
     plausible: list[Change] = []
     for change in map(_sensible, changes):
         reason = implausible(campaign, change, turn_text)
