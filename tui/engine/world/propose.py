@@ -175,19 +175,23 @@ def request_text(campaign: Campaign, turns: Sequence[Turn]) -> str:
     Short on purpose: the prompt is read beside the story's cache, so every token of it is
     read afresh at every update (on a 7B model at 20-50 prompt tokens/s, 500 tokens are
     10-25 s of the player's pause), and the state already holds what older turns changed.
+    A turn owed is written as its own cancelled update wrote it, and the next follows it
+    ("And the turn after it:"), so the update's cache still holds what the cancelled one
+    read: on a slow model an update Enter keeps cutting short goes on where it stopped.
     """
     lines = segment_lines(campaign.world_state()) or ["(nothing recorded yet)"]
-    these = "this turn" if len(turns) == 1 else "these turns"
-    parts = [f"The state before {these}:", *lines, ""]
+    parts = ["The state before this turn:", *lines, ""]
     for turn in turns:
-        cap = NARRATION_CHARS if turn is turns[-1] else NARRATION_CHARS // 2
+        if turn is not turns[0]:
+            parts += ["", "And the turn after it:"]
         narration = turn.response.strip()
-        if len(narration) > cap:
-            narration = "…" + narration[-cap:]
+        if len(narration) > NARRATION_CHARS:
+            narration = "…" + narration[-NARRATION_CHARS:]
         if turn.action.strip():
             parts.append(f"The player: {turn.action.strip()}")
         parts.append(f"The narrator: {narration}")
-    parts += ["", "What changed, as JSON:"]
+    asked = "What changed" if len(turns) == 1 else f"What changed in these {len(turns)} turns"
+    parts += ["", f"{asked}, as JSON:"]
     return "\n".join(parts)
 
 
