@@ -261,6 +261,9 @@ class LocalBackend(Backend):
         self._aside: dict[str, _KeptCache] = {}
         self._grammars: dict[str, Any] = {}  # compiled llama.cpp grammars by JSON schema
         self.last_prefill = PrefillStats()
+        # The largest cache copied aside (None: `MAX_KEPT_CACHE_BYTES`); `grue serve`'s model
+        # process sets its memory budget (`memory.kept_cache_budget`).
+        self.max_kept_bytes: int | None = None
 
     @property
     def info(self) -> ModelInfo:
@@ -480,7 +483,7 @@ class LocalBackend(Backend):
         stopped by Enter), the other prompt's cache is kept aside too and put back at the
         next call, so the work goes on where it stopped instead of reading its prompt again
         (a slow model and short pauses would otherwise never finish an update). A copy
-        larger than `MAX_KEPT_CACHE_BYTES` is not made: the story is then read again."""
+        larger than `kept_cap()` is not made: the story is then read again."""
         if self._llm is None or self.vocab_only:
             yield None
             return
@@ -514,7 +517,11 @@ class LocalBackend(Backend):
         if self._llm is None or self.vocab_only or not self._llm.n_tokens:
             return True
         size = int(llama_cpp.llama_state_seq_get_size(self._llm._ctx.ctx, 0))
-        return 0 < size <= MAX_KEPT_CACHE_BYTES
+        return 0 < size <= self.kept_cap()
+
+    def kept_cap(self) -> int:
+        """The largest cache copied aside, in bytes."""
+        return self.max_kept_bytes if self.max_kept_bytes is not None else MAX_KEPT_CACHE_BYTES
 
     def read_beside(self, tokens: list[int], cancel: threading.Event) -> bool:
         if self._llm is None or self.vocab_only:
@@ -556,7 +563,7 @@ class LocalBackend(Backend):
             return None
         ctx = llm._ctx.ctx
         size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
-        if size <= 0 or size > MAX_KEPT_CACHE_BYTES:
+        if size <= 0 or size > self.kept_cap():
             return None
         data = (ctypes.c_uint8 * size)()
         written = int(llama_cpp.llama_state_seq_get_data(ctx, data, size, 0))

@@ -79,6 +79,24 @@ def available_memory_bytes() -> int | None:
     return available
 
 
+# What copies of prompt caches kept aside may hold at least: the fixed budget they had before
+# it followed the machine's memory (a 7B model with grouped-query attention: 2 players).
+KEPT_CACHE_FLOOR = GB
+
+
+def kept_cache_budget(available: int | None, model_bytes: int) -> int:
+    """Bytes of prompt caches a model process may keep aside (`grue serve`: a cache per recent
+    player, so a player's next turn reads only what is new): half the memory available once
+    the model is loaded, less the model's file (its weights are mapped from the file, and
+    MemAvailable counts those pages as free to take back), and never under
+    `KEPT_CACHE_FLOOR`. A 13B model without grouped-query attention holds ~3.2 GB of cache
+    at 4,096 tokens: a fixed 1 GB kept none, and every switch between players read the whole
+    window again."""
+    if available is None:
+        return KEPT_CACHE_FLOOR
+    return max(KEPT_CACHE_FLOOR, (available - model_bytes) // 2)
+
+
 def kv_cache_bytes(n_ctx: int, info: GGUFInfo | None, file_size: int) -> int:
     """The f16 KV cache for `n_ctx` tokens, from the model's shape when the metadata has it."""
     if info is not None and info.n_layer and info.n_embd and info.n_head:

@@ -33,13 +33,20 @@ from tui.backends.shared_protocol import SOCKET_ENV, Peer, ProtocolError, receiv
 from tui.core.backend import Backend, BackendConfig, BackendError, NoJsonSchema, Prompt
 from tui.core.sampler import Sampler
 from tui.core.text import one_line
+from tui.models.memory import (
+    KEPT_CACHE_FLOOR,
+    available_memory_bytes,
+    format_gb,
+    kept_cache_budget,
+)
 from tui.serve.fair_queue import FairQueue
 
 # The recent players whose prompt cache is kept: memory is what runs out, so the byte budget
-# decides (a 7B model's 4,096-token cache is ~512 MB: 2 players; SmolLM2's is ~90 MB: all of
-# a 20-player load run, where 4 made every job re-read its whole story).
+# decides (SmolLM2's 4,096-token cache is ~90 MB: all of a 20-player load run, where 4 made
+# every job re-read its whole story). The budget follows the machine's memory
+# (`cache_budget`); CACHE_BYTES where that cannot be told.
 CACHE_PLAYERS = 64
-CACHE_BYTES = 1 << 30
+CACHE_BYTES = KEPT_CACHE_FLOOR
 SERVED_LOG = 1000  # jobs remembered for the stats reply
 SLOT_MARK = "\x1f"  # between a player and a side prompt's slot in a cache's name
 MAX_OPENING = 40  # characters of a constrained answer's given opening: `{"changes":[`
@@ -226,7 +233,8 @@ class ModelService:
         return {"served": list(self.served), "read": self.last_read,
                 "cached": self.caches.names(), "current": self.current,
                 "waiting": len(self.queue), "waiting_by_player": self.queue.waiting(),
-                "running": now, "tokens_read": dict(self.tokens_read)}
+                "running": now, "tokens_read": dict(self.tokens_read),
+                "cache_budget": self.caches.max_bytes}
 
     # --- the model thread ----------------------------------------------------------------
 
@@ -385,6 +393,21 @@ def listen(path: Path) -> socket.socket:
     return sock
 
 
+def cache_budget(backend: Backend, available: int | None) -> int:
+    """The bytes of players' caches to keep (`memory.kept_cache_budget`), and the local
+    backend set to copy out a cache that large: with `available` memory read after the model
+    loaded."""
+    model_bytes = 0
+    path = getattr(backend, "model_path", None)
+    if isinstance(path, Path):
+        with contextlib.suppress(OSError):
+            model_bytes = path.stat().st_size
+    budget = kept_cache_budget(available, model_bytes)
+    if hasattr(backend, "max_kept_bytes"):
+        backend.max_kept_bytes = budget
+    return budget
+
+
 def load_model(config: BackendConfig) -> tuple[Backend, Backend]:
     """The generating backend and the tokenizer beside it (vocabulary only when local)."""
     backend = make_backend(config)
@@ -418,6 +441,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--url", default="")
     p.add_argument("--ctx", type=int, default=4096)
     p.add_argument("--cache-players", type=int, default=CACHE_PLAYERS)
+    p.add_argument("--cache-bytes", type=int, default=0,
+                   help="bytes of players' caches to keep (0: half the memory available)")
     p.add_argument("--log", type=Path, default=None, help="llama.cpp's log lines")
     p.add_argument("--watch-stdin", action="store_true",
                    help="exit when standard input closes (the server went away)")
@@ -442,11 +467,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendError as exc:
         print(f"grue serve model: {one_line(str(exc), 300)}", file=sys.stderr, flush=True)
         return 1
-    service = ModelService(backend, tokenizer, PlayerCaches(args.cache_players),
+    budget = args.cache_bytes or cache_budget(backend, available_memory_bytes())
+    if args.cache_bytes and hasattr(backend, "max_kept_bytes"):
+        backend.max_kept_bytes = budget
+    service = ModelService(backend, tokenizer, PlayerCaches(args.cache_players, budget),
                            updates_yield=not args.updates_in_line)
     service.start()
     listener = listen(args.socket)
-    print(f"grue serve model: {backend.info.name} ready on {args.socket}", flush=True)
+    print(f"grue serve model: {backend.info.name} ready on {args.socket}, keeping players' "
+          f"caches up to {format_gb(budget)}", flush=True)
     while True:
         sock, _ = listener.accept()
         threading.Thread(target=handle, args=(service, sock), name="grue-shared-client",
