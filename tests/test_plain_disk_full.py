@@ -10,7 +10,7 @@ import errno
 import io
 import os
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -138,3 +138,42 @@ def test_plain_a_full_disk_at_start_up_says_the_log_cannot_be_written_and_plays_
         grue.write(b"/quit\r")
         assert grue.wait_exit(60) == 0
     assert b"could not load" not in grue.output and b"Saved as" in grue.output
+
+
+class ReadOnlyAfterTheUpdate:
+    """Line mode's input: the first line, then (once the pause's world update has answered)
+    the save folder made unwritable, and a second line whose arrival stores the update."""
+
+    def __init__(self, plain: PlainSession, unwritable: Unwritable) -> None:
+        self.plain, self.unwritable = plain, unwritable
+        self.lines = ["take the lantern", "look", "/quit"]
+        self.stack = ExitStack()
+
+    def readline(self) -> str:
+        job = self.plain.read_ahead_job
+        if job is not None:
+            job[0].join(30)
+        if len(self.lines) == 2:
+            assert self.plain.world_proposal is not None  # answered, not stored yet
+            folder = self.plain.game.last_saved
+            assert folder is not None
+            self.stack.enter_context(self.unwritable(folder))
+        return self.lines.pop(0) + "\n" if self.lines else ""
+
+
+@pytest.mark.parametrize("unwritable", [read_only, disk_full], ids=["read-only", "disk-full"])
+def test_plain_a_save_after_the_pauses_world_update_that_fails_says_not_saved(
+        tmp_path: Path, unwritable: Unwritable) -> None:
+    """The world update's answer is stored (and saved) when the next line arrives, outside
+    the line's own handling: a save failing there ended line mode with a traceback."""
+    plain, _out, err = session(tmp_path)
+    plain.backend.json_replies = [  # type: ignore[attr-defined]
+        '{"changes": [{"op": "add_item", "item": "road"}]}']
+    lines = ReadOnlyAfterTheUpdate(plain, unwritable)
+    try:
+        status = plain.run(lines)  # type: ignore[arg-type]
+    finally:
+        lines.stack.close()
+    assert "NOT saved" in err.getvalue()
+    assert status == 1  # left with changes not saved, and said so
+    assert "road" in plain.game.campaign.world_state().items

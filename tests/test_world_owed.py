@@ -15,8 +15,11 @@ from test_tui_summary_update import app_for, wait_until
 
 from tui.backends.local import LocalBackend
 from tui.core.backend import Backend
+from tui.engine.actions import Mode
 from tui.engine.campaign import Campaign, Turn
-from tui.engine.game import Game, make_builder
+from tui.engine.game import Game, GenerationResult, make_builder
+from tui.engine.saves import load_save, release_save
+from tui.engine.saves.codec import campaign_from_dict
 from tui.engine.world import AddItem, WorldState
 from tui.engine.world.owed import MAX_OWED
 from tui.engine.world.propose import AFTER_STORY, WorldRequest, parse, propose
@@ -218,3 +221,86 @@ def test_line_mode_a_line_typed_during_the_update_leaves_its_turn_owed(tmp_path:
     assert "take lantern" in asked and "look" in asked
     assert g.campaign.world_state().items == ["brass lantern"]
     assert "+ brass lantern" in err.getvalue() + out.getvalue()
+
+
+# --- an update the player quit before is asked at the next start ------------------------------
+
+
+def saved_owing(tmp_path: Path) -> Path:
+    """A save whose newest turn (the lantern taken) never had its update: the player quit
+    in the pause. What Game.commit leaves before any update answered."""
+    g = Game(Campaign(title="t"), save_folder=tmp_path)
+    g.campaign.turns.append(Turn("story", "", ["The inn is warm."], 0))
+    g.campaign.turns.append(Turn("do", "> You take the brass lantern.",
+                                 ["You lift the brass lantern off its hook."], 0))
+    g.world_owed.narrated(g.campaign)
+    folder = g.save()
+    assert folder is not None
+    release_save(g.campaign)
+    return folder
+
+
+def test_the_count_of_owed_turns_is_saved_and_cleared_once_answered(tmp_path: Path) -> None:
+    folder = saved_owing(tmp_path)
+    resumed = load_save(folder, lock=True)
+    assert resumed.world_owed == 1
+    g = Game(resumed, save_folder=tmp_path)
+    request = g.world_update_owed(g.read_ahead_spec())
+    assert request is not None and request.turn is resumed.turns[-1]
+    assert "take the brass lantern" in read(request)
+    g.settle_world(request, '{"changes":[]}')
+    g.save()
+    release_save(g.campaign)
+    assert load_save(folder).world_owed == 0
+    assert Game(load_save(folder)).world_update_owed(g.read_ahead_spec()) is None
+
+
+def test_a_save_without_the_count_owes_nothing_and_a_bad_count_is_bounded() -> None:
+    assert campaign_from_dict({"turns": []}).world_owed == 0
+    data = {"turns": [{"mode": "do", "action": "a", "responses": ["b"]}], "world_owed": 99}
+    assert campaign_from_dict(data).world_owed == MAX_OWED
+
+
+def test_a_finished_turn_is_saved_as_owed_until_its_update_answers(tmp_path: Path) -> None:
+    g = Game(Campaign(title="t"), save_folder=tmp_path)
+    request = g.request_action(Mode.DO, "take the lantern")
+    backend = FakeBackend()
+    backend.load()
+    report = make_builder(backend, g.campaign).build(request.spec)
+    g.commit(request, GenerationResult("You lift the lantern.", report))
+    assert g.last_saved is not None and load_save(g.last_saved).world_owed == 1
+    g.campaign.settings.world_updates = False  # /state off: nothing is owed from now on
+    g.commit(g.request_action(Mode.DO, "look"), GenerationResult("Dust.", report))
+    assert load_save(g.last_saved).world_owed == 1  # the earlier turn, still owed
+
+
+async def test_tui_resumed_game_asks_the_update_the_player_quit_before(tmp_path: Path) -> None:
+    folder = saved_owing(tmp_path)
+    backend = FakeBackend(["You look around."])
+    backend.json_replies = [LANTERN]
+    g = Game(load_save(folder, lock=True), save_folder=tmp_path)
+    async with app_for(g, backend).run_test(size=(80, 24), notifications=True) as pilot:
+        screen = pilot.app.screen
+        assert isinstance(screen, AdventureScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        await wait_until(pilot, lambda: "+ brass lantern" in
+                         [str(n.message) for n in pilot.app._notifications])
+        assert "take the brass lantern" in backend.json_prompts[0].text
+        assert len(g.campaign.turns) == 2  # asked in the pause: no turn was played
+        g.flush_saves(10)
+        saved = load_save(folder)
+        assert saved.world_owed == 0 and "brass lantern" in saved.world_state().items
+
+
+def test_line_mode_resumed_game_asks_the_update_the_player_quit_before(tmp_path: Path) -> None:
+    folder = saved_owing(tmp_path)
+    backend = FakeBackend(["You look around."])
+    backend.json_replies = [LANTERN]
+    g = Game(load_save(folder, lock=True), save_folder=tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    session = PlainSession(g, backend, out, err)
+    backend.json_gate = threading.Event()  # released by the end of input, as a line would
+    assert session.run(FastLines(session, backend, [])) == 0  # type: ignore[arg-type]
+    assert "take the brass lantern" in backend.json_prompts[0].text
+    assert "brass lantern" in g.campaign.world_state().items
+    assert load_save(folder).world_owed == 0

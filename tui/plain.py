@@ -155,6 +155,8 @@ class PlainSession:
         self.notice(f"Model {info.name} ready ({info.n_ctx} tokens, prompt style {style}).")
         if problem := take_log_problem():  # a full disk, a read-only home: said once
             self.notice(problem)
+        if self.game.campaign.kind != "chat":  # an update the player quit before
+            self.world_due = self.game.world_update_owed(self.game.read_ahead_spec(mode=self.mode))
         return True
 
     def run(self, lines: TextIO) -> int:
@@ -200,13 +202,26 @@ class PlainSession:
         self.notice(f"Saved as {cid}. Resume with: grue resume {cid} --plain")
         return 0
 
+    def say_not_saved(self, exc: SaveError) -> None:
+        self.notice(f"NOT saved: {exc} (the save before it is kept; /save tries again)")
+
+    def save_idle_work(self) -> bool:
+        """Save what the pause's work stored (outside a line's own handling, where a
+        failed save is said the same way); False when it could not be written."""
+        try:
+            self.game.save()
+        except SaveError as exc:
+            self.say_not_saved(exc)
+            return False
+        return True
+
     def run_line(self, line: str) -> bool:
         """One line of input as the loop runs it: a problem is one line and the game goes
         on (a save that failed is kept in memory; the next save writes it). False to stop."""
         try:
             return self.handle(line)
         except SaveError as exc:
-            self.notice(f"NOT saved: {exc} (the save before it is kept; /save tries again)")
+            self.say_not_saved(exc)
         except (BackendError, LoreFormatError) as exc:
             self.notice(f"error: {exc}")
         return True
@@ -316,8 +331,9 @@ class PlainSession:
         outcome = self.game.settle_world(*proposal)
         if outcome.refused:
             logger().info("state update refused: %s", "; ".join(outcome.refused))
+        if not outcome.stale:
+            self.save_idle_work()  # the changes, and that the turns owe their update no more
         if outcome.applied:
-            self.game.save()
             self.notice(f"({outcome.line})")
 
     def store_summary(self) -> None:
@@ -330,7 +346,7 @@ class PlainSession:
         campaign = self.game.campaign
         before = campaign.summary_upto
         if apply_summary(campaign, *draft):
-            self.game.save()
+            self.save_idle_work()
             self.notice(f"(the story so far now covers {count(campaign.summary_upto, 'turn')}; "
                         f"was {before})")
 

@@ -338,6 +338,9 @@ class Campaign:
     # The world state after the newest turn's chosen take (see world.history); read it
     # through `world_state()`, which swaps in a newly chosen take first.
     world: WorldState = field(default_factory=WorldState)
+    # How many of the newest turns still owe their world update (`world/owed.py`): saved, so
+    # an update the player quit before is asked at the next start.
+    world_owed: int = 0
     # What could not be used as saved (over-long fields, unusable settings): one line each,
     # for the front end to show once. Not saved.
     problems: list[str] = field(default_factory=list, compare=False, repr=False)

@@ -168,6 +168,7 @@ class Game:
         self.on_saved: Callable[[SaveResult], None] | None = None  # called on the writer thread
         self.unsaved = ""  # without a writer: why the last save failed ("" once one succeeds)
         self.world_owed = OwedTurns()
+        self.world_owed.restore(campaign, campaign.world_owed)
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -234,6 +235,8 @@ class Game:
             turn = self.campaign.begin_turn(request.action.mode.value, request.action.text)
             turn.responses.append(text)
         self._keep_world_note(request, turn, result)
+        if self.campaign.kind != "chat" and self.campaign.settings.world_updates:
+            self.world_owed.narrated(self.campaign)  # saved with it: asked even after a quit
         if result.report.lore_next_state is not None:
             self.campaign.lore_state = result.report.lore_next_state
         self.save()
@@ -270,6 +273,7 @@ class Game:
         if not self.autosave:
             return None
         self.campaign.updated = time.time()
+        self.campaign.world_owed = len(self.world_owed.turns(self.campaign))
         if self.writer is None:
             try:
                 plan = prepare_save(self.campaign, self.save_folder,
@@ -288,6 +292,13 @@ class Game:
 
     # --- the world state's update (docs/architecture.md, "World state") --------------------
 
+    def world_update_owed(self, story: PromptSpec) -> WorldRequest | None:
+        """The update still owed when play starts (the player quit before it ran), or None."""
+        if not self.campaign.settings.world_updates or \
+                not self.world_owed.turns(self.campaign):
+            return None
+        return self.world_update_due(story)
+
     def world_update_due(self, story: PromptSpec) -> WorldRequest | None:
         """The update to ask in the pause after a narration: it reads the newest turn, and
         the turns before it whose update Enter cancelled (`OwedTurns`). `story`: the next
@@ -297,8 +308,8 @@ class Game:
 
     def settle_world(self, request: WorldRequest, text: str) -> Outcome:
         """Record the model's answer to `request` (`propose.settle`); its turns are owed no
-        more unless the answer came too late for them (stale). The caller saves when
-        changes were applied."""
+        more unless the answer came too late for them (stale). The caller saves when it was
+        not stale (the changes, and the count of turns owed)."""
         outcome = settle(self.campaign, request, text)
         if not outcome.stale:
             self.world_owed.answered(request.turns, request.take)

@@ -260,6 +260,8 @@ class AdventureScreen(Screen[None]):
                               f"{message.style}")
         if problem := take_log_problem():  # a full disk, a read-only home: said once
             self.notify(problem, severity="warning", timeout=10)
+        if self.HAS_WORLD:  # an update the player quit before: asked in this first pause
+            self.world_due = self.game.world_update_owed(self.game.read_ahead_spec())
         self.start_read_ahead()
 
     def on_queue_place(self, message: QueuePlace) -> None:
@@ -660,12 +662,14 @@ class AdventureScreen(Screen[None]):
         outcome = self.game.settle_world(request, text)
         if outcome.refused:
             logger().info("state update refused: %s", "; ".join(outcome.refused))
-        if not outcome.applied:
+        if outcome.stale:
             return False
         try:
-            self.game.save()
+            self.game.save()  # the changes, and that the turns owe their update no more
         except SaveError as exc:
             self.notify(one_line(str(exc), 300), severity="error")
+        if not outcome.applied:
+            return False
         self.notify(outcome.line, timeout=6, markup=False)
         self.refresh_world()
         return True

@@ -10,6 +10,7 @@ import tomli_w
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.lore import Lorebook, LoreState
 from tui.engine.world import WorldState, change_to_dict
+from tui.engine.world.owed import MAX_OWED
 
 
 def state_to_dict(c: Campaign) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def state_to_dict(c: Campaign) -> dict[str, Any]:
         "redo": [t.to_dict() for t in c.redo_stack],
         "world": c.world_state().to_dict(),
     }
+    if c.world_owed:
+        data["world_owed"] = c.world_owed
     if c.extra:
         data["extra"] = c.extra
     return data
@@ -75,6 +78,7 @@ def campaign_from_dict(data: dict[str, Any]) -> Campaign:
     for turn in c.redo_stack:  # undone: their changes are not in the state
         object.__setattr__(turn, "applied", -1)
     c.world = WorldState.from_dict(data.get("world", {}))
+    c.world_owed = max(0, min(int(data.get("world_owed", 0)), MAX_OWED))  # the newest turns
     return c
 
 

@@ -9,7 +9,8 @@ changes: `history`).
 
 When the turn that carried such an answer is undone, or another take of it chosen (retry,
 swipe), the earlier turns it answered for are owed again: the changes went with that take.
-In memory only: a resumed campaign owes nothing.
+The count of owed turns is saved with the campaign (`Campaign.world_owed`), so an update the
+player quit before is asked at the next start.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class OwedTurns:
     def __init__(self) -> None:
         self._owed: list[Turn] = []
         self._answer: _Answer | None = None
+
+    def restore(self, campaign: Campaign, count: int) -> None:
+        """Owe the newest `count` turns (a save's `world_owed`)."""
+        self._owed = list(campaign.turns[-count:]) if count > 0 else []
+        self._answer = None
 
     def narrated(self, campaign: Campaign) -> None:
         """The newest turn has a new narration (a new turn, a retry, a continuation): it is
