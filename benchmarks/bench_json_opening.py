@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lantern_turns import TURNS  # noqa: E402
 from proc_info import load_average  # noqa: E402
 
 from tui.backends.local import LocalBackend, route_llama_log  # noqa: E402
@@ -38,17 +39,6 @@ from tui.engine.world.propose import (  # noqa: E402
     world_request,
 )
 from tui.models.embedded import embedded_model_path  # noqa: E402
-
-TURNS = [
-    ("You take the brass lantern from its hook.",
-     "The lantern is cold in your hand. Beyond the wall the Thornwood waits."),
-    ("You walk to the edge of the Thornwood.",
-     "The road narrows between the trees. The first lamp post stands dark."),
-    ('You say "Is anyone there?"',
-     "Only the wind answers, and somewhere far off a branch cracks."),
-    ("You look around.", "Dust drifts in the last of the daylight; nothing moves."),
-    ("You light the lantern.", "The wick catches and the shadows jump back from the road."),
-]
 
 
 def answer(backend: LocalBackend, prompt: Prompt, seed: int, opening: str

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lantern_turns import TURNS  # noqa: E402
 from proc_info import load_average  # noqa: E402
 
 from tui.backends.local import LocalBackend, route_llama_log  # noqa: E402
@@ -42,18 +43,6 @@ from tui.engine.world.propose import (  # noqa: E402
 )
 from tui.models.embedded import embedded_model_path  # noqa: E402
 
-TURNS = [
-    ("You take the brass lantern from its hook.",
-     "The lantern is cold in your hand. Beyond the wall the Thornwood waits."),
-    ("You walk to the edge of the Thornwood.",
-     "The road narrows between the trees. The first lamp post stands dark."),
-    ('You say "Is anyone there?"',
-     "Only the wind answers, and somewhere far off a branch cracks."),
-    ("You pick up the rusted key by the gate.",
-     "The key is heavy and cold, its teeth worn smooth."),
-    ("You light the lantern.", "The wick catches and the shadows jump back from the road."),
-]
-
 
 @dataclass
 class Mode:
@@ -64,6 +53,7 @@ class Mode:
     seconds: list[float] = field(default_factory=list)
     answered_read: list[int] = field(default_factory=list)
     applied: int = 0
+    lines: list[str] = field(default_factory=list)  # the quiet lines of the changes recorded
 
 
 def request_for(mode: Mode) -> WorldRequest | None:
@@ -91,6 +81,8 @@ def run_update(mode: Mode, number: int, cancel_after: float | None, seed: int) -
     outcome = mode.game.settle_world(request, text) if mode.name == "owed" else \
         settle(mode.game.campaign, request, text)
     mode.applied += len(outcome.applied)
+    if outcome.applied:
+        mode.lines.append(f"turn {number + 1}: {outcome.line}")
     mode.answered_read.append(mode.backend.last_prefill.read)
     first = number - len(request.earlier)
     mode.read_by_an_answer.update(range(first, number + 1))
@@ -127,6 +119,9 @@ def main() -> None:
         print(f"| {mode.name} | {len(mode.read_by_an_answer)} of {args.turns} | "
               f"{statistics.fmean(mode.seconds):.3f} | "
               f"{statistics.fmean(mode.answered_read):.0f} | {mode.applied} |")
+    for mode in modes:
+        for line in mode.lines:
+            print(f"{mode.name}, recorded at {line}")
     dropped, owed = modes
     print(f"\nupdate work per turn, owed / dropped: "
           f"{statistics.fmean(owed.seconds) / statistics.fmean(dropped.seconds):.2f}x")
