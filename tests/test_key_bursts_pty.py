@@ -101,3 +101,24 @@ def test_escape_and_the_next_words_in_one_write_close_the_editor_then_type(
         saved = saved_when(grue_home, lambda c: len(c.turns) > turns)
     assert "look around" in saved.turns[-1].action
     assert "ook around" not in saved.memory
+
+
+def test_plain_lines_typed_ahead_are_shown_after_their_prompt(server: StandIn,
+                                                               grue_home: Path) -> None:
+    """Line mode, two lines in one write: both run in order, and the second, which the
+    terminal echoed while the first turn was written, is shown again after its own prompt.
+    Before, the prompt stood alone and the command's answer began mid-line, where the
+    line wrapper did not count the prompt (a long line broke in the wrong place)."""
+    with PtyGrue(["-m", "tui.cli", "new", "derelict-meridian", "--backend", "openai", "--url",
+                  server.url, "--plain"], grue_home) as grue:
+        grue.wait_for("[do] > ", 60)
+        time.sleep(0.3)  # a player reads the prompt first: the burst is typed after it
+        mark = grue.mark()
+        grue.write(b"look\r/inv\r")
+        grue.wait_for("Carrying:", 60, start=mark)
+        after = grue.since(mark).decode()
+        assert after.index("The hatch opens.") < after.index("Carrying:")
+        assert "[do] > /inv\r\nCarrying:" in after
+        assert after.count("look\r\n") == 1  # typed after its prompt: echoed there once
+        grue.write(b"/quit\r")
+        assert grue.wait_exit(30) == 0

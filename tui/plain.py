@@ -10,6 +10,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -60,6 +61,9 @@ from tui.engine.world.propose import UNAVAILABLE, WorldRequest, propose
 from tui.plain_wrap import WrappingWriter, wrapped
 
 RECAP_TURNS = 3
+# A line that arrives this soon after its prompt is shown was typed ahead (no one reads a prompt,
+# types a line and Enter in 30 ms): it is shown after the prompt, where its echo would have been.
+TYPED_AHEAD = 0.03
 
 
 @contextlib.contextmanager
@@ -168,10 +172,15 @@ class PlainSession:
                 if self.interactive:
                     self.out.write(f"\n[{self.mode.value}] > ")
                     self.out.flush()
+                asked = time.monotonic()
                 self.start_read_ahead()
                 self.reading = True
                 line = lines.readline()
                 self.reading = False
+                if self.interactive and line and time.monotonic() - asked < TYPED_AHEAD:
+                    # Typed ahead: the terminal echoed it while the model wrote, so the
+                    # prompt stands alone and what follows would start mid-line.
+                    self.out.write(clean(line.rstrip("\n")) + "\n")
                 if isinstance(self.out, WrappingWriter):
                     self.out.line_read()
                 self.stop_read_ahead()
