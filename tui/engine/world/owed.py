@@ -17,22 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # campaign imports the world package: no import at run time
+    from tui.engine.campaign import Campaign, Turn
 
 MAX_OWED = 3  # turns one update reads: the newest and two before it (each read costs tokens)
-
-
-class Turn(Protocol):
-    """What this module needs of a turn (tui.engine.campaign.Turn)."""
-
-    chosen: int
-
-
-class Campaign(Protocol):
-    """What this module needs of a campaign (tui.engine.campaign.Campaign)."""
-
-    @property
-    def turns(self) -> Sequence[Turn]: ...
 
 
 @dataclass(frozen=True, eq=False)

@@ -213,6 +213,8 @@ def after_story_question(turns: int) -> Message:
         return AFTER_STORY_QUESTION
     text = AFTER_STORY.replace("the newest turn", f"the last {turns} turns")
     return Message(PLAYER, text, "world update request", "world")
+
+
 # Every answer starts so (the grammar's order): the local model is given it in the prompt.
 OPENING = '{"changes":['
 # Tokens: room for the empty list or one change (a longer answer cut short is refused); less,
@@ -263,8 +265,8 @@ def propose(backend: Backend, builder: ContextBuilder, request: WorldRequest,
         # would read the whole window again. Asked in the next action's place, in the next
         # turn's window, the update reads only its question and the next turn finds the
         # story cached up to the action (the tail past it is dropped as the turn reads on).
-        tokens, text = builder.ask_after(request.story,
-                                           after_story_question(len(request.turns)))
+        question = after_story_question(len(request.turns))
+        tokens, text = builder.ask_after(request.story, question)
         room = min(MAX_TOKENS, builder.n_ctx - len(tokens))
         if room >= MIN_ANSWER:
             return _answer(backend, Prompt(tokens, text), sampler.with_changes(max_tokens=room),
