@@ -393,16 +393,18 @@ def listen(path: Path) -> socket.socket:
     return sock
 
 
-def cache_budget(backend: Backend, available: int | None) -> int:
-    """The bytes of players' caches to keep (`memory.kept_cache_budget`), and the local
-    backend set to copy out a cache that large: with `available` memory read after the model
-    loaded."""
-    model_bytes = 0
-    path = getattr(backend, "model_path", None)
-    if isinstance(path, Path):
-        with contextlib.suppress(OSError):
-            model_bytes = path.stat().st_size
-    budget = kept_cache_budget(available, model_bytes)
+def cache_budget(backend: Backend, available: int | None, chosen: int = 0) -> int:
+    """The bytes of players' caches to keep: `chosen` (`--cache-bytes`), else from the
+    `available` memory read after the model loaded (`memory.kept_cache_budget`); the local
+    backend is set to copy out a cache that large."""
+    budget = chosen
+    if not budget:
+        model_bytes = 0
+        path = getattr(backend, "model_path", None)
+        if isinstance(path, Path):
+            with contextlib.suppress(OSError):
+                model_bytes = path.stat().st_size
+        budget = kept_cache_budget(available, model_bytes)
     if hasattr(backend, "max_kept_bytes"):
         backend.max_kept_bytes = budget
     return budget
@@ -467,9 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendError as exc:
         print(f"grue serve model: {one_line(str(exc), 300)}", file=sys.stderr, flush=True)
         return 1
-    budget = args.cache_bytes or cache_budget(backend, available_memory_bytes())
-    if args.cache_bytes and hasattr(backend, "max_kept_bytes"):
-        backend.max_kept_bytes = budget
+    budget = cache_budget(backend, available_memory_bytes(), args.cache_bytes)
     service = ModelService(backend, tokenizer, PlayerCaches(args.cache_players, budget),
                            updates_yield=not args.updates_in_line)
     service.start()
