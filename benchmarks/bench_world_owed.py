@@ -57,10 +57,9 @@ class Mode:
 
 
 def request_for(mode: Mode) -> WorldRequest | None:
-    story = mode.game.read_ahead_spec()
     if mode.name == "owed":
-        return mode.game.world_update_due(story)
-    return world_request(mode.game.campaign, story)
+        return mode.game.world_update_due()
+    return world_request(mode.game.campaign, mode.game.read_ahead_spec())
 
 
 def run_update(mode: Mode, number: int, cancel_after: float | None, seed: int) -> None:

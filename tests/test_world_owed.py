@@ -39,7 +39,7 @@ def game() -> Game:
 def play(g: Game, action: str, narration: str) -> WorldRequest:
     """A narrated turn, then the update the pause would ask for."""
     g.campaign.turns.append(Turn("do", action, [narration], 0))
-    request = g.world_update_due(g.read_ahead_spec())
+    request = g.world_update_due()
     assert request is not None
     return request
 
@@ -109,7 +109,7 @@ def test_when_the_take_that_answered_for_earlier_turns_goes_they_are_owed_again(
         again = play(g, "go south", "Back to the inn.")
     else:
         g.campaign.turns[-1].add_alternative("The road is washed out.")
-        again = g.world_update_due(g.read_ahead_spec())
+        again = g.world_update_due()
         assert again is not None
     assert [t.action for t in again.earlier] == ["take the brass lantern"]
     g.settle_world(again, LANTERN)
@@ -245,14 +245,14 @@ def test_the_count_of_owed_turns_is_saved_and_cleared_once_answered(tmp_path: Pa
     resumed = load_save(folder, lock=True)
     assert resumed.world_owed == 1
     g = Game(resumed, save_folder=tmp_path)
-    request = g.world_update_owed(g.read_ahead_spec())
+    request = g.world_update_owed()
     assert request is not None and request.turn is resumed.turns[-1]
     assert "take the brass lantern" in read(request)
     g.settle_world(request, '{"changes":[]}')
     g.save()
     release_save(g.campaign)
     assert load_save(folder).world_owed == 0
-    assert Game(load_save(folder)).world_update_owed(g.read_ahead_spec()) is None
+    assert Game(load_save(folder)).world_update_owed() is None
 
 
 def test_a_save_without_the_count_owes_nothing_and_a_bad_count_is_bounded() -> None:

@@ -159,8 +159,7 @@ class PlainSession:
         self.notice(f"Model {info.name} ready ({info.n_ctx} tokens, prompt style {style}).")
         if problem := take_log_problem():  # a full disk, a read-only home: said once
             self.notice(problem)
-        if self.game.campaign.kind != "chat":  # an update the player quit before
-            self.world_due = self.game.world_update_owed(self.game.read_ahead_spec(mode=self.mode))
+        self.world_due = self.game.world_update_owed()  # one the player quit before
         return True
 
     def run(self, lines: TextIO) -> int:
@@ -388,7 +387,7 @@ class PlainSession:
         settings = self.game.campaign.settings
         self.world_due = None
         if settings.world_updates and not self.world_unavailable and not result.cancelled:
-            self.world_due = self.game.world_update_due(self.game.read_ahead_spec(mode=self.mode))
+            self.world_due = self.game.world_update_due()
         self.update_summary()
         return result
 

@@ -292,19 +292,21 @@ class Game:
 
     # --- the world state's update (docs/architecture.md, "World state") --------------------
 
-    def world_update_owed(self, story: PromptSpec) -> WorldRequest | None:
-        """The update still owed when play starts (the player quit before it ran), or None."""
+    def world_update_owed(self) -> WorldRequest | None:
+        """The update still owed when play starts (the player quit before it ran), or None;
+        the story's prompt is built only when one is."""
         if not self.campaign.settings.world_updates or \
                 not self.world_owed.turns(self.campaign):
             return None
-        return self.world_update_due(story)
+        return self.world_update_due()
 
-    def world_update_due(self, story: PromptSpec) -> WorldRequest | None:
+    def world_update_due(self) -> WorldRequest | None:
         """The update to ask in the pause after a narration: it reads the newest turn, and
-        the turns before it whose update Enter cancelled (`OwedTurns`). `story`: the next
-        turn's prompt, nothing typed (`read_ahead_spec`)."""
+        the turns before it whose update Enter cancelled (`OwedTurns`), with the next
+        turn's prompt, nothing typed, where `propose` may ask it after the story."""
         self.world_owed.narrated(self.campaign)
-        return world_request(self.campaign, story, self.world_owed.turns(self.campaign))
+        return world_request(self.campaign, self.read_ahead_spec(),
+                             self.world_owed.turns(self.campaign))
 
     def settle_world(self, request: WorldRequest, text: str) -> Outcome:
         """Record the model's answer to `request` (`propose.settle`); its turns are owed no

@@ -260,8 +260,8 @@ class AdventureScreen(Screen[None]):
                               f"{message.style}")
         if problem := take_log_problem():  # a full disk, a read-only home: said once
             self.notify(problem, severity="warning", timeout=10)
-        if self.HAS_WORLD:  # an update the player quit before: asked in this first pause
-            self.world_due = self.game.world_update_owed(self.game.read_ahead_spec())
+        # An update the player quit before: asked in this first pause.
+        self.world_due = self.game.world_update_owed()
         self.start_read_ahead()
 
     def on_queue_place(self, message: QueuePlace) -> None:
@@ -493,7 +493,7 @@ class AdventureScreen(Screen[None]):
             self.summary_due = True  # checked once the next prompt is read ahead
             settings = self.game.campaign.settings
             if settings.world_updates and not self.world_unavailable:
-                self.world_due = self.game.world_update_due(self.game.read_ahead_spec())
+                self.world_due = self.game.world_update_due()
         self.start_read_ahead()
 
     # --- long-term memory ---------------------------------------------------------------------

@@ -128,8 +128,7 @@ class WorldRequest:
 
     def read_text(self) -> str:
         """The actions and narrations the update reads: what its changes must name."""
-        return "\n".join(f"{t.action}\n{t.response}" for t in self.earlier) + \
-            f"\n{self.turn.action}\n{self.response}"
+        return "\n".join(f"{t.action}\n{t.response}" for t in self.turns)
 
 
 @dataclass
