@@ -460,16 +460,24 @@ def test_an_update_waiting_in_line_does_not_show_as_a_queued_turn(model: Path) -
     shared.close()
 
 
+# Each reply is at least two messages (started, done) and a full socket holds ~70 small ones.
+STUCK_JOBS = 200
+
+
 def test_a_game_that_stops_reading_does_not_hold_up_everyone(model: Path) -> None:
     """The model thread sends every piece of a reply to its game. A game that stopped reading
     (stuck) filled its socket, and the send blocked the model for every player until that
     game's connection closed. Now a send that cannot go out for `SEND_STALL` seconds drops
-    that game (it reconnects at its next request) and the model goes on."""
+    that game (it reconnects at its next request) and the model goes on.
+
+    The stuck game asks for many long replies: one reply that ends early (the sampled text
+    differs between CPUs) would leave its socket far from full, and nothing to drop."""
     from tui.backends.shared_protocol import SEND_STALL
 
     stuck, other = Raw(model, "A"), Raw(model, "B")
     tokens = [1, *stuck.tokenize(STORY)]
-    stuck.generate(1, tokens, max_tokens=1500)  # and never read again
+    for number in range(1, STUCK_JOBS + 1):  # and never read again
+        stuck.generate(number, tokens, max_tokens=1500)
     other.generate(1, tokens, max_tokens=4)
     started = time.monotonic()
     end = other.wait(lambda m: m.get("id") == 1 and m.get("done"))
