@@ -7,15 +7,18 @@ once, as a terminal delivers one `read()` of many keys."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from pathlib import Path
 
 import pytest
 from fakes import FakeBackend
+from test_tui_commands import HeldBackend
 from textual import events
 from textual.keys import _character_to_key
 
 from tui.app import KEY_HOLD_CHECK_SECONDS, GrueApp
 from tui.engine.campaign import Settings, campaign_from_scenario
+from tui.engine.commands import STILL_WRITING
 from tui.engine.game import Game
 from tui.engine.scenario import find_scenario
 from tui.model_host import ModelHost
@@ -134,3 +137,57 @@ async def test_keys_wait_for_an_action_that_runs_late(tmp_path: Path,
         await wait_until(pilot, lambda: len(game.campaign.world_info.entries) > len(before))
         added = [e for e in game.campaign.world_info.entries if e.name not in before]
         assert [(e.name, e.keys) for e in added] == [("Pod", ["pod", "pods"])]
+
+
+
+def held_app(tmp_path: Path) -> tuple[GrueApp, Game, HeldBackend]:
+    game = Game(campaign_from_scenario(find_scenario("derelict-meridian"), Settings()),
+                save_folder=tmp_path)
+    backend = HeldBackend(["The hatch groans.", "Dust drifts.", "A light blinks."])
+    return GrueApp(game=game, host=ModelHost(lambda s: backend, close_backend=False)), game, backend
+
+
+async def test_lines_in_a_burst_while_the_model_writes_are_kept_in_order(tmp_path: Path) -> None:
+    """Enter while the model writes is refused and the line stays in the input. The refusal
+    came after the input was cleared, and was put back later, over what the burst had typed
+    since: `look around` ended after `open`, and the refused `/undo` was gone."""
+    app, game, backend = held_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model_ready)
+        backend.hold.set()
+        try:
+            await pilot.press(*"wait", "enter")
+            await wait_until(pilot, lambda: screen.pending is not None)
+            before = copy.deepcopy(game.campaign)
+            burst(app, "look around", "<enter>", "/undo", "<enter>", " open")
+            await pilot.pause(0.5)
+            assert screen.action_bar.input.value == "look around/undo open"
+            assert [str(n.message) for n in app._notifications][-2:] == [STILL_WRITING] * 2
+            assert game.campaign == before
+        finally:
+            backend.release.set()
+        await wait_until(pilot, lambda: screen.pending is None)
+        await pilot.pause()
+        assert screen.action_bar.input.value == "look around/undo open"
+        assert game.campaign.turns[-1].action == "> You wait."
+
+
+async def test_a_line_typed_ahead_of_a_turn_that_starts_is_kept_before_the_rest(
+        tmp_path: Path) -> None:
+    """Two lines in one burst while the model is idle: the first starts a turn, and the
+    second, refused once it writes, stays in the input ahead of the keys typed after it."""
+    app, game, backend = held_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model_ready)
+        backend.hold.set()
+        try:
+            burst(app, "look around", "<enter>", "open the hatch", "<enter>", " now")
+            await wait_until(pilot, lambda: screen.pending is not None)
+            await pilot.pause(0.5)
+            assert screen.action_bar.input.value == "open the hatch now"
+        finally:
+            backend.release.set()
+        await wait_until(pilot, lambda: screen.pending is None)
+        assert game.campaign.turns[-1].action == "> You look around."

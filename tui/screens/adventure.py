@@ -27,6 +27,7 @@ from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import Campaign, Settings, Turn
 from tui.engine.commands import (
     ADVENTURE,
+    COMMANDS,
     Command,
     CommandContext,
     Done,
@@ -186,7 +187,7 @@ class AdventureScreen(Screen[None]):
             yield StoryView(id="story")
             if self.HAS_WORLD:
                 yield WorldPanel()
-        yield ActionBar()
+        yield ActionBar(refuses=self.refuses_line)
         yield StatusBar()
         yield KeyFooter()
 
@@ -284,6 +285,9 @@ class AdventureScreen(Screen[None]):
     @guarded
     def on_action_bar_submitted(self, message: ActionBar.Submitted) -> None:
         line = message.text
+        if self.refuses_line(line):  # taken, then the line before it set the model writing
+            self.action_bar.keep_refused(line)
+            return
         try:
             command = parse_command(line)
         except UnknownCommand as exc:
@@ -292,14 +296,30 @@ class AdventureScreen(Screen[None]):
         if command is not None:
             self.run_command(command)
             return
-        self.send_line(line)
+        self.send_line(line, message.mode)
 
-    def send_line(self, line: str) -> None:
-        """Play what the player typed (kept in the input when the model cannot take it)."""
+    def refuses_line(self, line: str) -> bool:
+        """Whether Enter on `line` is refused now, telling the player why: an action while the
+        model writes or loads, a command that needs it idle while it writes."""
+        try:
+            command = parse_command(line)
+        except UnknownCommand:
+            return False  # said when the line is handled
+        if command is None:
+            return not self._can_generate()
+        refused = commands.refusal(self.command_context(), COMMANDS[command.name])
+        if isinstance(refused, StillWriting):
+            self.render_effect(refused)
+            return True
+        return False
+
+    def send_line(self, line: str, mode: Mode | None = None) -> None:
+        """Play what the player typed, in `mode` (the bar's when None); kept in the input when
+        the model cannot take it."""
         if not self._can_generate():
-            self.action_bar.input.value = line
+            self.action_bar.keep_refused(line)
             return
-        mode, raw = split_prefix(line, self.action_bar.mode)
+        mode, raw = split_prefix(line, mode or self.action_bar.mode)
         request = self.game.request_action(mode, raw)
         if request.action and request.action.text:
             self.story.add_action(self.action_text(request.action.text))

@@ -133,10 +133,10 @@ class RoomScreen(Screen[None]):
             self.leave(one_line(text, 200))
 
     def restore_refused(self, number: object) -> None:
-        """A refused action ("Ana is taking a turn") goes back into an empty input, so the
-        player sends it again with Enter instead of typing it again."""
+        """A refused action ("Ana is taking a turn") goes back into the input, so the player
+        sends it again with Enter instead of typing it again."""
         line = self.unanswered.pop(number, None) if isinstance(number, int) else None
-        self.query_one(ActionBar).give_back(line or "")
+        self.query_one(ActionBar).keep_refused(line or "")
 
     def joined(self, event: dict[str, Any]) -> None:
         self.redraw(event)

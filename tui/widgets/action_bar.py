@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -37,6 +39,12 @@ class ActionInput(Input):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.cursor_blink = False
 
+    async def action_submit(self) -> None:
+        """Enter: the bar takes the line as the key is read, so the keys behind it in a burst
+        land after whatever became of it (docs/architecture.md, "Keys")."""
+        if isinstance(self.parent, ActionBar):
+            self.parent.take_line()
+
 
 class ActionBar(Horizontal):
     DEFAULT_CSS = css_beside(__file__)
@@ -47,10 +55,13 @@ class ActionBar(Horizontal):
             self.mode = mode
             self.text = text
 
-    def __init__(self) -> None:
+    def __init__(self, refuses: Callable[[str], bool] | None = None) -> None:
+        """`refuses`: whether a line cannot be played now (it tells the player why); a refused
+        line stays in the input, and what is typed next goes after it."""
         super().__init__()
         self.mode = Mode.DO
         self.fixed = False
+        self.refuses = refuses
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._label()), id="mode", markup=False)
@@ -79,14 +90,23 @@ class ActionBar(Horizontal):
         self.input.placeholder = PLACEHOLDERS[mode]
 
     def give_back(self, line: str) -> None:
-        """Put a line sent but not played back into the input, cursor at its end, so Enter
-        sends it again; not over anything the player has typed since."""
+        """Put the line of a turn the player stopped before it wrote back into the input, so
+        Enter sends it again; not over anything typed since (the player moved on)."""
         if line and not self.input.value:
             self.input.value = line
             self.input.cursor_position = len(line)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        value = event.value
+    def keep_refused(self, line: str) -> None:
+        """Put a line refused after it left the input (the model began to write meanwhile, a
+        room's turn was taken) back in front of what was typed since: nothing lost, all in
+        order; Enter sends it again."""
+        if line:
+            self.input.value = line + self.input.value
+            self.input.cursor_position = len(self.input.value)
+
+    def take_line(self) -> None:
+        line = self.input.value
+        if self.refuses is not None and self.refuses(line):
+            return
         self.input.value = ""
-        self.post_message(self.Submitted(self.mode, value))
+        self.post_message(self.Submitted(self.mode, line))

@@ -36,7 +36,7 @@ __all__ = [
     "CommandContext", "CommandSpec", "Done", "EditText", "Effect", "Generate", "Notice",
     "OpenScreen", "Print", "Quit", "RoomRequest", "SendMessage", "StillWriting",
     "StoryChanged", "UnknownCommand",
-    "help_lines", "help_rows", "mode_of", "parse_command", "run_command", "save_edit",
+    "help_lines", "help_rows", "mode_of", "parse_command", "refusal", "run_command", "save_edit",
 ]
 
 
