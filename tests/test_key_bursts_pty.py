@@ -4,13 +4,16 @@ burst is ONE `os.write()`, read by the app as one chunk of input."""
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pty_grue import PtyGrue, keys
-from remote_standin import StandIn, completion_event, send_json, send_sse
+from remote_standin import Request, StandIn, completion_event, send_json, send_sse
 
 from tui.engine.campaign import Campaign
 from tui.engine.saves import list_saves, load_save
@@ -122,3 +125,38 @@ def test_plain_lines_typed_ahead_are_shown_after_their_prompt(server: StandIn,
         assert after.count("look\r\n") == 1  # typed after its prompt: echoed there once
         grue.write(b"/quit\r")
         assert grue.wait_exit(30) == 0
+
+
+def test_lines_in_one_write_while_the_model_writes_stay_in_the_input_in_order(
+        server: StandIn, grue_home: Path) -> None:
+    """Enter while the model writes keeps the line in the input; a second line in the same
+    write went in front of it and the refused command between them was lost. Sent again once
+    the turn is done, the input holds all of it, in the order it was typed."""
+    release = threading.Event()
+
+    def held(req: Request, conn: socket.socket) -> None:
+        def events() -> Iterator[str]:
+            yield completion_event("The hatch")
+            if "look around" in json.dumps(req.json()):
+                release.wait(60)
+            yield completion_event(" opens.")
+            yield "data: [DONE]"
+        send_sse(conn, events())
+
+    server.route("POST", "/v1/completions")(held)
+    with start(server, grue_home) as grue:
+        turns = len(saved_when(grue_home, lambda c: True).turns)
+        grue.wait_for("ready ·", 60)  # the model, not only the screen
+        mark = grue.mark()
+        grue.write(keys("look around", "<enter>"))
+        grue.wait_for("The hatch", 30, mark)
+        try:
+            grue.write(keys("wait", "<enter>", "/undo", "<enter>", " open"))
+            time.sleep(0.5)
+        finally:
+            release.set()
+        saved_when(grue_home, lambda c: len(c.turns) == turns + 1)
+        grue.write(keys("<enter>"))
+        saved = saved_when(grue_home, lambda c: len(c.turns) == turns + 2)
+    assert "look around" in saved.turns[-2].action
+    assert "wait/undo open" in saved.turns[-1].action
