@@ -285,26 +285,29 @@ class AdventureScreen(Screen[None]):
     @guarded
     def on_action_bar_submitted(self, message: ActionBar.Submitted) -> None:
         line = message.text
-        if self.refuses_line(line):  # taken, then the line before it set the model writing
-            self.action_bar.keep_refused(line)
-            return
         try:
             command = parse_command(line)
         except UnknownCommand as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
-        if command is not None:
+        if self._refuses(command):  # taken, then the line before it set the model writing
+            self.action_bar.keep_refused(line)
+        elif command is not None:
             self.run_command(command)
-            return
-        self.send_line(line, message.mode)
+        else:
+            self.send_line(line, message.mode)
 
     def refuses_line(self, line: str) -> bool:
-        """Whether Enter on `line` is refused now, telling the player why: an action while the
-        model writes or loads, a command that needs it idle while it writes."""
+        """Whether Enter on `line` is refused now, telling the player why (the bar asks as
+        the key is read; the line then stays in the input)."""
         try:
-            command = parse_command(line)
+            return self._refuses(parse_command(line))
         except UnknownCommand:
             return False  # said when the line is handled
+
+    def _refuses(self, command: Command | None) -> bool:
+        """An action (None) while the model writes or loads; a command that needs the model
+        idle while it writes."""
         if command is None:
             return not self._can_generate()
         refused = commands.refusal(self.command_context(), COMMANDS[command.name])
