@@ -175,19 +175,45 @@ async def test_lines_in_a_burst_while_the_model_writes_are_kept_in_order(tmp_pat
 
 async def test_a_line_typed_ahead_of_a_turn_that_starts_is_kept_before_the_rest(
         tmp_path: Path) -> None:
-    """Two lines in one burst while the model is idle: the first starts a turn, and the
-    second, refused once it writes, stays in the input ahead of the keys typed after it."""
+    """Lines in one burst while the model is idle: the first starts a turn, and the others,
+    refused once it writes, stay in the input in order, ahead of the keys typed after them."""
     app, game, backend = held_app(tmp_path)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.model_ready)
         backend.hold.set()
         try:
-            burst(app, "look around", "<enter>", "open the hatch", "<enter>", " now")
+            burst(app, "look around", "<enter>", "open the hatch", "<enter>", "wait", "<enter>",
+                  " now")
             await wait_until(pilot, lambda: screen.pending is not None)
             await pilot.pause(0.5)
-            assert screen.action_bar.input.value == "open the hatch now"
+            assert screen.action_bar.input.value == "open the hatchwait now"
         finally:
             backend.release.set()
         await wait_until(pilot, lambda: screen.pending is None)
         assert game.campaign.turns[-1].action == "> You look around."
+
+
+async def test_lines_refused_after_they_left_the_input_come_back_in_order() -> None:
+    """Two lines taken, then both refused (a room refuses each when its answer comes): the
+    second went back in front of the first."""
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.action_bar import ActionBar
+
+    class Bar(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ActionBar()
+
+    app = Bar()
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.query_one(ActionBar)
+        bar.input.value = " now"  # typed after both lines were sent
+        bar.keep_refused("run away")
+        bar.keep_refused("hide")
+        assert bar.input.value == "run awayhide now"
+        await pilot.press("enter")  # sent again: what is refused next goes in front anew
+        await pilot.pause()
+        bar.input.value = "later"
+        bar.keep_refused("hide")
+        assert bar.input.value == "hidelater"

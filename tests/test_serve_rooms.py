@@ -394,3 +394,45 @@ def test_an_action_sent_on_hearing_of_a_kick_finds_no_room(fake_rooms: Rooms) ->
     bo.wait(lambda e: e.get("ev") == "kicked", "kicked")
     assert answers == [{"error": "you are in no room"}]
     assert room.taker is None
+
+
+async def test_lines_in_one_burst_during_anothers_turn_stay_in_the_input_in_order(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch, grue_home: Path) -> None:
+    """Bo types two lines in one burst while Ana's turn is written. Both went to the room and
+    both were refused, but only the newest line could come back: the first was lost. Now an
+    action is refused as Enter is read while a turn is written, and stays in the input."""
+    from test_key_bursts import burst
+    from test_tui_commands import notices, wait_until
+
+    from tui.app import GrueApp
+    from tui.engine.game import Game
+    from tui.model_host import ModelHost
+    from tui.screens.room import RoomScreen
+    from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
+    from tui.widgets.action_bar import ActionBar
+
+    reply_may_go = threading.Event()
+    rooms = Rooms(short_dir, lambda name: FakeBackend(["word " * 20], gate=reply_may_go))
+    try:
+        ana = rooms.member("fp-ana", "ana")
+        assert ana.client.enter("open", "inn", a_save(rooms.home("fp-ana"))) == "inn"
+        monkeypatch.setenv(ROOMS_ENV, str(rooms.service.socket_path))
+        monkeypatch.setenv("GRUE_PLAYER", "fp-bo")
+        monkeypatch.setenv(NAME_ENV, "bo")
+        game = Game(campaign_from_scenario(find_scenario("lantern-road")))
+        app = GrueApp(game=game, host=ModelHost(lambda s: FakeBackend(), close_backend=False))
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await wait_until(pilot, lambda: app.screen.model_ready)
+            await pilot.press(*"/room join inn", "enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, RoomScreen))
+            room = app.screen
+            ana.client.request("act", mode="do", text="wait")
+            await wait_until(pilot, lambda: "Ana is taking" in room.status.state)
+            burst(app, "run away", "<enter>", "hide", "<enter>", " now")
+            await pilot.pause(0.5)
+            assert room.query_one(ActionBar).input.value == "run awayhide now"
+            assert notices(app)[-2:] == ["Ana is taking a turn"] * 2
+            reply_may_go.set()
+            ana.turns_done(1)
+    finally:
+        rooms.close()

@@ -40,6 +40,9 @@ class RoomGone(Message):
     why: str
 
 
+UNANSWERED_KEPT = 8  # actions sent whose refusal may still come back (a burst's worth)
+
+
 class RoomScreen(Screen[None]):
     KEY_SCREEN = "adventure"  # the adventure's keys; those that change the story are the host's
     BINDINGS = bindings_for(KEY_SCREEN)
@@ -49,13 +52,15 @@ class RoomScreen(Screen[None]):
         self.client = client
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.live = False  # a turn is being written
+        self.taker = ""  # who is taking it
         self.left = False
-        self.unanswered: dict[int, str] = {}  # actions sent, by request id: a refusal restores
+        # Actions sent, by request id (the newest few): a refusal puts the line back.
+        self.unanswered: dict[int, str] = {}
         client.on_event = self.events.put  # from the client's reader thread, in order
 
     def compose(self) -> ComposeResult:
         yield StoryView(id="story")
-        yield ActionBar()
+        yield ActionBar(refuses=self.refuses_line)
         yield StatusBar()
         yield KeyFooter()
 
@@ -107,12 +112,12 @@ class RoomScreen(Screen[None]):
             by = one_line(str(event.get("by", "")), 40)
             self.story.add_action(clean(str(event.get("action", ""))))
             self.story.start_live()
-            self.live = True
+            self.live, self.taker = True, by
             self.status.set(state=f"{by} is taking a turn…")
         elif kind in ("done", "failed"):
             if self.live:
                 self.story.finish_live(text.strip() or None if kind == "done" else None)
-            self.live = False
+            self.live, self.taker = False, ""
             if kind == "failed":
                 self.redraw(event)
                 self.notify(one_line(text, 300), severity="error", markup=False)
@@ -168,6 +173,18 @@ class RoomScreen(Screen[None]):
 
     # --- input ------------------------------------------------------------------------------
 
+    def refuses_line(self, line: str) -> bool:
+        """An action while a turn is written is refused as Enter is read, as the room would
+        refuse it: it stays in the input, and the keys behind it land after it."""
+        try:
+            if not self.live or parse_command(line) is not None:
+                return False
+        except UnknownCommand:
+            return False  # said when the line is handled
+        self.notify(f"{self.taker or 'someone'} is taking a turn", severity="warning",
+                    markup=False)
+        return True
+
     @guarded
     def on_action_bar_submitted(self, message: ActionBar.Submitted) -> None:
         line = message.text
@@ -177,10 +194,12 @@ class RoomScreen(Screen[None]):
             self.notify(str(exc), severity="warning", markup=False)
             return
         if command is None:
-            mode, raw = split_prefix(line, self.query_one(ActionBar).mode)
+            mode, raw = split_prefix(line, message.mode)
             number = self.client.request("act", mode=mode.value, text=raw)
             if number is not None:
-                self.unanswered = {number: line}  # only the newest can still come back
+                self.unanswered[number] = line
+                for old in list(self.unanswered)[:-UNANSWERED_KEPT]:
+                    del self.unanswered[old]
         elif command.name == "room":
             self.room_command(command.arg)
         elif command.name == "help":

@@ -62,6 +62,7 @@ class ActionBar(Horizontal):
         self.mode = Mode.DO
         self.fixed = False
         self.refuses = refuses
+        self.kept = ""  # refused lines put back at the input's start since a line was taken
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self._label()), id="mode", markup=False)
@@ -98,15 +99,20 @@ class ActionBar(Horizontal):
 
     def keep_refused(self, line: str) -> None:
         """Put a line refused after it left the input (the model began to write meanwhile, a
-        room's turn was taken) back in front of what was typed since: nothing lost, all in
-        order; Enter sends it again."""
-        if line:
-            self.input.value = line + self.input.value
-            self.input.cursor_position = len(self.input.value)
+        room's turn was taken) back in front of what was typed since, after the lines put
+        back before it: nothing lost, all in order; Enter sends it again."""
+        if not line:
+            return
+        value = self.input.value
+        at = len(self.kept) if value.startswith(self.kept) else 0
+        self.kept = value[:at] + line
+        self.input.value = self.kept + value[at:]
+        self.input.cursor_position = len(self.input.value)
 
     def take_line(self) -> None:
         line = self.input.value
         if self.refuses is not None and self.refuses(line):
             return
         self.input.value = ""
+        self.kept = ""
         self.post_message(self.Submitted(self.mode, line))
