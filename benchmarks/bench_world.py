@@ -1,7 +1,7 @@
 """World state on and off: does the state in the prompt keep the narration consistent, and
 what do its updates cost? (issue 12; docs/architecture.md, "World state")
 
-Run: python benchmarks/bench_world.py [--turns 40] [--seed 7] [--reply-tokens 60]
+Run: python benchmarks/bench_world.py [--turns 40] [--seed 7] [--turn-seeds 0] [--reply-tokens 60]
                                       [--threads 1] [--verbose] [--save JSON] [--after-story]
      python benchmarks/bench_world.py --recheck JSON  (the checker again on a run's text)
 
@@ -22,8 +22,10 @@ see the same machine load):
 
 The script knows the truth at every turn (items carried, the dead, the known exits);
 `world_checker.check` counts where a narration contradicts it. Both modes play the same
-actions with the same per-turn seed (the turn's number, as in bench_turns.py; `--seed` seeds
-the models and the campaign; a run with --seed 8 wrote the same text as one with 7); the
+actions with the same per-turn seed (the turn's number, as in bench_turns.py, plus
+`--turn-seeds`: another value plays other narrations, for a count over several games;
+`--seed` seeds the models and the campaign, and a run with --seed 8 wrote the same text as
+one with 7); the
 player's pause reads the next prompt ahead (both
 modes), and in ON also runs the update, then reads ahead again if the state changed (the
 TUI's order). Targets (issue 12): fewer contradictions with the state on, at <= 15 % more
@@ -250,8 +252,8 @@ def update(run: Run, step: Step) -> tuple[float, int, int, bool]:
     return seconds, read, out, changed or bool(done)
 
 
-def play_turn(run: Run, number: int, step: Step, truth: Truth, sampler: Sampler) -> TurnStats:
-    enter, prompt_read, narration = narrate(run, step, sampler.with_changes(seed=number))
+def play_turn(run: Run, seed: int, step: Step, truth: Truth, sampler: Sampler) -> TurnStats:
+    enter, prompt_read, narration = narrate(run, step, sampler.with_changes(seed=seed))
     found = check(narration, truth)
     cancel = threading.Event()
     started = time.perf_counter()
@@ -281,7 +283,7 @@ def play(args: argparse.Namespace) -> tuple[Run, Run]:
             apply(truth_state, change)
         truth = truth_of(truth_state)
         for run in (off, on):
-            stats = play_turn(run, number, step, truth, sampler)
+            stats = play_turn(run, args.turn_seeds + number, step, truth, sampler)
             run.turns.append(stats)
             run.truths.append(truth)
             if args.verbose:
@@ -390,6 +392,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7,
                         help="the models' and the campaign's seed (each narration's sampling "
                              "seed is its turn's number)")
+    parser.add_argument("--turn-seeds", type=int, default=0,
+                        help="added to each narration's seed: other narrations, same script")
     parser.add_argument("--reply-tokens", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="print every narration")
@@ -407,7 +411,8 @@ def main() -> None:
     route_llama_log(Path("/tmp/grue-bench-world-llama.log"))
     load = load_average()
     print(f"bench_world: {min(args.turns, len(SCRIPT))} turns of {SCENARIO.name}, n_ctx "
-          f"{N_CTX}, replies <= {args.reply_tokens} tokens, seed {args.seed}, threads "
+          f"{N_CTX}, replies <= {args.reply_tokens} tokens, seed {args.seed}, turn seeds "
+          f"+{args.turn_seeds}, threads "
           f"{args.threads}, updates {'after the story' if args.after_story else 'apart'}, "
           f"load average {load}, {time.strftime('%Y-%m-%d')}")
     off, on = play(args)
