@@ -205,3 +205,27 @@ def test_the_state_and_each_takes_changes_survive_a_save_and_undo_after_loading(
     back.undo()
     back.undo()
     assert back.world_state() == WorldState(place="cottage", exits=["the road"])
+
+
+def test_the_dead_are_named_to_the_narrator_only_when_the_story_turns_to_them() -> None:
+    """`Dead: Bram` in every prompt had SmolLM2 bring Bram back to talk (bench_world: every
+    contradiction with the state on was a dead person acting). The line is kept for when the
+    new action or the turn before it names them; the update and /state still list them."""
+    from tui.engine.adventure import adventure_spec
+    from tui.engine.world.prompt import report_lines
+
+    c = campaign_from_scenario(find_scenario("lantern-road"))
+    history.record(c, [Meet("Bram"), Meet("Warden Ilse")])
+    history.record(c, [UpdatePerson("Bram", alive=False), UpdatePerson("Warden Ilse", alive=False)])
+    state = c.world_state()
+    assert "Dead: Bram, Warden Ilse" in segment_lines(state)  # no story given: all of them
+    assert "Dead: Bram, Warden Ilse" in report_lines(state)
+    assert not any(line.startswith("Dead:") for line in segment_lines(state, "You walk on."))
+    assert "Dead: Warden Ilse" in segment_lines(state, "The warden's tower looms.")
+    assert "Dead: Bram" in segment_lines(state, "You kneel by Bram.")
+    assert not any(line.startswith("Dead:") for line in segment_lines(state, "Brambles."))
+    c.turns.append(Turn(mode="do", action="> You walk on.", responses=["The road bends."]))
+    assert "Dead:" not in adventure_spec(c, "> You wait.").world
+    assert "Dead: Bram" in adventure_spec(c, "> You look for Bram.").world
+    c.turns.append(Turn(mode="do", action="> You wait.", responses=["Bram's stick lies here."]))
+    assert "Dead: Bram" in adventure_spec(c, "> You wait.").world

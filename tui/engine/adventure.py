@@ -176,13 +176,15 @@ def adventure_spec(
         else None
     )
     world = campaign.world_state()
+    last = campaign.turns[-1] if campaign.turns else None
+    recent = "\n".join([last.action, last.response] if last else []) + f"\n{pending_action or ''}"
     return PromptSpec(
         header=header,
         history=history,
         pending=pending,
         continue_last=continuing,
         note=campaign.authors_note,
-        world=segment_text(world),
+        world=segment_text(world, recent),
         world_names=lore_names(world),
         anchor_world=pending is not None and not continuing,
         note_depth=campaign.note_depth,

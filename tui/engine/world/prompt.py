@@ -4,6 +4,8 @@ holds them for a Continue), so a change costs only the tail of the prompt."""
 
 from __future__ import annotations
 
+import re
+
 from tui.engine.world.state import Person, WorldState
 
 WORLD_KIND = "world"
@@ -23,9 +25,22 @@ def place_line(state: WorldState) -> str:
     return f"{LINES_START}{where}; exits: {exits}"
 
 
-def segment_lines(state: WorldState) -> list[str]:
+def named_in(name: str, text: str) -> bool:
+    """Whether `text` names the person: any word of their name ("Warden Ilse": "the
+    warden", "Ilse") as a whole word, in any case."""
+    words = [w for w in re.findall(r"[^\W\d_][\w'-]*", name) if len(w) > 1]
+    return any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text, re.IGNORECASE)
+               for w in words)
+
+
+def segment_lines(state: WorldState, recent: str | None = None) -> list[str]:
     """Where, Carrying, Present, Quests, then the dead and the facts; empty lines left out
-    (Carrying stays: "nothing" tells the narrator as much as a list)."""
+    (Carrying stays: "nothing" tells the narrator as much as a list).
+
+    `recent`: the story the narrator reads last (the new action, the turn before it). When
+    given, the dead are listed only if it names them: a small model given "Dead: Bram"
+    every turn brings Bram back to talk (docs/architecture.md, "World state"); the reminder
+    is there when the story turns to them. None lists them all (the update, /state)."""
     if state.is_empty():
         return []
     lines = [place_line(state), f"Carrying: {', '.join(state.items) or 'nothing'}"]
@@ -34,7 +49,8 @@ def segment_lines(state: WorldState) -> list[str]:
         lines.append(f"Present: {', '.join(map(_person, present))}")
     if state.quests:
         lines.append(f"Quests: {'; '.join(state.quests)}")
-    dead = [p.name for p in state.people if not p.alive]
+    dead = [p.name for p in state.people
+            if not p.alive and (recent is None or named_in(p.name, recent))]
     if dead:
         lines.append(f"Dead: {', '.join(dead)}")
     if state.facts:
@@ -43,8 +59,8 @@ def segment_lines(state: WorldState) -> list[str]:
     return lines
 
 
-def segment_text(state: WorldState) -> str:
-    return "\n".join(segment_lines(state))
+def segment_text(state: WorldState, recent: str | None = None) -> str:
+    return "\n".join(segment_lines(state, recent))
 
 
 def lore_names(state: WorldState) -> list[tuple[str, str]]:
