@@ -440,6 +440,29 @@ def test_someone_met_is_not_taken_as_an_item_or_gone_to_as_a_place() -> None:
     assert outcome.line == "+ Ilse's letter"
 
 
+def test_someone_spoken_to_is_not_taken_as_an_item_or_a_place() -> None:
+    """Seen in bench_world with SmolLM2: its narration echoed the player's line as
+    `I said "Sufface, I found your letter."` and its update recorded "Sufface" as carried."""
+    c = campaign()
+    c.turns[-1] = Turn("say", "Warden, I found your letter.",
+                       ['I said "Sufface, I found your letter." The hall is quiet.'], 0)
+    request = world_request(c)
+    assert request is not None
+    outcome = settle(c, request, json.dumps({"changes": [
+        {"op": "add_item", "item": "Sufface"},
+        {"op": "move", "place": "Sufface"},
+        {"op": "move", "place": "the hall"},
+    ]}))
+    assert outcome.refused == ["Sufface is spoken to, not a thing",
+                               "Sufface is spoken to, not a place"]
+    assert outcome.line == "→ the hall"
+    c.turns[-1].responses[0] += " You pick up the sufface, a flat stone."
+    again = world_request(c)
+    assert again is not None
+    taken = settle(c, again, '{"changes":[{"op":"add_item","item":"sufface"}]}')
+    assert taken.line == "+ sufface"  # named as a thing too: the model may be right
+
+
 def test_a_quest_or_a_fact_must_read_as_text_and_come_from_the_turn() -> None:
     """Seen with SmolLM2 asked after the story, without worked examples (a server): quests
     "new_fact", "1", "Fantasy: 2019-01-22 20:30:52.167..." and "MikeMikeMike...", a fact

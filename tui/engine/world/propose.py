@@ -398,6 +398,8 @@ def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str 
         return f"{written[0]} is not in the turn's text"
     if isinstance(change, AddItem | Move):
         what = "a thing" if isinstance(change, AddItem) else "a place"
+        if named and _only_spoken_to(named, turn_text):
+            return f"{named} is spoken to, not {what}"
         words = _words(named or "")
         for person in campaign.world_state().people:
             if words and words <= _words(person.name):  # "Warden" for Warden Ilse
@@ -410,6 +412,19 @@ def implausible(campaign: Campaign, change: Change, turn_text: str = "") -> str 
         if new and known and (new <= known or known <= new):
             return f"{change.name} is probably {person.name}, already met"
     return None
+
+
+_OPENS_A_QUOTE = re.compile(r"[\"“‘]\s*$")
+_THEN_A_COMMA = re.compile(r"\s*,")
+
+
+def _only_spoken_to(name: str, text: str) -> bool:
+    """Whether the turn names `name` only as someone spoken to, at the start of a line of
+    speech (`"Sufface, I found your letter"`: SmolLM2's garbling of "Warden", recorded as
+    a carried item)."""
+    found = list(re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE))
+    return bool(found) and all(_OPENS_A_QUOTE.search(text, 0, m.start())
+                               and _THEN_A_COMMA.match(text, m.end()) for m in found)
 
 
 def _sensible(change: Change) -> Change:
