@@ -44,6 +44,9 @@ _ACTS = ("said", "says", "say", "asks", "asked", "replies", "replied", "answers"
          "nodded", "waves", "waved", "points", "pointed", "walks", "walked")
 _SPEECH_BEFORE = ("said", "says", "asks", "asked", "replies", "replied", "whispers",
                   "whispered", "answers", "answered", "shouts", "shouted")
+# "whispers Ilse": the verb, then the name with nothing but space between. In `said "Ilse,`
+# the quote opens what the speaker said to Ilse: she is spoken to, not speaking.
+_SAYS_NAME = r"\b(?:" + "|".join(_SPEECH_BEFORE) + r")\s+{name}\b"
 # A word that starts another clause or subject: what follows it is not the name's doing.
 _OTHER_SUBJECTS = {"you", "he", "she", "they", "it", "we", "i", "someone", "something",
                    "while", "and", "as", "but", "when", "though", "until", "before", "after",
@@ -104,8 +107,8 @@ def _dead_acts(sentence: str, names: tuple[str, ...]) -> bool:
                     break
                 if next_word in _ACTS and j <= 5:
                     return True
-            if i > 0 and words[i - 1] in _SPEECH_BEFORE:
-                return True
+        if re.search(_SAYS_NAME.format(name=re.escape(name)), sentence, re.IGNORECASE):
+            return True
     return False
 
 

@@ -54,6 +54,16 @@ def test_a_dead_person_mentioned_or_acted_upon_is_no_contradiction() -> None:
     assert kinds(text)["dead"] == 0
 
 
+def test_the_dead_spoken_to_is_no_contradiction() -> None:
+    """The narrator echoing the player's own line to the dead (`I said "Ilse, can you hear
+    me?"`, after the script's "Ilse, can you hear me?") was counted as Ilse speaking: the
+    word before her name was "said", the quote between them was not looked at."""
+    text = ('I said "Ilse, can you hear me?" I said, "Bram, what did you see?" '
+            'I whispered "Warden?" into the dark.')
+    assert kinds(text)["dead"] == 0
+    assert kinds('"Listen," said Bram. "Go," whispers Ilse.')["dead"] == 2
+
+
 def test_a_living_person_may_speak() -> None:
     truth = Truth(items={}, dead={}, exits=())
     assert kinds("Bram says hello. Ilse nods.", truth)["dead"] == 0
