@@ -4,10 +4,11 @@ its socket, on a scripted model and on the real SmolLM2 shared model process
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -335,20 +336,20 @@ def shown(screen: Any) -> list[str]:
             if hasattr(p, "raw") and not isinstance(p, LiveText)]
 
 
-async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
-        short_dir: Path, monkeypatch: pytest.MonkeyPatch, grue_home: Path) -> None:
-    """Bo types while Ana's turn is written: the refusal names Ana, and Bo's words are back in
-    his input, to send again with Enter (not lost, not typed again)."""
-    from test_tui_commands import notices, wait_until
+@contextlib.asynccontextmanager
+async def bo_during_anas_turn(short_dir: Path, monkeypatch: pytest.MonkeyPatch
+                              ) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """Ana has opened the room "inn" and takes a turn the model holds; Bo, this TUI, has
+    joined it: the app, its pilot and Bo's room screen, while Ana's turn is written."""
+    from test_tui_commands import wait_until
 
     from tui.app import GrueApp
     from tui.engine.game import Game
     from tui.model_host import ModelHost
     from tui.screens.room import RoomScreen
     from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
-    from tui.widgets.action_bar import ActionBar
 
-    reply_may_go = threading.Event()  # Ana's turn stays under way until Bo has been refused
+    reply_may_go = threading.Event()  # Ana's turn stays under way until the test is done
     rooms = Rooms(short_dir, lambda name: FakeBackend(["word " * 20], gate=reply_may_go))
     try:
         ana = rooms.member("fp-ana", "ana")
@@ -365,13 +366,27 @@ async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
             room = app.screen
             ana.client.request("act", mode="do", text="wait")
             await wait_until(pilot, lambda: "Ana is taking" in room.status.state)
-            await pilot.press(*"run away", "enter")
-            await wait_until(pilot, lambda: "Ana is taking a turn" in notices(app))
-            await wait_until(pilot, lambda: room.query_one(ActionBar).input.value == "run away")
-            reply_may_go.set()
-            ana.turns_done(1)  # the room's save written before the folder goes
+            try:
+                yield app, pilot, room
+            finally:
+                reply_may_go.set()
+                ana.turns_done(1)  # the room's save written before the folder goes
     finally:
         rooms.close()
+
+
+async def test_an_action_refused_in_the_tui_comes_back_into_the_input(
+        short_dir: Path, monkeypatch: pytest.MonkeyPatch, grue_home: Path) -> None:
+    """Bo types while Ana's turn is written: the refusal names Ana, and Bo's words are back in
+    his input, to send again with Enter (not lost, not typed again)."""
+    from test_tui_commands import notices, wait_until
+
+    from tui.widgets.action_bar import ActionBar
+
+    async with bo_during_anas_turn(short_dir, monkeypatch) as (app, pilot, room):
+        await pilot.press(*"run away", "enter")
+        await wait_until(pilot, lambda: "Ana is taking a turn" in notices(app))
+        await wait_until(pilot, lambda: room.query_one(ActionBar).input.value == "run away")
 
 
 def test_an_action_sent_on_hearing_of_a_kick_finds_no_room(fake_rooms: Rooms) -> None:
@@ -402,37 +417,12 @@ async def test_lines_in_one_burst_during_anothers_turn_stay_in_the_input_in_orde
     both were refused, but only the newest line could come back: the first was lost. Now an
     action is refused as Enter is read while a turn is written, and stays in the input."""
     from test_key_bursts import burst
-    from test_tui_commands import notices, wait_until
+    from test_tui_commands import notices
 
-    from tui.app import GrueApp
-    from tui.engine.game import Game
-    from tui.model_host import ModelHost
-    from tui.screens.room import RoomScreen
-    from tui.serve.room_protocol import NAME_ENV, ROOMS_ENV
     from tui.widgets.action_bar import ActionBar
 
-    reply_may_go = threading.Event()
-    rooms = Rooms(short_dir, lambda name: FakeBackend(["word " * 20], gate=reply_may_go))
-    try:
-        ana = rooms.member("fp-ana", "ana")
-        assert ana.client.enter("open", "inn", a_save(rooms.home("fp-ana"))) == "inn"
-        monkeypatch.setenv(ROOMS_ENV, str(rooms.service.socket_path))
-        monkeypatch.setenv("GRUE_PLAYER", "fp-bo")
-        monkeypatch.setenv(NAME_ENV, "bo")
-        game = Game(campaign_from_scenario(find_scenario("lantern-road")))
-        app = GrueApp(game=game, host=ModelHost(lambda s: FakeBackend(), close_backend=False))
-        async with app.run_test(size=(80, 24), notifications=True) as pilot:
-            await wait_until(pilot, lambda: app.screen.model_ready)
-            await pilot.press(*"/room join inn", "enter")
-            await wait_until(pilot, lambda: isinstance(app.screen, RoomScreen))
-            room = app.screen
-            ana.client.request("act", mode="do", text="wait")
-            await wait_until(pilot, lambda: "Ana is taking" in room.status.state)
-            burst(app, "run away", "<enter>", "hide", "<enter>", " now")
-            await pilot.pause(0.5)
-            assert room.query_one(ActionBar).input.value == "run awayhide now"
-            assert notices(app)[-2:] == ["Ana is taking a turn"] * 2
-            reply_may_go.set()
-            ana.turns_done(1)
-    finally:
-        rooms.close()
+    async with bo_during_anas_turn(short_dir, monkeypatch) as (app, pilot, room):
+        burst(app, "run away", "<enter>", "hide", "<enter>", " now")
+        await pilot.pause(0.5)
+        assert room.query_one(ActionBar).input.value == "run awayhide now"
+        assert notices(app)[-2:] == ["Ana is taking a turn"] * 2
