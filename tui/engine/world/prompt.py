@@ -25,12 +25,17 @@ def place_line(state: WorldState) -> str:
     return f"{LINES_START}{where}; exits: {exits}"
 
 
+def as_words(name: str) -> re.Pattern[str]:
+    """`name` where a text says it: whole (no letter, digit, "_" or "-" either side), in
+    any case."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)
+
+
 def named_in(name: str, text: str) -> bool:
     """Whether `text` names the person: any word of their name ("Warden Ilse": "the
     warden", "Ilse") as a whole word, in any case."""
     words = [w for w in re.findall(r"[^\W\d_][\w'-]*", name) if len(w) > 1]
-    return any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text, re.IGNORECASE)
-               for w in words)
+    return any(as_words(w).search(text) for w in words)
 
 
 def segment_lines(state: WorldState, recent: str | None = None) -> list[str]:

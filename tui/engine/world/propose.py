@@ -42,7 +42,7 @@ from tui.engine.world.changes import (
     describe,
 )
 from tui.engine.world.history import record
-from tui.engine.world.prompt import segment_lines
+from tui.engine.world.prompt import as_words, segment_lines
 
 MAX_CHANGES = 3  # a turn changes little; a long list is a model rambling
 NAME_CHARS = 48  # an item, place, person, quest or fact key, as the model may write it
@@ -422,7 +422,7 @@ def _only_spoken_to(name: str, text: str) -> bool:
     """Whether the turn names `name` only as someone spoken to, at the start of a line of
     speech (`"Sufface, I found your letter"`: SmolLM2's garbling of "Warden", recorded as
     a carried item)."""
-    found = list(re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE))
+    found = list(as_words(name).finditer(text))
     return bool(found) and all(_OPENS_A_QUOTE.search(text, 0, m.start())
                                and _THEN_A_COMMA.match(text, m.end()) for m in found)
 
