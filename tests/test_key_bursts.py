@@ -217,3 +217,30 @@ async def test_lines_refused_after_they_left_the_input_come_back_in_order() -> N
         bar.input.value = "later"
         bar.keep_refused("hide")
         assert bar.input.value == "hidelater"
+
+
+async def test_a_mistyped_command_stays_in_the_input(tmp_path: Path) -> None:
+    """A refused `/undo` with the next line typed after it makes `/undowait`: unknown, it was
+    taken from the input with the warning and lost. A line Enter cannot use stays."""
+    app, game, backend = held_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press(*"/udno", "enter")
+        await pilot.pause()
+        assert screen.action_bar.input.value == "/udno"
+        assert [str(n.message) for n in app._notifications][-1:] == [
+            "unknown command /udno; try /help"]
+        screen.action_bar.input.value = ""
+        backend.hold.set()
+        try:
+            await pilot.press(*"look", "enter")
+            await wait_until(pilot, lambda: screen.pending is not None)
+            burst(app, "/undo", "<enter>", "wait", "<enter>", " here")
+            await pilot.pause(0.5)
+            assert screen.action_bar.input.value == "/undowait here"
+            assert [str(n.message) for n in app._notifications][-2:] == [
+                STILL_WRITING, "unknown command /undowait; try /help"]
+        finally:
+            backend.release.set()
+        await wait_until(pilot, lambda: screen.pending is None)

@@ -299,11 +299,13 @@ class AdventureScreen(Screen[None]):
 
     def refuses_line(self, line: str) -> bool:
         """Whether Enter on `line` is refused now, telling the player why (the bar asks as
-        the key is read; the line then stays in the input)."""
+        the key is read; the line then stays in the input). An unknown command stays too,
+        to be mended, not typed again."""
         try:
             return self._refuses(parse_command(line))
-        except UnknownCommand:
-            return False  # said when the line is handled
+        except UnknownCommand as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return True
 
     def _refuses(self, command: Command | None) -> bool:
         """An action (None) while the model writes or loads; a command that needs the model

@@ -175,12 +175,14 @@ class RoomScreen(Screen[None]):
 
     def refuses_line(self, line: str) -> bool:
         """An action while a turn is written is refused as Enter is read, as the room would
-        refuse it: it stays in the input, and the keys behind it land after it."""
+        refuse it: it stays in the input, and the keys behind it land after it. An unknown
+        command stays too, to be mended."""
         try:
-            if not self.live or parse_command(line) is not None:
+            if parse_command(line) is not None or not self.live:
                 return False
-        except UnknownCommand:
-            return False  # said when the line is handled
+        except UnknownCommand as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return True
         self.notify(f"{self.taker or 'someone'} is taking a turn", severity="warning",
                     markup=False)
         return True
