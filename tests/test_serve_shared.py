@@ -358,7 +358,7 @@ def test_a_turn_halts_another_players_running_update_which_then_reads_on(
     long_prompt = [1, *updater.tokenize(STORY * 24)]
     updater.generate(1, long_prompt, max_tokens=120, slot="world", schema=SCHEMA)
     updater.wait(lambda m: m.get("started"))
-    time.sleep(0.3)  # into its reading
+    time.sleep(1.0)  # past its first chunk (a halt drops the chunk being read)
     player.generate(1, [1, *player.tokenize(STORY)])
     turn_end = player.wait(lambda m: m.get("done"))
     update_end = updater.wait(lambda m: m.get("done"))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from tui.core.backend import Backend, BackendError, CacheTooLarge, NoJsonSchema
+from tui.core.interrupt import Interrupt
 from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import clean, count
 from tui.engine.actions import Mode, split_prefix
@@ -248,7 +249,7 @@ class PlainSession:
     def model_work(self) -> Iterator[threading.Event]:
         """The cancel event of model work the player waits for (a turn, a story-so-far
         update): set by Ctrl+C while it runs, and by a hang-up (before it, too)."""
-        cancel = threading.Event()
+        cancel = Interrupt()
         if self.stop.is_set():
             cancel.set()
         self.turn_cancel = cancel
@@ -278,7 +279,7 @@ class PlainSession:
         if self.builder is None or self.hung_up or \
                 not (self.backend.reads_ahead or self.world_due is not None):
             return
-        cancel = threading.Event()
+        cancel = Interrupt()
         spec = self.game.read_ahead_spec(mode=self.mode)
         thread = threading.Thread(target=self._idle_work, args=(spec, cancel),
                                   name="grue-read-ahead", daemon=True)

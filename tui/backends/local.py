@@ -7,7 +7,9 @@ Facts that shape this file (docs/architecture.md, "The local backend"):
   and Textual draws on fd 2; so we load with `verbose=True` and send llama.cpp's log to our
   own file through `llama_log_set`;
 - prompts go in as token lists, so nothing adds a BOS or parses special tokens behind our back;
-- a stopping criterion checked after every token makes cancel take effect within one token.
+- a stopping criterion checked after every token makes cancel take effect within one token,
+  and an `Interrupt` (Enter during an update, Esc) stops the evaluation under way
+  (`llama_abort.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, TextIO
 
 from tui.backends.ignored import unsupported_by_llama_cpp
 from tui.backends.json_grammar import schema_grammar
+from tui.backends.llama_abort import AbortSwitch
 from tui.core.backend import Backend, BackendError, ModelInfo, ProgressCallback, Prompt
 from tui.core.log import QuietLog, record_log_problem
 from tui.core.paths import log_path
@@ -254,6 +257,7 @@ class LocalBackend(Backend):
         self.n_threads = n_threads
         self.n_threads_batch = n_threads_batch
         self._llm: Any = None
+        self._abort: AbortSwitch | None = None
         self._info: ModelInfo | None = None
         self._can_shift: bool | None = None
         # Caches kept aside to go on from: a stopped update's prompt ("resume"), a prompt with
@@ -321,6 +325,10 @@ class LocalBackend(Backend):
     def _finish_load(self, header: Any, train_ctx: int | None, report: ProgressCallback) -> None:
         # Keep llama.cpp's own chatter in the log; stop llama-cpp-python's Python prints.
         self._llm.verbose = False
+        if not self.vocab_only:
+            import llama_cpp
+
+            self._abort = AbortSwitch(llama_cpp, self._llm._ctx.ctx)
         report(0.9)
         n_ctx = self._llm.n_ctx()
         if self.vocab_only:  # no context is made: report the window that would be
@@ -441,16 +449,28 @@ class LocalBackend(Backend):
         if grammar is not None:
             kwargs["grammar"] = grammar
         try:
-            if not self._prefill(list(prompt.tokens), cancel):
-                return
-            for chunk in self._llm.create_completion(**kwargs):
-                text = chunk["choices"][0].get("text", "")
-                if text:
-                    yield text
-                if cancel.is_set():
-                    break
+            with self._stoppable(cancel):
+                if not self._prefill(list(prompt.tokens), cancel):
+                    return
+                for chunk in self._llm.create_completion(**kwargs):
+                    text = chunk["choices"][0].get("text", "")
+                    if text:
+                        yield text
+                    if cancel.is_set():
+                        break
         except ValueError as exc:  # e.g. prompt longer than the context
             raise BackendError(f"generation failed: {exc}") from exc
+        except RuntimeError:  # llama_decode returned 2: stopped inside (`_stoppable`)
+            if not cancel.is_set():
+                raise
+
+    def _stoppable(self, cancel: threading.Event) -> contextlib.AbstractContextManager[None]:
+        """Where an `Interrupt` stops the evaluation under way, not only the next one: work
+        nobody waits for (an update) and a turn, never reading ahead, whose chunk the turn
+        after Enter reads on from."""
+        if self._abort is None:
+            return contextlib.nullcontext()
+        return self._abort.armed(cancel)
 
     def _prefill(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Evaluate the prompt in chunks, checking `cancel`.
@@ -532,8 +552,9 @@ class LocalBackend(Backend):
         beside = self._aside.pop("beside", None)
         if beside is not None:
             self._copy_in(beside)
-        if self._read(list(tokens), cancel, whole=False):
-            return True
+        with self._stoppable(cancel):
+            if self._read(list(tokens), cancel, whole=False):
+                return True
         partial = self._copy_out()
         if partial is not None:
             self._aside["beside"] = partial
@@ -635,7 +656,12 @@ class LocalBackend(Backend):
             if whole and end == target and end - start > 1:
                 end -= 1  # the prompt's last token alone, as the sampler would read it: the
                 # same logits whether read ahead or after Enter, so replies do not change
-            llm.eval(tokens[start:end])
+            try:
+                llm.eval(tokens[start:end])
+            except RuntimeError:  # stopped inside (`_stoppable`): the chunk is not kept
+                if cancel.is_set():
+                    return False
+                raise
         return not cancel.is_set()
 
     def shift_cache(self, cached: list[int], tokens: list[int], common: int) -> int:

@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from tui.core.backend import BackendError, CacheTooLarge, NoJsonSchema
+from tui.core.interrupt import Interrupt
 from tui.core.log import log_exception, logger, take_log_problem
 from tui.core.text import one_line
 from tui.engine import adventure, commands
@@ -165,7 +166,7 @@ class AdventureScreen(Screen[None]):
         self.model_ready = False
         self.warned_unsupported = ""
         self.summarizing = False
-        self.summary_cancel = threading.Event()
+        self.summary_cancel = Interrupt()
         self.read_ahead_cancel = threading.Event()
         self.typing_timer: Timer | None = None
         self.summary_due = False  # a reply came: see if the story so far needs updating
@@ -175,7 +176,7 @@ class AdventureScreen(Screen[None]):
         # The world state's update after a narration (docs/architecture.md, "World state"):
         # asked for in the pause after it, settled on this thread.
         self.world_due: WorldRequest | None = None
-        self.world_cancel = threading.Event()
+        self.world_cancel = Interrupt()
         self.world_updating = False
         self.world_unavailable = False  # the backend cannot constrain JSON: said once
         self.leaving = False  # a turn cut short by leaving (Ctrl+Q, a hang-up) is not kept
@@ -439,7 +440,7 @@ class AdventureScreen(Screen[None]):
         self.read_ahead_cancel.set()
         self.summary_cancel.set()
         self.world_cancel.set()
-        self.cancel_event = threading.Event()
+        self.cancel_event = Interrupt()
         self.buffer.take()
         self.story.start_live()
         self.status.set(state=f"generating… ({self.key_hint('game.stop', 'stops', 'Esc')})")
@@ -531,7 +532,7 @@ class AdventureScreen(Screen[None]):
     def start_summary(self) -> None:
         """Between turns, let the model fold trimmed turns into the story so far (if due)."""
         self.summarizing = True
-        self.summary_cancel = threading.Event()
+        self.summary_cancel = Interrupt()
         self.update_summary(self.summary_cancel, self.app)
 
     @work(thread=True, group="summary")
@@ -566,7 +567,7 @@ class AdventureScreen(Screen[None]):
         if cancel is not self.summary_cancel:
             return  # an older update's late answer
         self.summarizing = False
-        self.summary_cancel = threading.Event()
+        self.summary_cancel = Interrupt()
         dropped, self.summary_dropped = self.summary_dropped, False
         stored = ready and not cancel.is_set() and not dropped and not error
         # Kept for the next pause unless stored, dropped or failed.
@@ -645,7 +646,7 @@ class AdventureScreen(Screen[None]):
 
     def start_world_update(self, request: WorldRequest) -> None:
         self.world_updating = True
-        self.world_cancel = threading.Event()
+        self.world_cancel = Interrupt()
         self.update_world(request, self.world_cancel, self.app)
 
     @work(thread=True, group="world")

@@ -31,6 +31,7 @@ from typing import Any
 from tui.backends.factory import make_backend, resolve_model_path
 from tui.backends.shared_protocol import SOCKET_ENV, Peer, ProtocolError, receive
 from tui.core.backend import Backend, BackendConfig, BackendError, NoJsonSchema, Prompt
+from tui.core.interrupt import Interrupt
 from tui.core.sampler import Sampler
 from tui.core.text import one_line
 from tui.models.memory import (
@@ -102,7 +103,7 @@ class Job:
     slot: str = ""  # "" the story; else a side prompt's own cache ("world", "resume")
     schema: dict[str, Any] | None = None  # a JSON schema: constrained output (world updates)
     opening: str = ""  # the constrained answer's start, given to the model in the prompt
-    halt: threading.Event = field(default_factory=threading.Event)  # stops the model's work
+    halt: threading.Event = field(default_factory=Interrupt)  # stops the model's work at once
     preempted: bool = False  # halted to let a job somebody waits for go first; runs again
     sent_text: bool = False  # text went out: the job can no longer start again unseen
     lock: threading.Lock = field(default_factory=threading.Lock)
