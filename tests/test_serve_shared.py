@@ -95,6 +95,13 @@ class Raw:
             message["schema"] = schema
         send(self.sock, message)
 
+    def keep_busy(self, number: int, max_tokens: int = 1500) -> None:
+        """A job that holds the model a while whatever it samples (SmolLM2's text, and so
+        where it ends, differs from one CPU to another): ~800 prompt tokens to read, none of
+        them cached, then up to `max_tokens` to write."""
+        self.generate(number, [1, *self.tokenize(f"Part {number}. " + STORY * 24)],
+                      max_tokens=max_tokens)
+
     def tokenize(self, text: str) -> list[int]:
         send(self.sock, {"op": "tokenize", "id": -1, "text": text})
         return list(self.wait(lambda m: m.get("id") == -1)["tokens"])
@@ -138,7 +145,7 @@ def test_cancel_stops_a_generation_and_a_waiting_one(model: Path) -> None:
     assert len(pieces) < 50  # a handful in flight when Esc landed, not 1500 tokens
     # A job still waiting in the queue is taken out of it.
     busy = Raw(model, "B")
-    busy.generate(1, tokens, max_tokens=400)
+    busy.keep_busy(1)
     busy.wait(lambda m: m.get("started"))
     waiting = Raw(model, "C")
     waiting.generate(7, tokens)
@@ -207,7 +214,7 @@ def test_a_players_next_turn_reuses_their_cache_after_another_players_turn(
 def test_a_disconnect_cancels_that_players_jobs(model: Path) -> None:
     leaving, staying = Raw(model, "A"), Raw(model, "B")
     tokens = [1, *leaving.tokenize(STORY)]
-    leaving.generate(1, tokens, max_tokens=1500)
+    leaving.keep_busy(1)
     leaving.generate(2, tokens, max_tokens=1500)
     leaving.wait(lambda m: m.get("started"))
     staying.generate(1, tokens, max_tokens=4)
@@ -332,7 +339,9 @@ def test_another_players_update_waits_for_a_turn_somebody_waits_for(model: Path)
     another player is waiting for goes first, even when the update came first."""
     players = {name: Raw(model, name) for name in "ABC"}
     tokens = [1, *players["A"].tokenize(STORY)]
-    players["C"].generate(1, tokens, max_tokens=200)  # keeps the model busy meanwhile
+    # Keeps the model busy meanwhile; a short reply, as C reads none until the end (a game
+    # that leaves ~70 messages unread is dropped).
+    players["C"].keep_busy(1, max_tokens=40)
     players["C"].wait(lambda m: m.get("started"))
     players["A"].generate(1, tokens, slot="world")
     players["A"].wait(lambda m: "queued" in m)
@@ -431,7 +440,7 @@ def test_an_update_waiting_in_line_does_not_show_as_a_queued_turn(model: Path) -
     shared.load()
     places: list[int] = []
     shared.on_queue = places.append
-    busy.generate(1, tokens, max_tokens=300)
+    busy.keep_busy(1)
     busy.wait(lambda m: m.get("started"))
     reading = threading.Thread(target=busy.wait, args=(lambda m: m.get("done"),), daemon=True)
     reading.start()  # a game reads its replies as they come
@@ -447,7 +456,7 @@ def test_an_update_waiting_in_line_does_not_show_as_a_queued_turn(model: Path) -
     assert done.wait(WAIT)
     assert not [p for p in places if p > 0], places  # it waited, unseen
     reading.join(WAIT)
-    busy.generate(2, tokens, max_tokens=300)
+    busy.keep_busy(2)
     busy.wait(lambda m: m.get("id") == 2 and m.get("started"))
     reading = threading.Thread(target=busy.wait, args=(lambda m: m.get("id") == 2 and
                                                        m.get("done"),), daemon=True)
@@ -529,7 +538,7 @@ def test_the_status_shows_the_queue(model: Path, short_dir: Path) -> None:
                                  EventLog(short_dir / "server.log"))
     busy, second, third = Raw(model, "SHA256:busyplayer0001"), Raw(model, "B"), Raw(model, "C")
     tokens = [1, *busy.tokenize(STORY)]
-    busy.generate(1, tokens, max_tokens=1500)
+    busy.keep_busy(1)
     busy.wait(lambda m: m.get("started"))
     second.generate(1, tokens)
     second.generate(2, tokens)
