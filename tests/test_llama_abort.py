@@ -121,6 +121,27 @@ def test_an_update_stopped_inside_puts_the_story_back(
         assert backend._llm.n_tokens == PREFILL_CHUNK  # the second chunk was not kept
     assert backend._llm.input_ids[: backend._llm.n_tokens].tolist() == held
     backend._aside.pop("test", None)
+    # The story's last token is not read again now: the turn Enter sent reads on past it.
+    assert backend._llm._requires_eval
+    monkeypatch.undo()
+    turn = story + backend.tokenize(" You open the gate.", special=False)
+    warm = "".join(backend.stream(Prompt(turn, ""), GREEDY, [], threading.Event()))
+    assert backend.last_prefill.reused == len(story)
+    backend._copy_in(None)
+    assert "".join(backend.stream(Prompt(turn, ""), GREEDY, [], threading.Event())) == warm
+
+
+def test_an_update_that_ends_reads_the_storys_last_token_again_in_the_pause(
+        backend: LocalBackend) -> None:
+    """So that Enter, sending a prompt read ahead to its end, samples at once."""
+    from tui.engine.world.propose import SCHEMA
+
+    story = story_tokens(backend, 2)
+    backend.read_ahead(story, threading.Event())
+    update = backend.prefix_tokens() + backend.tokenize(STORY, special=False)
+    with backend.keeping_cache(slot="test"):
+        backend.complete_json(Prompt(update, ""), SCHEMA, GREEDY, Interrupt())
+    assert backend._llm.n_tokens == len(story) and not backend._llm._requires_eval
 
 
 def test_an_interrupt_tells_its_listeners_only_while_they_listen() -> None:

@@ -258,6 +258,7 @@ class LocalBackend(Backend):
         self.n_threads_batch = n_threads_batch
         self._llm: Any = None
         self._abort: AbortSwitch | None = None
+        self._stopped = False  # the last stoppable work was ended by its cancel flag
         self._info: ModelInfo | None = None
         self._can_shift: bool | None = None
         # Caches kept aside to go on from: a stopped update's prompt ("resume"), a prompt with
@@ -464,13 +465,17 @@ class LocalBackend(Backend):
             if not cancel.is_set():
                 raise
 
-    def _stoppable(self, cancel: threading.Event) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def _stoppable(self, cancel: threading.Event) -> Iterator[None]:
         """Where an `Interrupt` stops the evaluation under way, not only the next one: work
         nobody waits for (an update) and a turn, never reading ahead, whose chunk the turn
-        after Enter reads on from."""
-        if self._abort is None:
-            return contextlib.nullcontext()
-        return self._abort.armed(cancel)
+        after Enter reads on from. `_stopped` then says whether `cancel` ended the work."""
+        self._stopped = False
+        try:
+            with self._abort.armed(cancel) if self._abort else contextlib.nullcontext():
+                yield
+        finally:
+            self._stopped = cancel.is_set()
 
     def _prefill(self, tokens: list[int], cancel: threading.Event) -> bool:
         """Evaluate the prompt in chunks, checking `cancel`.
@@ -512,6 +517,7 @@ class LocalBackend(Backend):
             yield None  # too large to keep
             return
         self._copy_in(self._aside.pop(slot, None))
+        self._stopped = False
         try:
             yield None
         finally:
@@ -525,9 +531,11 @@ class LocalBackend(Backend):
     def _read_last_again(self) -> None:
         """Make the context's logits the live ones of the last token held, reading that
         token again (a copy put back has none): done in the pause, so that Enter, sending
-        the prompt read ahead, samples at once."""
+        the prompt read ahead, samples at once. Not when Enter stopped the work (`_stopped`):
+        the turn reads that token itself if it needs its logits, and mostly it does not (it
+        reads on with the action)."""
         llm = self._llm
-        if llm.n_tokens and llm._requires_eval:
+        if llm.n_tokens and llm._requires_eval and not self._stopped:
             llm.n_tokens -= 1
             llm.eval([int(llm.input_ids[llm.n_tokens])])
 
