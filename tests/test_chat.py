@@ -68,7 +68,7 @@ def run(game: Game, request: TurnRequest, backend: FakeBackend, *, n_ctx: int = 
                       threading.Event(), lambda _t: None)
     if request.kind == "impersonate":
         assert isinstance(game, ChatGame)
-        return game.impersonation_text(result)
+        return game.impersonation_text(request, result)
     turn = game.commit(request, result)
     return turn.response
 
@@ -310,6 +310,19 @@ def test_continue_the_greeting(tmp_path: Path) -> None:
     assert len(game.campaign.turns) == 1
     assert game.campaign.turns[0].response.endswith("Evening, {{user}}. More.")
     assert game.campaign.turns[0].responses[1] == "Shut the door, {{USER}}!"
+
+
+def test_impersonate_goes_on_from_what_the_player_typed(tmp_path: Path) -> None:
+    """F7 with a half-written line: the model writes on from it, and the input gets the
+    whole line (before, the typed words were replaced and lost)."""
+    game = chat(tmp_path)
+    request = game.request_impersonate("I shake off ")
+    assert build(request.spec, template=None).text.endswith("\nAnn: I shake off")
+    chatml = build(request.spec, template="ChatML")
+    assert chatml.text.endswith("<|im_start|>user\nI shake off")
+    text = run(game, request, FakeBackend([" the rain."]), template=None)
+    assert text == "I shake off the rain."
+    assert len(game.campaign.turns) == 1
 
 
 def test_impersonate_is_not_committed(tmp_path: Path) -> None:

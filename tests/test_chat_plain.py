@@ -57,6 +57,14 @@ def test_chat_script(tmp_path: Path) -> None:
     assert campaign.turns[1].chosen == 0
 
 
+def test_impersonate_goes_on_from_the_words_given(tmp_path: Path) -> None:
+    s, out, _err = session(tmp_path, [" cold and wet.", "Sit by the fire."])
+    assert s.run(io.StringIO("/impersonate I am\n/send\n")) == 0
+    text = out.getvalue()
+    assert "\nAnn: I am cold and wet.\n" in text  # written on from the words, then sent
+    assert load_save(s.game.last_saved).turns[1].action == "I am cold and wet."
+
+
 def test_swipe_edges_and_retry_on_greeting(tmp_path: Path) -> None:
     s, out, err = session(tmp_path, ["Fine."])
     s.load()

@@ -70,6 +70,12 @@ async def test_chat_greeting_swipes_reply_and_impersonate() -> None:
         await wait_until(pilot, lambda: screen.pending is None
                          and screen.action_bar.input.value == "I ask her.")
         assert len(game.campaign.turns) == 2
+        screen.action_bar.input.value = ""
+        backend.replies = [" and look away."]
+        await pilot.press(*"I shrug", "f7")  # what is typed is the start, kept
+        await wait_until(pilot, lambda: screen.pending is None
+                         and screen.action_bar.input.value == "I shrug and look away.")
+        assert len(game.campaign.turns) == 2
 
 
 @pytest.mark.model

@@ -71,7 +71,8 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("adventure.redo", "f7", "redo", "Redo", "redo the turn undone last",
             ("adventure",), footer=12),
     KeySpec("chat.impersonate", "f7", "impersonate", "Impers.",
-            "impersonate: the model writes your next message into the input", ("chat",),
+            "impersonate: the model writes your next message into the input, going on from "
+            "what you typed", ("chat",),
             footer=6),
     KeySpec("adventure.world", "f5,ctrl+n", "world_panel", "World",
             "show/hide the world panel (place, items, quests)",

@@ -407,7 +407,8 @@ class PlainSession:
 
         # What is printed is what is saved: text is held back until a sentence is complete
         # (the end-of-response trim never cuts before that), and leading space is not shown.
-        written = [""]  # all the text so far
+        given = request.spec.reply_start  # the reply's first words, typed by the player
+        written = [given]  # all the text so far
         printed = [0, 0]  # characters printed; where the sentence search goes on from
 
         def show(text: str) -> None:
@@ -424,7 +425,8 @@ class PlainSession:
             result = generate(self.backend, self.builder, request, sampler, cancel, show)
         if self.stop.is_set():  # hung up: what was written is not kept
             return None
-        final = tidy_response(result.text, continuing=request.kind == "continue").lstrip()
+        final = tidy_response(given + result.text,
+                              continuing=request.kind == "continue").lstrip()
         shown = written[0].lstrip()[: printed[0]]
         rest = final[len(shown):] if final.startswith(shown) else "\n" + final
         self.out.write(rest + "\n")

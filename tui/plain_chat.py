@@ -89,7 +89,7 @@ class PlainChatSession(PlainSession):
         if result is None:
             return None
         if request.kind == "impersonate":
-            self.suggestion = self.chat.impersonation_text(result)
+            self.suggestion = self.chat.impersonation_text(request, result)
             self.notice("/send sends this as your message; or type your own")
             return result
         if not result.text.strip() and not result.cancelled:

@@ -101,15 +101,17 @@ class ChatGame(Game):
         spec = chat_spec(before, last.action or None)
         return TurnRequest("retry", spec, cut_actions=False)
 
-    def request_impersonate(self) -> TurnRequest:
-        """The model writes the player's next message; see `impersonation_text`."""
-        spec = chat_spec(self.campaign, None, impersonate=True)
+    def request_impersonate(self, start: str = "") -> TurnRequest:
+        """The model writes the player's next message, going on from `start` (what the
+        player typed of it: F7 keeps it); see `impersonation_text`."""
+        spec = chat_spec(self.campaign, None, impersonate=True, reply_start=start.rstrip())
         return TurnRequest("impersonate", spec, cut_actions=False)
 
     @staticmethod
-    def impersonation_text(result: GenerationResult) -> str:
-        """An impersonation's text, for the player to edit and send (it is never committed)."""
-        return tidy_response(result.text, continuing=False)
+    def impersonation_text(request: TurnRequest, result: GenerationResult) -> str:
+        """An impersonation's text, the player's start included, for the player to edit and
+        send (it is never committed)."""
+        return tidy_response(request.spec.reply_start + result.text, continuing=False)
 
     # --- results ----------------------------------------------------------------------------
 

@@ -161,12 +161,14 @@ def chat_spec(
     *,
     continuing: bool = False,
     impersonate: bool = False,
+    reply_start: str = "",
 ) -> PromptSpec:
     """What the next chat prompt holds.
 
     `pending_user_text` is the player's message being answered (None for a continue, the
     inspector or an impersonation). `continuing` writes more of the last reply;
-    `impersonate` has the model write the player's next message instead.
+    `impersonate` has the model write the player's next message instead, going on from
+    `reply_start` (what the player typed of it).
     """
     card, persona = card_of(campaign), persona_of(campaign)
     char, user = char_name(card), persona.name
@@ -208,5 +210,6 @@ def chat_spec(
         trailing_instruction=trailing,
         reply_role=PLAYER if impersonate else NARRATOR,
         reply_speaker=user if impersonate else char,
+        reply_start=reply_start if impersonate else "",
         extra_stops=[f"\n{char}:"] if impersonate else [f"\n{user}:"],
     )

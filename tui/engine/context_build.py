@@ -230,6 +230,9 @@ class _Build:
         """The pending action and what follows the story: instructions, generation prompt."""
         spec, layout = self.spec, self.layout
         tail = layout.generation(self.continuing, spec.reply_role, spec.reply_speaker)
+        if spec.reply_start and not self.continuing:
+            lead = " " if spec.reply_speaker and layout.template is None else ""
+            tail.append(_Piece("action", "your words so far", lead + spec.reply_start, False))
         if spec.trailing_instruction.strip() and not self.continuing:
             # After the newest message, right before the reply (a card's post-history
             # instructions): it changes only the tail, so the prefix cache holds.

@@ -58,6 +58,7 @@ class PromptSpec:
     trailing_instruction: str = ""  # e.g. a card's post-history instructions
     reply_role: str = NARRATOR  # PLAYER to have the model write the player's line
     reply_speaker: str = ""  # chat: "Name:" starts the reply in plain story style
+    reply_start: str = ""  # the reply's first words, given: an impersonation goes on from them
     extra_stops: list[str] = field(default_factory=list)
     # Room kept for an action not typed yet (reading the next prompt ahead): the history is
     # trimmed as if the action cost this many tokens, so the real one finds the same start.

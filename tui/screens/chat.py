@@ -72,7 +72,10 @@ class ChatScreen(AdventureScreen):
 
     @guarded
     def action_impersonate(self) -> None:
-        self.dispatch("impersonate")
+        """The model writes the player's next message, going on from what the input holds
+        (a command there is not a start)."""
+        typed = self.action_bar.input.value
+        self.dispatch("impersonate", "" if typed.lstrip().startswith("/") else typed)
 
     def action_world_panel(self) -> None:
         self.notify("Chats have no world state (an adventure keeps one).", markup=False)
@@ -83,7 +86,7 @@ class ChatScreen(AdventureScreen):
             self.flush_stream()
             self.pending = None
             self.story.finish_live(None)
-            text = self.chat.impersonation_text(message.result)
+            text = self.chat.impersonation_text(request, message.result)
             self.action_bar.input.value = text
             self.action_bar.input.cursor_position = len(text)
             self.status.set(state="your line: edit it, Enter sends")

@@ -66,7 +66,7 @@ def persona(ctx: CommandContext, arg: str) -> list[Effect]:
 
 
 def impersonate(ctx: CommandContext, arg: str) -> list[Effect]:
-    return [Generate(ctx.chat.request_impersonate())]
+    return [Generate(ctx.chat.request_impersonate(arg))]
 
 
 def send(ctx: CommandContext, arg: str) -> list[Effect]:
