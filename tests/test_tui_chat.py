@@ -95,3 +95,22 @@ async def test_chat_with_the_real_model(smol_backend: Backend) -> None:
                          and len(game.campaign.turns[-1].responses) == 2, timeout=300)
     resumed = load_save(save_path(game.campaign))
     assert resumed.kind == "chat" and len(resumed.turns[-1].responses) == 2
+
+
+async def test_a_long_impersonation_shows_its_end_where_the_cursor_is() -> None:
+    """The input's first line given by the game (not typed) is scrolled to its end, where
+    the cursor is; before, a long one showed its start and the cursor was out of sight."""
+    line = "I shake the rain from my coat and look around the lamp room for the keeper. " * 2
+    backend = FakeBackend([line])
+    app = GrueApp(game=new_chat(), host=ModelHost(lambda s: backend, close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press("f7")
+        field = screen.action_bar.input
+        await wait_until(pilot, lambda: screen.pending is None and field.value)
+        await pilot.pause(0.1)
+        assert field.cursor_position == len(field.value) > field.content_region.width
+        scroll = field.scroll_offset.x
+        assert scroll < field.cursor_position < scroll + field.content_region.width

@@ -87,8 +87,7 @@ class ChatScreen(AdventureScreen):
             self.pending = None
             self.story.finish_live(None)
             text = self.chat.impersonation_text(request, message.result)
-            self.action_bar.input.value = text
-            self.action_bar.input.cursor_position = len(text)
+            self.action_bar.put_line(text)
             self.status.set(state="your line: edit it, Enter sends")
             self.start_read_ahead()
             return

@@ -94,8 +94,16 @@ class ActionBar(Horizontal):
         """Put the line of a turn the player stopped before it wrote back into the input, so
         Enter sends it again; not over anything typed since (the player moved on)."""
         if line and not self.input.value:
-            self.input.value = line
-            self.input.cursor_position = len(line)
+            self.put_line(line)
+
+    def put_line(self, text: str) -> None:
+        """Make `text` the input's line, the cursor at its end and in view. (Textual's Input
+        scrolls to a cursor moved, not to one already where the new value puts it: the
+        first value given leaves it there, and a long line showed its start, the cursor out
+        of sight.)"""
+        self.input.value = text
+        self.input.cursor_position = 0
+        self.input.cursor_position = len(text)
 
     def keep_refused(self, line: str) -> None:
         """Put a line refused after it left the input (the model began to write meanwhile, a
@@ -106,8 +114,7 @@ class ActionBar(Horizontal):
         value = self.input.value
         at = len(self.kept) if value.startswith(self.kept) else 0
         self.kept = value[:at] + line
-        self.input.value = self.kept + value[at:]
-        self.input.cursor_position = len(self.input.value)
+        self.put_line(self.kept + value[at:])
 
     def take_line(self) -> None:
         line = self.input.value
