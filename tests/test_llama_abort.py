@@ -144,6 +144,20 @@ def test_an_update_that_ends_reads_the_storys_last_token_again_in_the_pause(
     assert backend._llm.n_tokens == len(story) and not backend._llm._requires_eval
 
 
+def test_without_the_abort_callback_an_interrupt_stops_between_steps() -> None:
+    """An older llama-cpp-python has no `llama_set_abort_callback`: the switch does
+    nothing, and the flag is still looked at between chunks and tokens."""
+    from types import SimpleNamespace
+
+    from tui.backends.llama_abort import AbortSwitch
+
+    switch = AbortSwitch(SimpleNamespace(), ctx=None)
+    cancel = Interrupt()
+    with switch.armed(cancel):
+        cancel.set()
+    assert switch._callback is None and switch._flag.raw == b"\x00\x00"
+
+
 def test_an_interrupt_tells_its_listeners_only_while_they_listen() -> None:
     heard: list[str] = []
     flag = Interrupt()

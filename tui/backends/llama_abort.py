@@ -47,6 +47,8 @@ class AbortSwitch:
         self._armed: threading.Event | None = None
         self.enabled = True  # the benchmarks turn it off to compare
         strlen = _strlen()
+        if not hasattr(llama_cpp, "llama_set_abort_callback"):  # an older llama-cpp-python
+            strlen = None
         # Kept on self: llama.cpp holds the pointer, and the flag's memory must outlive it.
         self._callback = None if strlen is None else ctypes.cast(
             strlen, llama_cpp.ggml_abort_callback)
