@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from fakes import FakeBackend
@@ -72,7 +73,14 @@ async def test_chat_greeting_swipes_reply_and_impersonate() -> None:
         assert len(game.campaign.turns) == 2
         screen.action_bar.input.value = ""
         backend.replies = [" and look away."]
+        backend.gate = threading.Event()
         await pilot.press(*"I shrug", "f7")  # what is typed is the start, kept
+        story = screen.query_one(StoryView)
+        try:  # shown as it is written, with the words it goes on from
+            await wait_until(pilot, lambda: story.live is not None
+                             and story.live.raw == "I shrug")
+        finally:
+            backend.gate.set()
         await wait_until(pilot, lambda: screen.pending is None
                          and screen.action_bar.input.value == "I shrug and look away.")
         assert len(game.campaign.turns) == 2

@@ -22,7 +22,7 @@ from textual.widgets import Input
 from tui.core.backend import BackendError, CacheTooLarge, NoJsonSchema
 from tui.core.interrupt import Interrupt
 from tui.core.log import log_exception, logger, take_log_problem
-from tui.core.text import one_line
+from tui.core.text import clean, one_line
 from tui.engine import adventure, commands
 from tui.engine.actions import Mode, split_prefix
 from tui.engine.campaign import Campaign, Settings, Turn
@@ -443,6 +443,8 @@ class AdventureScreen(Screen[None]):
         self.cancel_event = Interrupt()
         self.buffer.take()
         self.story.start_live()
+        if request.spec.reply_start:  # an impersonation going on from the words typed
+            self.story.append_live(clean(request.spec.reply_start))
         self.status.set(state=f"generating… ({self.key_hint('game.stop', 'stops', 'Esc')})")
         self.generate(request, self.cancel_event)
 
