@@ -603,13 +603,15 @@ class AdventureScreen(Screen[None]):
         self.status.set(background="reading…")
         self.read_ahead(spec, self.read_ahead_cancel)
 
-    def typed_action(self) -> tuple[Mode, str]:
-        """The action the input holds so far: its mode and text ("" for none or a command)."""
+    def typed_text(self) -> str:
+        """What the input holds so far, "" for none or a command (not words of a turn)."""
         bars = self.query(ActionBar)
         typed = bars.first().input.value if bars else ""
-        if typed.lstrip().startswith("/"):
-            typed = ""  # a command, not an action
-        return split_prefix(typed, self.action_bar.mode)
+        return "" if typed.lstrip().startswith("/") else typed
+
+    def typed_action(self) -> tuple[Mode, str]:
+        """The action the input holds so far: its mode and text ("" for none or a command)."""
+        return split_prefix(self.typed_text(), self.action_bar.mode)
 
     @work(thread=True, group="read-ahead")
     def read_ahead(self, spec: PromptSpec, cancel: threading.Event) -> None:

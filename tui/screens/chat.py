@@ -74,8 +74,7 @@ class ChatScreen(AdventureScreen):
     def action_impersonate(self) -> None:
         """The model writes the player's next message, going on from what the input holds
         (a command there is not a start)."""
-        typed = self.action_bar.input.value
-        self.dispatch("impersonate", "" if typed.lstrip().startswith("/") else typed)
+        self.dispatch("impersonate", self.typed_text())
 
     def action_world_panel(self) -> None:
         self.notify("Chats have no world state (an adventure keeps one).", markup=False)
