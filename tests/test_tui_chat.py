@@ -122,3 +122,19 @@ async def test_a_long_impersonation_shows_its_end_where_the_cursor_is() -> None:
         assert field.cursor_position == len(field.value) > field.content_region.width
         scroll = field.scroll_offset.x
         assert scroll < field.cursor_position < scroll + field.content_region.width
+
+
+async def test_an_impersonation_of_several_paragraphs_is_one_line_in_the_input() -> None:
+    """The input is one line: the paragraphs are joined by spaces, all of them kept. Before,
+    the line breaks went into the input, which showed the first line only; the cursor and
+    the keys typed after it were out of sight."""
+    backend = FakeBackend(["I nod to her.\n\nThen I sit by the stove,\nwarming my hands."])
+    app = GrueApp(game=new_chat(), host=ModelHost(lambda s: backend, close_backend=False))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await wait_until(pilot, lambda: screen.model_ready)
+        await pilot.press("f7")
+        field = screen.action_bar.input
+        await wait_until(pilot, lambda: screen.pending is None and field.value)
+        assert field.value == "I nod to her. Then I sit by the stove, warming my hands."

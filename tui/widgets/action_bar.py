@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from rich.text import Text
@@ -44,6 +45,9 @@ class ActionInput(Input):
         land after whatever became of it (docs/architecture.md, "Keys")."""
         if isinstance(self.parent, ActionBar):
             self.parent.take_line()
+
+
+_LINE_BREAKS = re.compile(r"\s*\n\s*")
 
 
 class ActionBar(Horizontal):
@@ -97,10 +101,12 @@ class ActionBar(Horizontal):
             self.put_line(line)
 
     def put_line(self, text: str) -> None:
-        """Make `text` the input's line, the cursor at its end and in view. (Textual's Input
-        scrolls to a cursor moved, not to one already where the new value puts it: the
-        first value given leaves it there, and a long line showed its start, the cursor out
-        of sight.)"""
+        """Make `text` the input's line, the cursor at its end and in view. Its line breaks
+        become spaces: the input is one line, and an impersonation of several paragraphs
+        showed its first line only, the cursor and what was typed lost past it. (Textual's
+        Input scrolls to a cursor moved, not to one already where the new value puts it:
+        the first value given leaves it there, and a long line showed its start.)"""
+        text = _LINE_BREAKS.sub(" ", text)
         self.input.value = text
         self.input.cursor_position = 0
         self.input.cursor_position = len(text)
